@@ -1,0 +1,16 @@
+"""The REST API at /api/v1/<module>/, registered in one place."""
+
+from .contact import ContactApi
+from .contract import ContractApi
+from .customer import CustomerApi
+from .feedback import FeedbackApi
+from .license import LicenseApi
+from .product import ProductApi
+from .reporter import ReporterApi
+
+APIS = (CustomerApi, ContactApi, ContractApi, ProductApi, LicenseApi, FeedbackApi, ReporterApi)
+
+
+def register_apis(appbuilder) -> None:
+    for api in APIS:
+        appbuilder.add_api(api)

@@ -1,0 +1,46 @@
+"""Enumerations: stable codes in the database, translated labels on screen."""
+
+from flask_babel import lazy_gettext as _l
+
+from .base import LabeledEnum
+
+
+class CustomerCategory(LabeledEnum):
+    retail_chain = _l("Retail chain")
+    supermarket = _l("Supermarket")
+    restaurant = _l("Restaurant")
+    pharmacy = _l("Pharmacy")
+    apparel = _l("Apparel")
+    other = _l("Other")
+
+
+class CustomerStatus(LabeledEnum):
+    prospect = _l("Prospect")
+    signed = _l("Signed")
+    suspended = _l("Suspended")
+    lost = _l("Lost")
+
+
+class Importance(LabeledEnum):
+    A = _l("Grade A")
+    B = _l("Grade B")
+    C = _l("Grade C")
+
+
+class ContactStatus(LabeledEnum):
+    active = _l("Employed")
+    left = _l("Left")
+
+
+class FeedbackLevel(LabeledEnum):
+    urgent = _l("Urgent")
+    high = _l("High")
+    medium = _l("Medium")
+    low = _l("Low")
+
+
+class FeedbackStatus(LabeledEnum):
+    new = _l("New")
+    in_progress = _l("In progress")
+    resolved = _l("Resolved")
+    closed = _l("Closed")

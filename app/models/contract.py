@@ -1,0 +1,33 @@
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, Numeric, String
+from sqlalchemy.orm import relationship
+
+from flask_appbuilder import Model
+
+from .base import AuditMixin
+
+
+class Contract(AuditMixin, Model):
+    """A signed contract; the amount is exact decimal yuan."""
+
+    __tablename__ = "contract"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="ck_contract_amount_not_negative"),
+        CheckConstraint(
+            "end_date IS NULL OR sign_date IS NULL OR end_date >= sign_date",
+            name="ck_contract_dates_ordered",
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)
+    customer = relationship("Customer")
+    number = Column(String(50), unique=True, nullable=False)
+    sign_date = Column(Date, index=True)
+    end_date = Column(Date, index=True)
+    payment_date = Column(Date)
+    amount = Column(Numeric(14, 2), nullable=False, default=0)
+    party_a = Column(String(200))
+    party_b = Column(String(200))
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,0 +1,28 @@
+from sqlalchemy import Column, Integer, String
+
+from flask_appbuilder import Model
+
+from .base import AuditMixin, enum_column
+from .choices import CustomerCategory, CustomerStatus, Importance
+
+
+class Customer(AuditMixin, Model):
+    """A business customer; every other module hangs off its code."""
+
+    __tablename__ = "customer"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(20), unique=True, nullable=False)
+    name = Column(String(200), nullable=False, index=True)
+    category = enum_column(CustomerCategory, "ck_customer_category", index=True)
+    status = enum_column(
+        CustomerStatus, "ck_customer_status", nullable=False,
+        default=CustomerStatus.prospect, index=True,
+    )
+    importance = enum_column(Importance, "ck_customer_importance", index=True)
+    address = Column(String(300))
+    phone = Column(String(30), index=True)
+    email = Column(String(120))
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"

@@ -1,0 +1,51 @@
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import relationship
+
+from flask_appbuilder import Model
+
+from .base import AuditMixin, enum_column
+from .choices import FeedbackLevel, FeedbackStatus
+
+
+class Feedback(AuditMixin, Model):
+    """A problem a customer reported, tracked until it is resolved."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint(
+            "resolved_at IS NULL OR resolved_at >= created_at",
+            name="ck_feedback_resolved_after_created",
+        ),
+        Index("ix_feedback_customer_created", "customer_id", "created_at"),
+        Index("ix_feedback_status_created", "status", "created_at"),
+        Index("ix_feedback_engineer_created", "engineer_id", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False)
+    customer = relationship("Customer")
+    reporter_id = Column(Integer, ForeignKey("reporter.id"), nullable=False, index=True)
+    reporter = relationship("Reporter")
+    product_id = Column(Integer, ForeignKey("product.id"), index=True)
+    product = relationship("Product")
+    problem = Column(String(500), nullable=False)
+    details = Column(Text)
+    cause = Column(Text)
+    engineer_id = Column(Integer, ForeignKey("ab_user.id"))
+    engineer = relationship("CrmUser", foreign_keys=[engineer_id])
+    created_at = Column(DateTime, nullable=False, default=datetime.now, index=True)
+    resolved_at = Column(DateTime)
+    level = enum_column(
+        FeedbackLevel, "ck_feedback_level", nullable=False,
+        default=FeedbackLevel.medium, index=True,
+    )
+    status = enum_column(
+        FeedbackStatus, "ck_feedback_status", nullable=False, default=FeedbackStatus.new
+    )
+    city = Column(String(50), index=True)
+    store = Column(String(100), index=True)
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.problem}"

@@ -1,0 +1,103 @@
+"""Field labels, one table for pages, API messages, exports and reports."""
+
+from flask_babel import lazy_gettext as _l
+
+COMMON = {
+    "id": _l("ID"),
+    "customer": _l("Customer"),
+    "customer_id": _l("Customer"),
+    "name": _l("Name"),
+    "phone": _l("Phone"),
+    "email": _l("Email"),
+    "address": _l("Address"),
+    "status": _l("Status"),
+    "created_on": _l("Created on"),
+    "changed_on": _l("Changed on"),
+    "created_by": _l("Created by"),
+    "changed_by": _l("Changed by"),
+}
+
+BY_TABLE = {
+    "customer": {
+        "code": _l("Customer code"),
+        "name": _l("Company name"),
+        "category": _l("Company category"),
+        "status": _l("Customer status"),
+        "importance": _l("Importance"),
+    },
+    "contact": {
+        "name": _l("Person name"),
+        "position": _l("Position"),
+        "birth_date": _l("Birth date"),
+        "national_id": _l("National ID"),
+    },
+    "contract": {
+        "number": _l("Contract number"),
+        "sign_date": _l("Sign date"),
+        "end_date": _l("End date"),
+        "payment_date": _l("Payment date"),
+        "amount": _l("Contract amount"),
+        "party_a": _l("Party A"),
+        "party_b": _l("Party B"),
+    },
+    "product": {
+        "name": _l("Product name"),
+        "description": _l("Description"),
+        "version": _l("Version"),
+        "customization": _l("Customisation notes"),
+        "backup_path": _l("Version backup path"),
+        "manual_path": _l("Manual path"),
+        "created_date": _l("Created date"),
+        "authorization_code": _l("Authorisation code"),
+    },
+    "license": {
+        "product": _l("Product"),
+        "product_id": _l("Product"),
+        "serial": _l("License serial"),
+        "seats": _l("Seats"),
+        "valid_from": _l("Valid from"),
+        "valid_to": _l("Valid to"),
+        "machine_info": _l("Machine info"),
+        "is_trial": _l("Trial"),
+    },
+    "ab_user": {
+        "username": _l("Login name"),
+        "first_name": _l("Person name"),
+        "active": _l("Enabled"),
+        "age": _l("Age"),
+        "position": _l("Position"),
+        "home_address": _l("Home address"),
+        "years_of_work": _l("Years of work"),
+        "roles": _l("Roles"),
+    },
+    "reporter": {
+        "name": _l("Person name"),
+        "store": _l("Store"),
+    },
+    "feedback": {
+        "reporter": _l("Reporter"),
+        "reporter_id": _l("Reporter"),
+        "product": _l("Product"),
+        "product_id": _l("Product"),
+        "problem": _l("Problem"),
+        "details": _l("Details"),
+        "cause": _l("Cause analysis"),
+        "engineer": _l("Tracking engineer"),
+        "engineer_id": _l("Tracking engineer"),
+        "created_at": _l("Created at"),
+        "resolved_at": _l("Resolved at"),
+        "level": _l("Level"),
+        "status": _l("Problem status"),
+        "city": _l("City"),
+        "store": _l("Store"),
+    },
+}
+
+
+def labels_for(model) -> dict:
+    """``label_columns`` for a view of ``model``: common labels, then its own."""
+    return {**COMMON, **BY_TABLE.get(model.__tablename__, {})}
+
+
+def label_of(model, field: str) -> str:
+    return str(labels_for(model).get(field, field))

@@ -1,0 +1,57 @@
+"""Delete protection: a record others depend on is not deleted, and we say why."""
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Contact, Contract, Customer, Feedback, License, Product, Reporter
+
+NOUNS = {
+    Customer: _l("Customer"),
+    Contact: _l("Contact"),
+    Contract: _l("Contract"),
+    Product: _l("Product"),
+    License: _l("License"),
+    Feedback: _l("Feedback"),
+    Reporter: _l("Reporter"),
+}
+
+# parent model -> the (child model, foreign key column) pairs that point at it
+DEPENDENTS = {
+    Customer: (
+        (Contact, Contact.customer_id),
+        (Contract, Contract.customer_id),
+        (Product, Product.customer_id),
+        (License, License.customer_id),
+        (Reporter, Reporter.customer_id),
+        (Feedback, Feedback.customer_id),
+    ),
+    Product: ((License, License.product_id), (Feedback, Feedback.product_id)),
+    Reporter: ((Feedback, Feedback.reporter_id),),
+}
+
+
+class DeleteRefused(Exception):
+    """The record still has dependents; ``str()`` is the user's message."""
+
+
+def count_dependents(item) -> list[tuple[type, int]]:
+    counts = []
+    for child, column in DEPENDENTS.get(type(item), ()):
+        number = db.session.scalar(select(func.count()).where(column == item.id))
+        if number:
+            counts.append((child, number))
+    return counts
+
+
+def check_deletable(item) -> None:
+    counts = count_dependents(item)
+    if counts:
+        parts = _("; ").join(
+            _("%(count)d %(noun)s", count=number, noun=NOUNS[child]) for child, number in counts
+        )
+        raise DeleteRefused(
+            _("Cannot delete %(record)s: it still has %(parts)s. "
+              "Delete or move them first.", record=str(item), parts=parts)
+        )

@@ -1,0 +1,78 @@
+"""Apply the role table in ``app.permissions`` to the security tables."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.permissions import READ, ROLE_GRANTS, permission_name
+
+# Every signed-in user may see and edit their own profile and password.
+SELF_SERVICE = (
+    ("can_userinfo", "CrmUserView"),
+    ("userinfoedit", "CrmUserView"),
+    ("resetmypassword", "CrmUserView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+)
+
+
+def apply_roles(appbuilder, reset: bool = False) -> dict[str, str]:
+    """Create missing roles from the table; leave existing ones alone unless ``reset``.
+
+    The admin may edit a seeded role in the role pages; running ``crm init``
+    again keeps those edits. Returns what happened to each role.
+    """
+    sm = appbuilder.sm
+    config = current_app.config
+    sm.add_role(config["AUTH_ROLE_ADMIN"])
+    sm.add_role(config["AUTH_ROLE_PUBLIC"])
+    # Registers every view's and menu's permissions; the admin role gets them all.
+    appbuilder.add_permissions(update_perms=True)
+
+    report = {}
+    for key, grants in ROLE_GRANTS.items():
+        name = config["CRM_ROLE_NAMES"][key]
+        role = sm.find_role(name)
+        if role is not None and not reset:
+            report[name] = "kept"
+            continue
+        wanted = granted_permission_views(appbuilder, grants)
+        if role is None:
+            sm.add_role(name, wanted)
+            report[name] = "created"
+        else:
+            role.permissions = wanted
+            sm.session.commit()
+            report[name] = "reset"
+    return report
+
+
+def granted_permission_views(appbuilder, grants: dict[str, tuple[str, ...]]) -> list:
+    """The permission-view rows for ``grants``, with the menu entries they need."""
+    sm = appbuilder.sm
+    wanted = [
+        (permission_name(action), resource)
+        for resource, actions in grants.items()
+        for action in actions
+    ]
+    readable = {resource for resource, actions in grants.items() if READ in actions}
+    for category in appbuilder.menu.get_list():
+        visible = [
+            item.name
+            for item in category.childs
+            if item.baseview is not None and item.baseview.class_permission_name in readable
+        ]
+        if visible:
+            wanted.append(("menu_access", category.name))
+            wanted.extend(("menu_access", name) for name in visible)
+    wanted.extend(SELF_SERVICE)
+
+    rows = []
+    for permission, view_menu in wanted:
+        row = sm.find_permission_view_menu(permission, view_menu)
+        if row is None:
+            raise LookupError(f"permission {permission} on {view_menu} is not registered")
+        rows.append(row)
+    return rows

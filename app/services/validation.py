@@ -1,0 +1,253 @@
+"""Record rules shared by the pages, the REST API and imports.
+
+Each rule looks at a mapping of field values (a form's data, or a model
+instance read through ``values_of``) and yields ``(field, message)`` pairs.
+``validate`` runs a model's rules and returns ``{field: message}``, empty
+when the record may be saved. The database constraints back these rules up;
+the rules exist so that users get a message instead of an IntegrityError.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
+from app.models.labels import label_of
+
+Rule = Callable[[Mapping[str, Any], type, Any], Iterator[tuple[str, str]]]
+
+MOBILE = re.compile(r"^(\+?86[- ]?)?1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^(0\d{2,3}[- ]?)?[1-9]\d{6,7}([- ]\d{1,6})?$")
+SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_DIGITS = "10X98765432"
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_valid_phone(value: str) -> bool:
+    value = value.strip()
+    return bool(MOBILE.match(value) or LANDLINE.match(value) or SERVICE_LINE.match(value))
+
+
+def is_valid_national_id(value: str) -> bool:
+    """An 18-character GB 11643 number: a real birth date and the right check digit."""
+    value = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        return False
+    try:
+        datetime.strptime(value[6:14], "%Y%m%d")
+    except ValueError:
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_WEIGHTS))
+    return ID_CHECK_DIGITS[total % 11] == value[17]
+
+
+def national_id_check_digit(first_17: str) -> str:
+    total = sum(int(digit) * weight for digit, weight in zip(first_17, ID_WEIGHTS))
+    return ID_CHECK_DIGITS[total % 11]
+
+
+def _message(template, model, field, **extra) -> str:
+    return str(template) % {"field": label_of(model, field), **extra}
+
+
+def required(*fields: str) -> Rule:
+    def rule(values, model, pk):
+        for field in fields:
+            if is_blank(values.get(field)):
+                yield field, _message(_l("%(field)s is required."), model, field)
+
+    return rule
+
+
+def phone(*fields: str) -> Rule:
+    def rule(values, model, pk):
+        for field in fields:
+            value = values.get(field)
+            if not is_blank(value) and not is_valid_phone(value):
+                yield field, _message(
+                    _l("%(field)s must be a mainland mobile (11 digits) or landline number, "
+                       "e.g. 13812345678 or 021-12345678."),
+                    model, field,
+                )
+
+    return rule
+
+
+def email(*fields: str) -> Rule:
+    def rule(values, model, pk):
+        for field in fields:
+            value = values.get(field)
+            if not is_blank(value) and not EMAIL.match(value.strip()):
+                yield field, _message(
+                    _l("%(field)s is not a valid e-mail address."), model, field
+                )
+
+    return rule
+
+
+def national_id(field: str) -> Rule:
+    def rule(values, model, pk):
+        value = values.get(field)
+        if not is_blank(value) and not is_valid_national_id(value):
+            yield field, _message(
+                _l("%(field)s must be a valid 18-digit national ID number "
+                   "(birth date and check digit)."),
+                model, field,
+            )
+
+    return rule
+
+
+def code(field: str) -> Rule:
+    def rule(values, model, pk):
+        value = values.get(field)
+        if not is_blank(value) and not CODE.match(value.strip()):
+            yield field, _message(
+                _l("%(field)s may contain only letters, digits, '-' and '_'."), model, field
+            )
+
+    return rule
+
+
+def not_before(start: str, end: str) -> Rule:
+    def rule(values, model, pk):
+        first, last = values.get(start), values.get(end)
+        if isinstance(first, (date, datetime)) and isinstance(last, (date, datetime)):
+            if _as_datetime(last) < _as_datetime(first):
+                yield end, _message(
+                    _l("%(field)s must not be before %(other)s."),
+                    model, end, other=label_of(model, start),
+                )
+
+    return rule
+
+
+def at_least(field: str, minimum: int) -> Rule:
+    def rule(values, model, pk):
+        value = values.get(field)
+        if value is None or value == "":
+            return
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            yield field, _message(_l("%(field)s must be a number."), model, field)
+            return
+        if not number.is_finite() or number < minimum:
+            yield field, _message(
+                _l("%(field)s must be at least %(minimum)s."), model, field, minimum=minimum
+            )
+
+    return rule
+
+
+def unique(field: str) -> Rule:
+    """Say which value is taken before the database's unique index refuses it."""
+
+    def rule(values, model, pk):
+        value = values.get(field)
+        if is_blank(value):
+            return
+        column = getattr(model, field)
+        query = select(model.id).where(column == value.strip())
+        if pk is not None:
+            query = query.where(model.id != pk)
+        with db.session.no_autoflush:
+            taken = db.session.execute(query.limit(1)).first()
+        if taken:
+            yield field, _message(
+                _l("%(field)s %(value)s is already in use."), model, field, value=value.strip()
+            )
+
+    return rule
+
+
+def same_customer(*relations: str) -> Rule:
+    """Related records (a product, a reporter) must belong to the record's customer."""
+
+    def rule(values, model, pk):
+        customer = values.get("customer")
+        if customer is None:
+            return
+        for relation in relations:
+            related = values.get(relation)
+            if related is not None and related.customer_id != customer.id:
+                yield relation, _message(
+                    _l("%(field)s belongs to another customer."), model, relation
+                )
+
+    return rule
+
+
+def _as_datetime(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+RULES: dict[type, tuple[Rule, ...]] = {
+    Customer: (
+        required("code", "name"), code("code"), unique("code"),
+        phone("phone"), email("email"),
+    ),
+    Contact: (
+        required("customer", "name"), national_id("national_id"),
+        phone("phone"), email("email"),
+    ),
+    Contract: (
+        required("customer", "number", "amount"), unique("number"),
+        not_before("sign_date", "end_date"), at_least("amount", 0),
+    ),
+    Product: (required("customer", "name"),),
+    License: (
+        required("customer", "product", "serial", "seats", "valid_from", "valid_to"),
+        unique("serial"), at_least("seats", 1), not_before("valid_from", "valid_to"),
+        same_customer("product"),
+    ),
+    Reporter: (required("customer", "name"), phone("phone"), email("email")),
+    Feedback: (
+        required("customer", "reporter", "problem"),
+        not_before("created_at", "resolved_at"),
+        same_customer("reporter", "product"),
+    ),
+    CrmUser: (
+        required("username", "first_name", "phone", "email"), unique("username"),
+        unique("email"), phone("phone"), email("email"),
+        at_least("age", 0), at_least("years_of_work", 0),
+    ),
+}
+
+
+def validate(model: type, values: Mapping[str, Any], pk: Any = None) -> dict[str, str]:
+    """Every broken rule of ``model`` for ``values``, one message per field."""
+    errors: dict[str, str] = {}
+    for rule in RULES.get(model, ()):
+        for field, message in rule(values, model, pk):
+            errors.setdefault(field, message)
+    return errors
+
+
+def values_of(item: Any, fields: Iterable[str]) -> dict[str, Any]:
+    return {field: getattr(item, field, None) for field in fields}
+
+
+def rule_fields(model: type) -> set[str]:
+    """The fields any rule of ``model`` reads, to gather from a model instance."""
+    names = {"customer"}
+    for column in model.__mapper__.columns:
+        names.add(column.key)
+    for relationship in model.__mapper__.relationships:
+        names.add(relationship.key)
+    return names

@@ -1,0 +1,46 @@
+"""Every page and menu entry, registered in one place."""
+
+from flask_appbuilder import IndexView as FabIndexView
+from flask_babel import lazy_gettext as _l
+
+from app.api import register_apis
+
+from .contact import ContactView
+from .contract import ContractView
+from .customer import CustomerView
+from .feedback import FeedbackView
+from .license import LicenseView
+from .product import ProductView
+from .reporter import ReporterView
+
+
+class IndexView(FabIndexView):
+    index_template = "index.html"
+
+
+# (category, category label, icon, [(view, menu name, label, icon)])
+MENU = [
+    ("Customer management", _l("Customer management"), "fa-building", [
+        (CustomerView, "Customers", _l("Customers"), "fa-building"),
+        (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
+        (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
+    ]),
+    ("Products and licenses", _l("Products and licenses"), "fa-box", [
+        (ProductView, "Products", _l("Products"), "fa-box"),
+        (LicenseView, "Licenses", _l("Licenses"), "fa-key"),
+    ]),
+    ("Service and support", _l("Service and support"), "fa-headset", [
+        (FeedbackView, "Customer feedback", _l("Customer feedback"), "fa-comments"),
+        (ReporterView, "Reporters", _l("Reporters"), "fa-user-tag"),
+    ]),
+]
+
+
+def register_views(appbuilder) -> None:
+    for category, category_label, category_icon, items in MENU:
+        for view, name, label, icon in items:
+            appbuilder.add_view(
+                view, name, label=label, icon=icon, category=category,
+                category_label=category_label, category_icon=category_icon,
+            )
+    register_apis(appbuilder)

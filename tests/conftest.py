@@ -1,0 +1,212 @@
+"""Fixtures: one migrated database and app per test worker, users of every role.
+
+The database is SQLite in a temporary folder, or PostgreSQL when
+``DATABASE_URL`` names a server (CI): each xdist worker then gets a database
+of its own, created here. Business rows are deleted after every test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+
+# Before anything imports config.py: keep keys and files out of the checkout.
+os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
+
+import pytest  # noqa: E402
+from sqlalchemy import delete, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.models import (  # noqa: E402
+    Contact,
+    Contract,
+    CrmUser,
+    Customer,
+    Feedback,
+    License,
+    Product,
+    Reporter,
+)
+from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPORT  # noqa: E402
+
+PASSWORD = "Test-Passw0rd!"
+ROLE_KEYS = (ADMIN, *ROLE_GRANTS)
+# login name -> role key; engineer2 exists for the "assigned to me" rule.
+SEEDED_USERS = {ADMIN: ADMIN, SALES: SALES, SUPPORT: SUPPORT, ENGINEER: ENGINEER,
+                MANAGER: MANAGER, "engineer2": ENGINEER}
+CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
+
+
+def _worker_database_url(tmp_path_factory, worker_id: str) -> str:
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'crm.sqlite3'}"
+    import psycopg
+
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"crm_test_{worker_id}"
+    admin_dsn = url.set(drivername="postgresql", database=url.database or "postgres")
+    with psycopg.connect(admin_dsn.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, worker_id):
+    from flask_migrate import upgrade
+
+    from app.services.roles import apply_roles
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": _worker_database_url(tmp_path_factory, worker_id),
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
+    with app.app_context():
+        upgrade()
+        apply_roles(app.appbuilder)
+        sm = app.appbuilder.sm
+        names = app.config["CRM_ROLE_NAMES"]
+        for username, role_key in SEEDED_USERS.items():
+            sm.add_user(
+                username=username,
+                first_name=f"{username} user",
+                last_name="",
+                email=f"{username}@example.com",
+                role=sm.find_role(names[role_key]),
+                password=PASSWORD,
+            )
+        db.session.remove()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app):
+    yield
+    with app.app_context():
+        db.session.rollback()
+        for model in CHILD_FIRST:
+            db.session.execute(delete(model))
+        extra_users = select(CrmUser).where(CrmUser.username.not_in(list(SEEDED_USERS)))
+        for user in db.session.scalars(extra_users):
+            db.session.delete(user)
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def db_session(app):
+    """The app's session inside an app context, for arranging and checking rows."""
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+class Visitor:
+    """Someone using the panel through the test client, carrying the CSRF token."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+        self.csrf_token = None
+
+    def login(self, username: str, password: str = PASSWORD):
+        self.csrf_token = csrf_token_of(self.client.get("/login/"))
+        return self.client.post(
+            "/login/",
+            data={"username": username, "password": password, "csrf_token": self.csrf_token},
+        )
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token)
+        return self.client.post(url, data=data, **kwargs)
+
+
+def csrf_token_of(response) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def visitor(app):
+    return Visitor(app)
+
+
+@pytest.fixture
+def login_as(app):
+    """``login_as("sales")`` returns a signed-in Visitor of that seeded user."""
+
+    def sign_in(username: str) -> Visitor:
+        visitor = Visitor(app)
+        response = visitor.login(username)
+        assert response.status_code == 302, f"{username} could not sign in"
+        return visitor
+
+    return sign_in
+
+
+@pytest.fixture
+def admin(login_as):
+    return login_as(ADMIN)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over HTTP on 127.0.0.1 for the browser tests."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser page; a screenshot lands in test-artifacts/ when the test fails."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        os.makedirs("test-artifacts", exist_ok=True)
+        name = re.sub(r"[^\w.-]", "_", request.node.nodeid)
+        page.screenshot(path=f"test-artifacts/{name}.png", full_page=True)
+    context.close()
