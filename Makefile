@@ -55,3 +55,9 @@ browser:
 	    echo "chromium and a CJK font are missing: sudo apt-get install chromium fonts-wqy-zenhei"; exit 1; \
 	  fi; \
 	fi
+
+# Until the first release the schema is one migration, regenerated from the models.
+migration-initial: install
+	rm -f migrations/versions/0001_initial_schema.py
+	CRM_INSTANCE_DIR=$$(mktemp -d) DATABASE_URL= SQLALCHEMY_DATABASE_URI= \
+	  $(FLASK) db migrate -m "initial schema" --rev-id 0001

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:16:07.341457
+Create Date: 2026-11-25 10:20:50.906759
 
 """
 from alembic import op
