@@ -1,0 +1,98 @@
+"""Builders of valid records for arranging tests, written through the ORM.
+
+Each ``make_*`` takes overrides as keyword arguments and commits. Call them
+inside an app context (the ``db_session`` fixture gives one).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime
+from decimal import Decimal
+
+from app.extensions import db
+from app.models import (
+    Contact,
+    Contract,
+    Customer,
+    CustomerStatus,
+    Feedback,
+    FeedbackLevel,
+    FeedbackStatus,
+    License,
+    Product,
+    Reporter,
+)
+
+_numbers = itertools.count(1)
+
+# A real GB 11643 number (check digit X) for contacts.
+VALID_NATIONAL_ID = "11010519491231002X"
+
+
+def _next() -> int:
+    return next(_numbers)
+
+
+def _save(item):
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def make_customer(**overrides) -> Customer:
+    n = _next()
+    values = dict(
+        code=f"C{n:06d}", name=f"测试客户{n}", status=CustomerStatus.signed,
+        phone="021-62345678", email=f"c{n}@example.com",
+    )
+    return _save(Customer(**{**values, **overrides}))
+
+
+def make_contact(customer=None, **overrides) -> Contact:
+    customer = customer or make_customer()
+    values = dict(customer=customer, name=f"联系人{_next()}", phone="13812345678")
+    return _save(Contact(**{**values, **overrides}))
+
+
+def make_contract(customer=None, **overrides) -> Contract:
+    customer = customer or make_customer()
+    values = dict(
+        customer=customer, number=f"HT-{_next():06d}", sign_date=date(2026, 1, 1),
+        end_date=date(2026, 12, 31), amount=Decimal("12345.67"),
+    )
+    return _save(Contract(**{**values, **overrides}))
+
+
+def make_product(customer=None, **overrides) -> Product:
+    customer = customer or make_customer()
+    values = dict(customer=customer, name=f"门店管理系统{_next()}", version="5.2")
+    return _save(Product(**{**values, **overrides}))
+
+
+def make_license(product=None, **overrides) -> License:
+    product = product or make_product()
+    values = dict(
+        customer=product.customer, product=product, serial=f"SN-{_next():08d}", seats=10,
+        valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31),
+    )
+    return _save(License(**{**values, **overrides}))
+
+
+def make_reporter(customer=None, **overrides) -> Reporter:
+    customer = customer or make_customer()
+    values = dict(
+        customer=customer, name=f"店长{_next()}", store="南京路店",
+        phone="13912345678", email="store@example.com",
+    )
+    return _save(Reporter(**{**values, **overrides}))
+
+
+def make_feedback(reporter=None, **overrides) -> Feedback:
+    reporter = reporter or make_reporter()
+    values = dict(
+        customer=reporter.customer, reporter=reporter, problem=f"收银机无法打印小票{_next()}",
+        level=FeedbackLevel.medium, status=FeedbackStatus.new,
+        created_at=datetime(2026, 3, 1, 9, 0), city="上海", store=reporter.store,
+    )
+    return _save(Feedback(**{**values, **overrides}))
