@@ -36,7 +36,7 @@ class Feedback(AuditMixin, Model):
     engineer_id = Column(Integer, ForeignKey("ab_user.id"))
     engineer = relationship("CrmUser", foreign_keys=[engineer_id])
     created_at = Column(DateTime, nullable=False, default=datetime.now, index=True)
-    resolved_at = Column(DateTime)
+    resolved_at = Column(DateTime, index=True)  # the "resolved between" filter
     level = enum_column(
         FeedbackLevel, "ck_feedback_level", nullable=False,
         default=FeedbackLevel.medium, index=True,

@@ -1,12 +1,13 @@
-"""Form fields FAB lacks: a select for a LabeledEnum that never raises on bad input.
+"""Form fields where FAB's own fall short.
 
-FAB's own EnumField raises a bare ValueError (a 500) when an optional enum is
-left blank or a request carries an unknown code.
+FAB's EnumField raises a bare ValueError (a 500) when an optional enum is
+left blank or a request carries an unknown code; its date-time field refuses
+the bare date its own date picker fills in.
 """
 
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
+from wtforms import DateTimeField, SelectField
 from wtforms.validators import DataRequired, Optional
 
 
@@ -33,3 +34,17 @@ class EnumSelectField(SelectField):
             return self.enum_class[value]
         except KeyError:
             raise ValueError(value) from None  # WTForms turns this into "Invalid choice"
+
+
+class LenientDateTimeField(DateTimeField):
+    """A date-time that also accepts what the date picker fills in (a bare date)."""
+
+    widget = DateTimePickerWidget()
+
+    def __init__(self, label=None, required=False, **kwargs):
+        super().__init__(
+            label,
+            validators=[DataRequired() if required else Optional()],
+            format=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+            **kwargs,
+        )
