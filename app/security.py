@@ -1,10 +1,33 @@
-"""The extended security manager: the seed's user fields on FAB's user pages."""
+"""The extended security manager: the seed's user fields and account rules on FAB's pages.
 
+Rules live in ``app.services.accounts`` (delete, deactivate, signed in now)
+and ``app.services.login_throttle`` (failed sign-ins); this module wires them
+into Flask-AppBuilder's user pages, its login form and its JSON login.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_appbuilder.actions import action
+from flask_appbuilder.api import safe
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import AuthDBView, UserDBModelView, UserInfoEditView
+from flask_appbuilder.views import expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, NumberRange, Optional
 
+from app.extensions import db
 from app.models import CrmUser
+from app.models.labels import labels_for
+from app.services import accounts, login_throttle
+from app.services.validation import validate
 from app.views.base import rule_checked
 
 PROFILE_COLUMNS = [
@@ -16,6 +39,9 @@ class CrmUserView(UserDBModelView):
     """Users as the seed describes them: one name field, phone required."""
 
     list_title = _l("List Users")
+    show_title = _l("View user")
+    add_title = _l("Add user")
+    edit_title = _l("Edit user")
     label_columns = {
         **UserDBModelView.label_columns,
         "first_name": _l("Person name"),
@@ -27,6 +53,8 @@ class CrmUserView(UserDBModelView):
         "years_of_work": _l("Years of work"),
         "roles": _l("Roles"),
         "active": _l("Enabled"),
+        "last_seen_at": _l("Last seen"),
+        "locked_until": _l("Sign-in locked until"),
     }
     description_columns = {}
     list_columns = ["username", "first_name", "position", "phone", "email", "active", "roles"]
@@ -39,7 +67,10 @@ class CrmUserView(UserDBModelView):
         (
             _l("Audit Info"),
             {
-                "fields": ["last_login", "fail_login_count", "created_on", "changed_on"],
+                "fields": [
+                    "last_login", "last_seen_at", "fail_login_count", "locked_until",
+                    "created_on", "changed_on",
+                ],
                 "expanded": False,
             },
         ),
@@ -53,9 +84,177 @@ class CrmUserView(UserDBModelView):
 
     def pre_add(self, item):
         item.last_name = ""
+        super().pre_add(item)  # hashes the password
+
+    def pre_update(self, item):
+        try:
+            accounts.check_change(
+                item, _acting_user_id(), active=bool(item.active), admin=accounts.is_admin(item)
+            )
+        except accounts.AccountRuleBroken:
+            db.session.rollback()  # the form's values were already copied onto the row
+            raise
+        super().pre_update(item)
+        if not item.active:
+            item.last_seen_at = None
+
+    def pre_delete(self, item):
+        try:
+            accounts.check_deletable(item, _acting_user_id())
+        except accounts.AccountRuleBroken as refusal:
+            if refusal.can_deactivate:
+                g.crm_offer_deactivation = item.id
+            raise
+
+    def post_delete_redirect(self):
+        """A refused delete that can be a deactivation lands on the page that offers it."""
+        pk = g.pop("crm_offer_deactivation", None)
+        if pk is not None:
+            return redirect(url_for(f"{self.endpoint}.show", pk=pk))
+        return super().post_delete_redirect()
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        actions = {"resetpasswords": self.actions.get("resetpasswords")}
+        if item.active and item.id != _acting_user_id():
+            actions["deactivate"] = self.actions.get("deactivate")
+        widgets = self._get_show_widget(pk, item, actions=actions)
+        self.update_redirect()
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            appbuilder=self.appbuilder, related_views=self._related_views,
+        )
+
+    @action(
+        "deactivate", _l("Deactivate"),
+        _l("Deactivate this account? It will no longer be able to sign in."),
+        "fa-user-slash",
+    )
+    def deactivate(self, items):
+        single = not isinstance(items, list)
+        for item in [items] if single else items:
+            try:
+                accounts.deactivate(item, _acting_user_id())
+            except accounts.AccountRuleBroken as refusal:
+                db.session.rollback()
+                flash(str(refusal), "danger")
+            else:
+                flash(_("User %(name)s is deactivated: it can no longer sign in.",
+                        name=str(item)), "success")
+        if single:
+            return redirect(url_for(f"{self.endpoint}.show", pk=items.id))
+        return redirect(url_for(f"{self.endpoint}.list"))
+
+
+def _acting_user_id():
+    user = getattr(g, "user", None)
+    return getattr(user, "id", None)
+
+
+def _profile_field(field: str, kind=StringField, required: bool = False):
+    validators = [DataRequired()] if required else [Optional()]
+    if kind is IntegerField:
+        validators.append(NumberRange(min=0))
+    return kind(labels_for(CrmUser).get(field, field), validators=validators,
+                widget=BS3TextFieldWidget())
+
+
+class ProfileForm(DynamicForm):
+    """The signed-in user's own profile: the seed's fields, not roles or login name."""
+
+    first_name = _profile_field("first_name", required=True)
+    phone = _profile_field("phone", required=True)
+    email = _profile_field("email", required=True)
+    age = _profile_field("age", IntegerField)
+    position = _profile_field("position")
+    years_of_work = _profile_field("years_of_work", IntegerField)
+    home_address = _profile_field("home_address")
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators=extra_validators)
+        user = g.user
+        values = {**self.data, "username": user.username}
+        errors = validate(CrmUser, values, pk=user.id)
+        for field, message in errors.items():
+            if field in self:
+                self[field].errors = [message]  # names the field, unlike WTForms' own
+        return valid and not errors
+
+
+class CrmUserInfoEditView(UserInfoEditView):
+    form = ProfileForm
+    form_title = _l("Edit my profile")
+    message = _l("Your profile is saved.")
+    # The permission rows `crm init` grants everyone are named after FAB's view.
+    class_permission_name = "UserInfoEditView"
+    route_base = "/userinfoeditview"
+
+
+class CrmAuthDBView(AuthDBView):
+    @property
+    def invalid_login_message(self):
+        return g.get("crm_login_refusal") or _("Invalid login. Please try again.")
+
+
+class CrmSecurityApi(SecurityApi):
+    """FAB's JSON login, answering in the user's language and saying when to retry."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        response = super().login()
+        refusal = g.get("crm_login_refusal")
+        if refusal:
+            return self.response(429, message=refusal)
+        if response.status_code == 401:
+            return self.response(401, message=_("Invalid login. Please try again."))
+        return response
 
 
 class CrmSecurityManager(SecurityManager):
     user_model = CrmUser
     userdbmodelview = CrmUserView
+    userinfoeditview = CrmUserInfoEditView
+    authdbview = CrmAuthDBView
+    security_api = CrmSecurityApi
     userstatschartview = None  # its charts load from the internet
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        current_app.before_request(_touch_last_seen)
+
+    def auth_user_db(self, username, password):
+        """Refuse throttled sign-ins before the password is looked at."""
+        refusal = login_throttle.refusal(username)
+        g.crm_login_refusal = refusal
+        if refusal:
+            return None
+        user = super().auth_user_db(username, password)
+        if user is None:
+            login_throttle.record_address_failure()
+        return user
+
+    def update_user_auth_stat(self, user, success=True):
+        if success:
+            login_throttle.reset_account(user)
+            super().update_user_auth_stat(user, True)
+        else:
+            login_throttle.record_account_failure(user)
+            self.on_user_login_failed(user)
+
+    def on_user_login(self, user):
+        accounts.mark_signed_in(user.id)
+
+    def on_user_logout(self, user):
+        accounts.mark_signed_out(user.id)
+
+
+def _touch_last_seen():
+    if request.endpoint in (None, "static", "appbuilder.static"):
+        return
+    if current_user.is_authenticated:
+        accounts.touch_last_seen(current_user)

@@ -1,5 +1,7 @@
 """The REST API at /api/v1/<module>/, registered in one place."""
 
+from flask_appbuilder.api.manager import OpenApi
+
 from .contact import ContactApi
 from .contract import ContractApi
 from .customer import CustomerApi
@@ -14,3 +16,5 @@ APIS = (CustomerApi, ContactApi, ContractApi, ProductApi, LicenseApi, FeedbackAp
 def register_apis(appbuilder) -> None:
     for api in APIS:
         appbuilder.add_api(api)
+    # The spec at /api/v1/_openapi; FAB adds it only with its Swagger UI, which loads from a CDN.
+    appbuilder.add_api(OpenApi)

@@ -1,5 +1,5 @@
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, Integer, String
+from sqlalchemy import Column, DateTime, Integer, String
 
 
 class CrmUser(User):
@@ -16,6 +16,11 @@ class CrmUser(User):
     phone = Column(String(30))
     home_address = Column(String(300))
     years_of_work = Column(Integer)
+    # Shared by every worker, so kept in the database (app/services/accounts.py):
+    # when the user last made a request (NULL after sign-out) ...
+    last_seen_at = Column(DateTime)
+    # ... and until when sign-in is refused after repeated failed logins.
+    locked_until = Column(DateTime)
 
     def __str__(self) -> str:
         return self.first_name or self.username

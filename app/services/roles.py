@@ -15,6 +15,8 @@ SELF_SERVICE = (
     ("can_this_form_post", "UserInfoEditView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),
+    # The OpenAPI description of the REST API (no data in it).
+    ("can_get", "OpenApi"),
 )
 
 

@@ -1,6 +1,8 @@
+from flask import abort, g
 from flask_babel import lazy_gettext as _l
 
 from app.models import Feedback
+from app.services.record_rules import RecordForbidden, check_feedback_editable
 
 from .base import CrmModelView, audit_fieldset
 
@@ -24,3 +26,13 @@ class FeedbackView(CrmModelView):
         "engineer", "created_at", "resolved_at", "cause", "city", "store",
     ]
     show_fieldsets = [(_l("Feedback"), {"fields": add_columns}), audit_fieldset()]
+
+    def _edit(self, pk):
+        """An engineer edits only the feedback assigned to them (app.services.record_rules)."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is not None:
+            try:
+                check_feedback_editable(g.user, item)
+            except RecordForbidden as refusal:
+                abort(403, description=str(refusal))
+        return super()._edit(pk)

@@ -1,0 +1,175 @@
+"""The REST API: JWT sign-in with CSRF on, the OpenAPI spec, and the pages' rules.
+
+Which role may call what is in tests/test_permissions.py; this file checks
+that the API refuses what the pages refuse, with the same Chinese messages.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import Contract, Customer, CustomerStatus
+from conftest import PASSWORD
+from factories import make_contact, make_contract, make_customer
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
+
+MODULE_PATHS = ["customers", "contacts", "contracts", "products", "licenses", "feedback",
+                "reporters"]
+
+
+@pytest.fixture
+def api(app):
+    """A JSON client signed in as ``api.as_(role)``."""
+
+    class Api:
+        def __init__(self):
+            self.client = app.test_client()
+            self.headers = {}
+
+        def as_(self, username):
+            response = self.client.post(
+                "/api/v1/security/login",
+                json={"username": username, "password": PASSWORD, "provider": "db"},
+            )
+            assert response.status_code == 200, response.json
+            self.headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+            return self
+
+        def __getattr__(self, verb):
+            method = getattr(self.client, verb)
+            return lambda url, **kwargs: method(url, headers=self.headers, **kwargs)
+
+    return Api()
+
+
+def _count(db_session, model):
+    db_session.expire_all()
+    return db_session.scalar(select(func.count()).select_from(model))
+
+
+def test_jwt_login_works_with_csrf_protection_on(app, api):
+    assert app.config["WTF_CSRF_ENABLED"] is True
+    response = api.client.post(
+        "/api/v1/security/login",
+        json={"username": "sales", "password": PASSWORD, "provider": "db", "refresh": True},
+    )
+    assert response.status_code == 200
+    assert response.json["access_token"] and response.json["refresh_token"]
+    refreshed = api.client.post(
+        "/api/v1/security/refresh",
+        headers={"Authorization": f"Bearer {response.json['refresh_token']}"},
+    )
+    assert refreshed.status_code == 200 and refreshed.json["access_token"]
+
+
+def test_wrong_password_gets_401_in_chinese(api):
+    response = api.client.post(
+        "/api/v1/security/login",
+        json={"username": "sales", "password": "wrong", "provider": "db"},
+    )
+    assert response.status_code == 401
+    assert "登录失败" in response.json["message"]
+
+
+def test_calls_without_a_token_are_refused(api):
+    for path in MODULE_PATHS:
+        response = api.client.get(f"/api/v1/{path}/")
+        assert response.status_code == 401, path
+
+
+def test_the_openapi_spec_is_served_and_describes_every_module(api):
+    assert api.client.get("/api/v1/_openapi").status_code == 401
+    response = api.as_("sales").get("/api/v1/_openapi")
+    assert response.status_code == 200
+    spec = response.json
+    assert spec["openapi"].startswith("3.")
+    for path in MODULE_PATHS:
+        assert f"/api/v1/{path}/" in spec["paths"], path
+        assert f"/api/v1/{path}/{{pk}}" in spec["paths"], path
+    assert "/api/v1/security/login" in spec["paths"]
+
+
+def test_the_swagger_ui_is_not_served(api):
+    """It would load its scripts from a CDN; the panel must work on a closed intranet."""
+    assert api.as_("admin").get("/swagger/v1").status_code == 404
+
+
+def test_enumerations_are_their_codes(api, db_session):
+    api.as_("sales")
+    response = api.post("/api/v1/customers/", json={
+        "code": "C-ENUM", "name": "枚举客户", "status": "prospect", "importance": "B",
+        "category": None,
+    })
+    assert response.status_code == 201, response.json
+    row = api.get(f"/api/v1/customers/{response.json['id']}").json["result"]
+    assert (row["status"], row["importance"], row["category"]) == ("prospect", "B", None)
+    db_session.expire_all()
+    assert db_session.get(Customer, response.json["id"]).status is CustomerStatus.prospect
+
+    before = _count(db_session, Customer)
+    response = api.post("/api/v1/customers/", json={"code": "C-BAD", "name": "x", "status": "签约"})
+    assert response.status_code in (400, 422) and "status" in response.json["message"]
+    assert _count(db_session, Customer) == before
+
+
+def test_the_api_refuses_what_the_page_refuses_with_the_same_messages(api, admin, db_session):
+    make_customer(code="C-TAKEN")
+    bad = {"code": "C-TAKEN", "name": "重复客户", "status": "signed", "phone": "12345",
+           "email": "not-an-email"}
+    before = _count(db_session, Customer)
+
+    response = api.as_("sales").post("/api/v1/customers/", json=bad)
+    assert response.status_code == 422
+    messages = response.json["message"]
+    assert set(messages) == {"code", "phone", "email"}
+    assert messages["code"] == ["客户编码“C-TAKEN”已被使用，请换一个。"]
+    assert "大陆手机号" in messages["phone"][0]
+
+    page = html.unescape(admin.post("/customers/add", data=bad).get_data(as_text=True))
+    for field in ("code", "phone", "email"):
+        assert messages[field][0] in page, field
+    assert _count(db_session, Customer) == before
+
+
+def test_a_broken_rule_on_update_changes_nothing(api, db_session):
+    contract = make_contract()
+    response = api.as_("sales").put(
+        f"/api/v1/contracts/{contract.id}",
+        json={"sign_date": "2026-06-01", "end_date": "2026-01-01", "amount": -5},
+    )
+    assert response.status_code == 422
+    assert set(response.json["message"]) == {"end_date", "amount"}
+    assert response.json["message"]["end_date"] == ["截止日期不能早于签订日期。"]
+    assert response.json["message"]["amount"] == ["合同金额不能小于 0。"]
+    db_session.expire_all()
+    stored = db_session.get(Contract, contract.id)
+    assert (str(stored.sign_date), str(stored.amount)) == ("2026-01-01", "12345.67")
+
+
+def test_a_record_others_depend_on_is_not_deleted(api, db_session):
+    contact = make_contact()
+    response = api.as_("admin").delete(f"/api/v1/customers/{contact.customer_id}")
+    assert response.status_code == 422
+    assert response.json["message"].startswith("无法删除“")
+    assert "请先删除或转移这些记录" in response.json["message"]
+    db_session.expire_all()
+    assert db_session.get(Customer, contact.customer_id) is not None
+
+
+def test_missing_records_are_404(api):
+    api.as_("admin")
+    assert api.get("/api/v1/customers/987654").status_code == 404
+    assert api.put("/api/v1/customers/987654", json={"name": "x"}).status_code == 404
+    assert api.delete("/api/v1/customers/987654").status_code == 404
+
+
+def test_page_size_is_capped(api, db_session, app):
+    for _ in range(3):
+        make_customer()
+    response = api.as_("manager").get("/api/v1/customers/?q=(page_size:100000)")
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert len(response.json["result"]) <= app.config["FAB_API_MAX_PAGE_SIZE"]

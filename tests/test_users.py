@@ -1,0 +1,335 @@
+"""Software users (seed section 三): add, own profile, delete or deactivate, through HTTP."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import CrmUser
+from app.services import accounts
+from conftest import PASSWORD, Visitor
+from factories import make_customer, make_feedback
+
+STRONG = "Strong-Pass99x"
+
+
+@pytest.fixture(autouse=True)
+def _one_identity_per_request(monkeypatch):
+    """Forget the previous request's user.
+
+    ``db_session`` keeps an app context open, and Flask reuses it for test
+    requests, so ``g`` (where Flask-Login caches the user) would carry one
+    visitor's identity (and CSRF token) into another visitor's request.
+    """
+    original = FlaskClient.open
+
+    def open_(self, *args, **kwargs):
+        if has_app_context():
+            for key in list(g):
+                g.pop(key)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlaskClient, "open", open_)  # FAB's rule: 2 capitals, 1 special, 2 digits, 3 lower, 10 long
+
+
+def _role_id(app, key: str) -> int:
+    return app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"][key]).id
+
+
+def _user_form(app, **overrides) -> dict:
+    data = {
+        "username": "wangfang", "first_name": "王芳", "phone": "13812345678",
+        "email": "wangfang@example.com", "age": "30", "position": "销售经理",
+        "years_of_work": "6", "home_address": "上海市徐汇区漕溪北路 1 号",
+        "active": "y", "roles": str(_role_id(app, "sales")),
+        "password": STRONG, "conf_password": STRONG,
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _users(db_session) -> int:
+    db_session.expire_all()
+    return db_session.scalar(select(func.count()).select_from(CrmUser))
+
+
+def _user(db_session, username: str) -> CrmUser | None:
+    db_session.expire_all()
+    return db_session.scalar(select(CrmUser).where(CrmUser.username == username))
+
+
+def _text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def _make_user(app, username="zhaolei", role="sales", **extra) -> CrmUser:
+    sm = app.appbuilder.sm
+    user = sm.add_user(
+        username=username, first_name=f"{username}姓名", last_name="",
+        email=f"{username}@example.com", role=sm.find_role(app.config["CRM_ROLE_NAMES"][role]),
+        password=PASSWORD,
+    )
+    for key, value in extra.items():
+        setattr(user, key, value)
+    db.session.commit()
+    return user
+
+
+# ---------------------------------------------------------------- add
+
+def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
+    before = _users(db_session)
+    response = admin.post("/users/add", data=_user_form(app))
+    assert response.status_code == 302
+    assert "记录已添加" in _text(admin.get(response.headers["Location"]))
+    assert _users(db_session) == before + 1
+    user = _user(db_session, "wangfang")
+    assert (user.first_name, user.last_name, user.phone, user.age, user.years_of_work) == (
+        "王芳", "", "13812345678", 30, 6)
+    assert [role.name for role in user.roles] == ["销售"]
+    assert user.password != STRONG and user.password.startswith(("scrypt:", "pbkdf2:"))
+    newcomer = Visitor(app)
+    assert newcomer.login("wangfang", STRONG).status_code == 302
+    assert newcomer.get("/customers/list/").status_code == 200
+
+
+def test_user_pages_are_in_chinese_with_the_seed_fields(app, admin, db_session):
+    page = _text(admin.get("/users/add"))
+    for label in ("登录名", "姓名", "年龄", "职位", "电话", "邮箱", "家庭住址", "工作年限", "角色", "密码"):
+        assert label in page, label
+    assert "Last Name" not in page and "姓氏" not in page
+    listing = _text(admin.get("/users/list/"))
+    for label in ("登录名", "姓名", "职位", "电话"):
+        assert label in listing
+    user = _make_user(app)
+    show = _text(admin.get(f"/users/show/{user.id}"))
+    assert "zhaolei姓名" in show and "工作年限" in show
+
+
+@pytest.mark.parametrize(
+    "overrides,field_label,message",
+    [
+        ({"username": "sales"}, "登录名", "已被使用"),
+        ({"phone": ""}, "电话", "请填写电话"),
+        ({"phone": "12345"}, "电话", "电话须为大陆手机号"),
+        ({"password": "abc12345", "conf_password": "abc12345"}, "密码", "两个大写字母"),
+        ({"conf_password": "Other-Pass99x"}, "确认密码", "密码"),
+        ({"email": "sales@example.com"}, "电子邮箱", "电子邮箱“sales@example.com”已被使用"),
+    ],
+    ids=["duplicate-login-name", "missing-phone", "bad-phone", "weak-password",
+         "password-mismatch", "duplicate-email"],
+)
+def test_user_add_errors_name_the_field_and_store_nothing(
+    app, admin, db_session, overrides, field_label, message
+):
+    before = _users(db_session)
+    response = admin.post("/users/add", data=_user_form(app, **overrides))
+    assert response.status_code == 200  # the form again, not a redirect
+    page = _text(response)
+    errors = " ".join(re.findall(r'class="alert alert-danger">(.*?)</div>', page, re.S))
+    assert message in errors, errors
+    assert field_label in page
+    assert _users(db_session) == before
+    # what was typed is still there (passwords excepted, as browsers expect)
+    assert 'value="王芳"' in page and 'value="上海市徐汇区漕溪北路 1 号"' in page
+
+
+def test_user_add_error_messages_are_chinese(app, admin, db_session):
+    page = _text(admin.post("/users/add", data=_user_form(app, username="sales", phone="")))
+    assert "登录名“sales”已被使用" in page
+    assert "请填写电话。" in page
+    assert "This field is required" not in page
+
+
+# ---------------------------------------------------------------- own profile
+
+def test_users_edit_their_own_profile_but_not_their_roles(app, login_as, db_session):
+    visitor = login_as("sales")
+    form_page = _text(visitor.get("/userinfoeditview/form"))
+    assert 'value="sales user"' in form_page and "电话" in form_page
+    assert 'name="roles"' not in form_page and 'name="username"' not in form_page
+    manager_role = str(_role_id(app, "manager"))
+    response = visitor.post("/userinfoeditview/form", data={
+        "first_name": "李销售", "phone": "13900001111", "email": "sales@example.com",
+        "age": "28", "position": "销售代表", "years_of_work": "3", "home_address": "杭州",
+        "roles": manager_role, "username": "hacker", "active": "",
+    })
+    assert response.status_code == 302
+    user = _user(db_session, "sales")
+    try:
+        assert (user.first_name, user.phone, user.age, user.position) == ("李销售", "13900001111", 28, "销售代表")
+        assert [role.name for role in user.roles] == ["销售"] and user.active
+        assert "个人资料已保存" in _text(visitor.get("/"))
+    finally:
+        user.first_name, user.phone, user.age, user.position = "sales user", None, None, None
+        user.years_of_work, user.home_address = None, None
+        db_session.commit()
+
+
+def test_profile_errors_are_refused_with_the_field_named(app, login_as, db_session):
+    visitor = login_as("support")
+    response = visitor.post("/userinfoeditview/form", data={
+        "first_name": "客服", "phone": "", "email": "sales@example.com",
+    })
+    assert response.status_code == 200
+    page = _text(response)
+    assert "请填写电话。" in page and "电子邮箱“sales@example.com”已被使用" in page
+    assert _user(db_session, "support").email == "support@example.com"
+
+
+def test_everyone_sees_their_own_user_info(login_as):
+    for name in ("sales", "engineer", "manager"):
+        page = _text(login_as(name).get("/users/userinfo/"))
+        assert f"{name} user" in page
+
+
+# ---------------------------------------------------------------- delete and deactivate
+
+def test_unused_user_is_deleted(app, admin, db_session):
+    user = _make_user(app)
+    response = admin.post(f"/users/delete/{user.id}")
+    assert response.status_code == 302
+    assert _user(db_session, "zhaolei") is None
+    assert "记录已删除" in _text(admin.get("/users/list/"))
+
+
+def test_admin_cannot_delete_their_own_account(app, admin, db_session):
+    me = _user(db_session, "admin")
+    response = admin.post(f"/users/delete/{me.id}", follow_redirects=True)
+    assert "不能删除用户" in _text(response) and "这是您自己的账户" in _text(response)
+    assert _user(db_session, "admin") is not None
+
+
+def test_signed_in_user_is_not_deleted_and_deactivation_is_offered(app, admin, db_session):
+    user = _make_user(app)
+    other = Visitor(app)
+    assert other.login("zhaolei").status_code == 302
+    response = admin.post(f"/users/delete/{user.id}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/users/show/{user.id}")
+    page = _text(admin.get(response.headers["Location"]))
+    assert "该账户当前正在登录使用" in page and "可改为停用该账户" in page
+    assert f"/users/action/deactivate/{user.id}" in page  # the offer
+    assert _user(db_session, "zhaolei") is not None
+
+    # once signed out, nothing holds it any more
+    other.get("/logout/")
+    assert _user(db_session, "zhaolei").last_seen_at is None
+    admin.post(f"/users/delete/{user.id}")
+    assert _user(db_session, "zhaolei") is None
+
+
+def test_a_session_idle_past_the_window_no_longer_counts_as_signed_in(app, admin, db_session):
+    window = app.config["CRM_SIGNED_IN_WINDOW"]
+    user = _make_user(app, last_seen_at=datetime.now() - window - timedelta(minutes=1))
+    assert not accounts.is_signed_in(user)
+    admin.post(f"/users/delete/{user.id}")
+    assert _user(db_session, "zhaolei") is None
+
+
+def test_requests_keep_last_seen_fresh_at_most_once_a_minute(app, db_session):
+    user = _make_user(app)
+    visitor = Visitor(app)
+    visitor.login("zhaolei")
+    first = _user(db_session, "zhaolei").last_seen_at
+    assert first is not None
+    visitor.get("/")
+    assert _user(db_session, "zhaolei").last_seen_at == first  # not rewritten within the minute
+    stale = datetime.now() - timedelta(minutes=5)
+    _user(db_session, "zhaolei").last_seen_at = stale
+    db_session.commit()
+    visitor.get("/")
+    assert _user(db_session, "zhaolei").last_seen_at > stale
+
+
+@pytest.mark.parametrize("reference", ["feedback_engineer", "created_by"])
+def test_referenced_user_is_not_deleted_but_can_be_deactivated(app, admin, db_session, reference):
+    user = _make_user(app, username="engineer3", role="engineer")
+    if reference == "feedback_engineer":
+        make_feedback(engineer_id=user.id)
+    else:
+        make_customer(created_by_fk=user.id)
+    response = admin.post(f"/users/delete/{user.id}")
+    page = _text(admin.get(response.headers["Location"]))
+    assert "不能删除用户" in page and "条记录引用了该账户" in page
+    assert _user(db_session, "engineer3") is not None
+
+    response = admin.post(f"/users/action/deactivate/{user.id}")
+    assert response.status_code == 302
+    assert "已停用" in _text(admin.get(response.headers["Location"]))
+    assert _user(db_session, "engineer3").active is False
+    assert "登录失败" in _text(_failed_login(app, "engineer3"))
+
+
+def _failed_login(app, username):
+    visitor = Visitor(app)
+    response = visitor.login(username)
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    assert visitor.get("/customers/list/").status_code == 302  # not signed in
+    return visitor.get(response.headers["Location"])
+
+
+def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, db_session):
+    user = _make_user(app)
+    session = Visitor(app)
+    session.login("zhaolei")
+    assert session.get("/customers/list/").status_code == 200
+    admin.post(f"/users/action/deactivate/{user.id}")
+    # the open session is refused from the next request on
+    assert session.get("/customers/list/").status_code == 302
+    assert "登录失败" in _text(_failed_login(app, "zhaolei"))
+    api = app.test_client().post(
+        "/api/v1/security/login",
+        json={"username": "zhaolei", "password": PASSWORD, "provider": "db"},
+    )
+    assert api.status_code == 401
+
+
+def test_deactivating_with_a_get_request_is_refused(app, admin, db_session):
+    user = _make_user(app)
+    admin.get(f"/users/action/deactivate/{user.id}")
+    admin.get(f"/users/delete/{user.id}")
+    assert _user(db_session, "zhaolei").active is True
+
+
+def test_admin_cannot_deactivate_or_demote_themself_as_last_admin(app, admin, db_session):
+    me = _user(db_session, "admin")
+    response = admin.post(f"/users/action/deactivate/{me.id}", follow_redirects=True)
+    assert "这是您自己的账户" in _text(response)
+    form = {
+        "username": "admin", "first_name": me.first_name, "phone": "13812345678",
+        "email": me.email, "roles": str(_role_id(app, "sales")), "active": "y",
+    }
+    response = admin.post(f"/users/edit/{me.id}", data=form, follow_redirects=True)
+    assert "最后一个启用的管理员" in _text(response)
+    me = _user(db_session, "admin")
+    assert me.active and [role.name for role in me.roles] == ["管理员"]
+
+
+def test_the_last_admin_is_never_deleted_or_deactivated(app, db_session):
+    """By anyone, e.g. a command or a future page: the rule is in the service."""
+    me = _user(db_session, "admin")
+    with pytest.raises(accounts.AccountRuleBroken, match="最后一个管理员"):
+        accounts.check_deletable(me, acting_user_id=None)
+    with pytest.raises(accounts.AccountRuleBroken, match="最后一个启用的管理员"):
+        accounts.deactivate(me, acting_user_id=None)
+    assert _user(db_session, "admin").active
+
+
+def test_a_second_admin_may_be_deactivated_by_the_first(app, admin, db_session):
+    other = _make_user(app, username="admin2", role="admin")
+    admin.post(f"/users/action/deactivate/{other.id}")
+    assert _user(db_session, "admin2").active is False
+
+
+def test_there_is_no_other_way_to_delete_users(app, admin):
+    """The security REST API (which has no delete rules) is not mounted."""
+    assert admin.client.get("/api/v1/security/users/").status_code == 404
+    assert admin.client.delete("/api/v1/security/users/1").status_code in (404, 405)
