@@ -16,6 +16,8 @@ CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
 FEEDBACK, REPORTER = "Feedback", "Reporter"
 BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER)
+# Reports: read opens the report's form, export downloads the workbook.
+SERVICE_REPORT = "ServiceReport"
 
 ADMIN, SALES, SUPPORT, ENGINEER, MANAGER = "admin", "sales", "support", "engineer", "manager"
 
@@ -35,13 +37,17 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         CONTACT: READ_ONLY,
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
+        SERVICE_REPORT: READ_EXPORT,
     },
     ENGINEER: {
         FEEDBACK: (READ, EDIT),
         PRODUCT: FULL,
         LICENSE: FULL,
     },
-    MANAGER: {resource: READ_EXPORT for resource in BUSINESS_RESOURCES},
+    MANAGER: {
+        **{resource: READ_EXPORT for resource in BUSINESS_RESOURCES},
+        SERVICE_REPORT: READ_EXPORT,
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""Excel output: functions from query results to write-only openpyxl workbooks."""

@@ -1,0 +1,477 @@
+"""Feedback statistics: the one place that computes service KPIs.
+
+Everything is aggregated by the database (GROUP BY, window functions); Python
+only receives one row per group. The results are plain dataclasses, shared
+by the Excel service report, the dashboard and the REST API.
+
+Definitions (the same for every breakdown):
+
+- a feedback belongs to a period by its ``created_at`` (both ends inclusive,
+  whole days);
+- *resolved* means it has a ``resolved_at``; resolution time runs from
+  ``created_at`` to ``resolved_at`` in whole seconds, shown in hours;
+- *within target* means resolved no later than the level's target
+  (``FEEDBACK_TARGET_HOURS``); its rate is a share of the resolved ones;
+- *open* (the backlog) means status new or in progress; its age runs from
+  ``created_at`` to ``as_of`` (by default now).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterator, Mapping
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import FunctionElement
+
+from app.extensions import db
+from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter
+
+DEFAULT_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
+OPEN_STATUSES = (FeedbackStatus.new, FeedbackStatus.in_progress)
+DIMENSIONS = ("status", "level", "engineer", "customer", "city", "store", "cause")
+MAX_TREND_MONTHS = 240  # longer periods list only the months between the first and last feedback
+
+
+# --- Dialect-specific SQL, kept here and nowhere else -----------------------------
+
+
+class seconds_between(FunctionElement):
+    """Whole seconds from ``start`` to ``end`` (NULL if either is NULL).
+
+    Both dialects drop fractional seconds first, so they agree to the second.
+    """
+
+    type = BigInteger()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {end}))"
+        f" - EXTRACT(EPOCH FROM date_trunc('second', {start})) AS BIGINT)"
+    )
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"(CAST(strftime('%s', {end}) AS INTEGER)"
+        f" - CAST(strftime('%s', {start}) AS INTEGER))"
+    )
+
+
+class year_month(FunctionElement):
+    """``'YYYY-MM'`` of a timestamp."""
+
+    type = String()
+    name = "year_month"
+    inherit_cache = True
+
+
+@compiles(year_month)
+def _year_month_postgresql(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"to_char({value}, 'YYYY-MM')"
+
+
+@compiles(year_month, "sqlite")
+def _year_month_sqlite(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"strftime('%Y-%m', {value})"
+
+
+# --- What is asked ------------------------------------------------------------------
+
+
+class QueryInvalid(ValueError):
+    """The request's period or customer is unusable; ``errors`` maps field → message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """A period of created dates (inclusive) and optionally one customer."""
+
+    start: date
+    end: date
+    customer_id: int | None = None
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min)
+
+    @property
+    def before(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time.min)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> "ReportQuery":
+        """Read ``from``, ``to`` (YYYY-MM-DD) and ``customer_id``; raise QueryInvalid."""
+        errors: dict[str, str] = {}
+        start = _parse_date(args.get("from"), "from", errors)
+        end = _parse_date(args.get("to"), "to", errors)
+        if start and end and start > end:
+            errors["to"] = _("The end date must not be before the start date.")
+        customer_id = None
+        raw = (args.get("customer_id") or "").strip()
+        if raw:
+            if not raw.isdigit() or len(raw) > 18:
+                errors["customer_id"] = _("The customer must be chosen from the list.")
+            else:
+                customer_id = int(raw)
+                if db.session.get(Customer, customer_id) is None:
+                    errors["customer_id"] = _("There is no customer with ID %(id)s.", id=raw)
+        if errors:
+            raise QueryInvalid(errors)
+        return cls(start, end, customer_id)
+
+
+def _parse_date(raw: Any, name: str, errors: dict[str, str]) -> date | None:
+    label = _("Start date") if name == "from" else _("End date")
+    raw = (raw or "").strip()
+    if not raw:
+        errors[name] = _("%(field)s is required.", field=label)
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("%(field)s must be a date such as 2026-01-31.", field=label)
+        return None
+    if not 1900 <= value.year <= 9998:
+        errors[name] = _("%(field)s must be a date such as 2026-01-31.", field=label)
+        return None
+    return value
+
+
+# --- Results ------------------------------------------------------------------------
+
+
+@dataclass
+class Kpis:
+    """The KPIs of one group of feedback; hours are floats, rates 0..1 or None."""
+
+    total: int = 0
+    resolved: int = 0
+    resolution_rate: float | None = None
+    avg_hours: float | None = None
+    median_hours: float | None = None
+    within_target: int = 0
+    within_target_rate: float | None = None
+    open: int = 0
+    open_avg_age_hours: float | None = None
+    open_max_age_hours: float | None = None
+
+
+@dataclass
+class GroupRow:
+    """One group of a breakdown: a stable ``key`` (code or id) and its display label."""
+
+    key: Any
+    label: str
+    kpis: Kpis
+
+
+@dataclass
+class MonthRow:
+    month: date  # the first day of the month
+    kpis: Kpis
+
+
+@dataclass
+class ServiceStatistics:
+    query: ReportQuery
+    as_of: datetime
+    target_hours: dict[str, int]
+    kpis: Kpis
+    breakdowns: dict[str, list[GroupRow]] = field(default_factory=dict)
+    monthly: list[MonthRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- Queries ------------------------------------------------------------------------
+
+
+def target_hours() -> dict[str, int]:
+    return {**DEFAULT_TARGET_HOURS, **current_app.config.get("FEEDBACK_TARGET_HOURS", {})}
+
+
+def _conditions(query: ReportQuery) -> list:
+    conditions = [Feedback.created_at >= query.since, Feedback.created_at < query.before]
+    if query.customer_id is not None:
+        conditions.append(Feedback.customer_id == query.customer_id)
+    return conditions
+
+
+def _resolution_seconds():
+    return seconds_between(Feedback.created_at, Feedback.resolved_at)
+
+
+def _target_seconds(targets: dict[str, int]):
+    return case(
+        *[
+            (Feedback.level == FeedbackLevel[name], hours * 3600)
+            for name, hours in targets.items()
+            if name in FeedbackLevel.__members__
+        ],
+        else_=None,
+    )
+
+
+def _text_key(column):
+    """Blank and missing text group together as NULL."""
+    return func.nullif(func.trim(column), literal_column("''"))
+
+
+def _aggregates(targets: dict[str, int], as_of: datetime) -> list:
+    seconds = _resolution_seconds()
+    is_open = Feedback.status.in_(OPEN_STATUSES)
+    age = seconds_between(Feedback.created_at, literal(as_of, DateTime()))
+    within = and_(seconds.is_not(None), seconds <= _target_seconds(targets))
+    return [
+        func.count().label("total"),
+        func.count(Feedback.resolved_at).label("resolved"),
+        func.avg(seconds).label("avg_seconds"),
+        func.coalesce(func.sum(case((within, 1), else_=0)), 0).label("within_target"),
+        func.coalesce(func.sum(case((is_open, 1), else_=0)), 0).label("open"),
+        func.avg(case((is_open, age), else_=None)).label("open_avg_age"),
+        func.max(case((is_open, age), else_=None)).label("open_max_age"),
+    ]
+
+
+def _medians(query: ReportQuery, key=None) -> dict[Any, float]:
+    """Median resolution seconds per ``key`` (or overall under ``None``).
+
+    Portable SQL: number the resolved rows in order within each group and
+    average the middle one (odd count) or two (even count).
+    """
+    seconds = _resolution_seconds()
+    partition = {"partition_by": key} if key is not None else {}
+    ranked = (
+        select(
+            (key if key is not None else null()).label("key"),
+            seconds.label("seconds"),
+            func.row_number().over(order_by=seconds, **partition).label("position"),
+            func.count().over(**partition).label("size"),
+        )
+        .where(*_conditions(query), Feedback.resolved_at.is_not(None))
+        .subquery()
+    )
+    middle = select(ranked.c.key, func.avg(ranked.c.seconds)).where(
+        ranked.c.position.between((ranked.c.size + 1) // 2, (ranked.c.size + 2) // 2)
+    ).group_by(ranked.c.key)
+    return {row[0]: float(row[1]) for row in db.session.execute(middle)}
+
+
+def _kpis(row, median_seconds: float | None) -> Kpis:
+    total, resolved = int(row.total or 0), int(row.resolved or 0)
+    within = int(row.within_target or 0)
+    return Kpis(
+        total=total,
+        resolved=resolved,
+        resolution_rate=resolved / total if total else None,
+        avg_hours=_hours(row.avg_seconds),
+        median_hours=_hours(median_seconds),
+        within_target=within,
+        within_target_rate=within / resolved if resolved else None,
+        open=int(row.open or 0),
+        open_avg_age_hours=_hours(row.open_avg_age),
+        open_max_age_hours=_hours(row.open_max_age),
+    )
+
+
+def _hours(seconds) -> float | None:
+    return None if seconds is None else float(seconds) / 3600
+
+
+def overall(query: ReportQuery, as_of: datetime | None = None) -> Kpis:
+    as_of = as_of or datetime.now()
+    row = db.session.execute(
+        select(*_aggregates(target_hours(), as_of)).where(*_conditions(query))
+    ).one()
+    return _kpis(row, _medians(query).get(None))
+
+
+def _dimension(name: str):
+    """(grouping key, extra label columns, joins, labeller) of a breakdown."""
+    if name == "status":
+        return Feedback.status, [], [], lambda key, _row: str(key.value)
+    if name == "level":
+        return Feedback.level, [], [], lambda key, _row: str(key.value)
+    if name == "engineer":
+        return (
+            Feedback.engineer_id,
+            [CrmUser.first_name, CrmUser.username],
+            [(CrmUser, CrmUser.id == Feedback.engineer_id)],
+            lambda key, row: (row.first_name or row.username) if key is not None
+            else _("Unassigned"),
+        )
+    if name == "customer":
+        return (
+            Feedback.customer_id,
+            [Customer.code, Customer.name],
+            [(Customer, Customer.id == Feedback.customer_id)],
+            lambda key, row: f"{row.code} {row.name}",
+        )
+    if name in ("city", "store", "cause"):
+        return _text_key(getattr(Feedback, name)), [], [], lambda key, _row: key or _("(blank)")
+    raise ValueError(f"unknown breakdown {name!r}")
+
+
+def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> list[GroupRow]:
+    """KPIs per status, level, engineer, customer, city, store or cause.
+
+    Status and level list every value (zeros included) in their natural
+    order; the others list the groups present, largest first.
+    """
+    as_of = as_of or datetime.now()
+    key, label_columns, joins, labeller = _dimension(name)
+    statement = select(key.label("key"), *label_columns, *_aggregates(target_hours(), as_of))
+    statement = statement.select_from(Feedback)
+    for target, on in joins:
+        statement = statement.outerjoin(target, on)
+    statement = statement.where(*_conditions(query)).group_by(key, *label_columns)
+    medians = _medians(query, key)
+    rows = [
+        GroupRow(key=_stable(row.key), label=labeller(row.key, row), kpis=_kpis(row, medians.get(row.key)))
+        for row in db.session.execute(statement)
+    ]
+    if name in ("status", "level"):
+        enum_class = FeedbackStatus if name == "status" else FeedbackLevel
+        present = {row.key: row for row in rows}
+        return [
+            present.get(member.name) or GroupRow(member.name, str(member.value), Kpis())
+            for member in enum_class
+        ]
+    rows.sort(key=lambda row: (-row.kpis.total, row.label))
+    return rows
+
+
+def _stable(key):
+    """Enumeration members become their stored code, for the API and the dashboard."""
+    return key.name if isinstance(key, (FeedbackStatus, FeedbackLevel)) else key
+
+
+def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]:
+    """KPIs of the feedback created in each month of the period, empty months included."""
+    as_of = as_of or datetime.now()
+    month = year_month(Feedback.created_at)
+    statement = (
+        select(month.label("key"), *_aggregates(target_hours(), as_of))
+        .where(*_conditions(query))
+        .group_by(month)
+    )
+    medians = _medians(query, month)
+    found = {row.key: _kpis(row, medians.get(row.key)) for row in db.session.execute(statement)}
+    first, last = query.start.replace(day=1), query.end.replace(day=1)
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_TREND_MONTHS:
+        # A period of centuries: only the span that has feedback, not 1 000 empty months.
+        if not found:
+            return []
+        first = max(first, date.fromisoformat(min(found) + "-01"))
+        last = min(last, date.fromisoformat(max(found) + "-01"))
+    months = []
+    current = first
+    while current <= last:
+        months.append(MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis())))
+        current = (current + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> ServiceStatistics:
+    """Everything the service report shows, from a handful of aggregate queries."""
+    as_of = as_of or datetime.now()
+    return ServiceStatistics(
+        query=query,
+        as_of=as_of,
+        target_hours=target_hours(),
+        kpis=overall(query, as_of),
+        breakdowns={name: breakdown(query, name, as_of) for name in DIMENSIONS},
+        monthly=monthly(query, as_of),
+    )
+
+
+# --- Detail rows (streamed, for the report's detail sheet) --------------------------
+
+DETAIL_COLUMNS = (
+    ("id", _l("ID")),
+    ("created_at", _l("Created at")),
+    ("resolved_at", _l("Resolved at")),
+    ("hours", _l("Resolution time (hours)")),
+    ("within_target", _l("Within target")),
+    ("customer_code", _l("Customer code")),
+    ("customer_name", _l("Company name")),
+    ("reporter", _l("Reporter")),
+    ("store", _l("Store")),
+    ("city", _l("City")),
+    ("product", _l("Product")),
+    ("level", _l("Level")),
+    ("status", _l("Problem status")),
+    ("engineer", _l("Tracking engineer")),
+    ("problem", _l("Problem")),
+    ("cause", _l("Cause analysis")),
+)
+
+
+def detail_rows(query: ReportQuery, limit: int | None = None, batch: int = 2000) -> Iterator[tuple]:
+    """The period's feedback as tuples in ``DETAIL_COLUMNS`` order, oldest first, streamed."""
+    targets = target_hours()
+    seconds = _resolution_seconds()
+    engineer = aliased(CrmUser)
+    statement = (
+        select(
+            Feedback.id, Feedback.created_at, Feedback.resolved_at, seconds,
+            seconds <= _target_seconds(targets),
+            Customer.code, Customer.name, Reporter.name, Feedback.store, Feedback.city,
+            Product.name, Feedback.level, Feedback.status,
+            func.coalesce(engineer.first_name, engineer.username),
+            Feedback.problem, Feedback.cause,
+        )
+        .select_from(Feedback)
+        .join(Customer, Customer.id == Feedback.customer_id)
+        .outerjoin(Reporter, Reporter.id == Feedback.reporter_id)
+        .outerjoin(Product, Product.id == Feedback.product_id)
+        .outerjoin(engineer, engineer.id == Feedback.engineer_id)
+        .where(*_conditions(query))
+        .order_by(Feedback.created_at, Feedback.id)
+        .execution_options(yield_per=batch)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    yes, no = _("Yes"), _("No")
+    labels = {member: str(member.value) for member in (*FeedbackLevel, *FeedbackStatus)}
+    for row in db.session.execute(statement):
+        (pk, created, resolved, secs, within, code, name, reporter, store, city,
+         product, level, status, engineer_name, problem, cause) = row
+        yield (
+            pk, created, resolved, None if secs is None else secs / 3600,
+            None if within is None else (yes if within else no),
+            code, name, reporter, store, city, product,
+            labels.get(level), labels.get(status), engineer_name, problem, cause,
+        )
