@@ -9,17 +9,23 @@ from __future__ import annotations
 
 from flask import flash
 from flask_appbuilder import ModelView
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, DateTime, Enum, Numeric
 
-from app.models.labels import label_of, labels_for
+from app.models.labels import labels_for
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, EXPORT, READ, permission_name, resource_of
 from app.services.display import format_bool, format_datetime, format_money
 from app.services.integrity import check_deletable
+from app.services.querying import (
+    EagerInterface,
+    clamp_paging,
+    eager_loading,
+    refuse_bad_paging,
+)
 from app.services.validation import validate
 
-from .fields import EnumSelectField
+from .export import ExportMixin
+from .fields import EnumSelectField, LenientDateTimeField
 
 # FAB's methods mapped onto one resource per module, shared with its REST API.
 PAGE_PERMISSIONS = {
@@ -55,7 +61,7 @@ def rule_checked(form_class, model):
     return RuleCheckedForm
 
 
-class CrmModelView(ModelView):
+class CrmModelView(ExportMixin, ModelView):
     """Base for the seven business modules; subclasses set ``model`` and columns."""
 
     model: type = None
@@ -67,17 +73,17 @@ class CrmModelView(ModelView):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
-            cls.datamodel = SQLAInterface(cls.model)
+            cls.datamodel = EagerInterface(cls.model, eager=cls.list_columns)
             cls.class_permission_name = resource_of(cls.model)
             cls.label_columns = {**labels_for(cls.model), **(cls.label_columns or {})}
             cls.formatters_columns = {
                 **_column_formatters(cls.model),
                 **(cls.formatters_columns or {}),
             }
-            cls.add_form_extra_fields = {**_enum_fields(cls.model), **(cls.add_form_extra_fields or {})}
-            cls.edit_form_extra_fields = {**_enum_fields(cls.model), **(cls.edit_form_extra_fields or {})}
+            cls.add_form_extra_fields = {**_typed_fields(cls.model), **(cls.add_form_extra_fields or {})}
+            cls.edit_form_extra_fields = {**_typed_fields(cls.model), **(cls.edit_form_extra_fields or {})}
             cls.search_form_extra_fields = {
-                **_enum_fields(cls.model, for_search=True),
+                **_typed_fields(cls.model, for_search=True),
                 **(cls.search_form_extra_fields or {}),
             }
             for key, title in _titles(cls.noun).items():
@@ -85,23 +91,39 @@ class CrmModelView(ModelView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        eager_loading(self.datamodel, self.list_columns)  # also a view's own interface
         self.add_form = rule_checked(self.add_form, self.model)
         self.edit_form = rule_checked(self.edit_form, self.model)
 
     def pre_delete(self, item):
         check_deletable(item)
 
+    def create_blueprint(self, appbuilder, *args, **kwargs):
+        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
+        blueprint.before_request(refuse_bad_paging)
+        return blueprint
 
-def _enum_fields(model, for_search: bool = False) -> dict:
+    def _get_list_widget(self, filters, *args, page=None, page_size=None, **kwargs):
+        """Lists and related lists: no page size above ``MAX_PAGE_SIZE``."""
+        page, page_size = clamp_paging(page, page_size, self.page_size)
+        return super()._get_list_widget(filters, *args, page=page, page_size=page_size, **kwargs)
+
+
+def _typed_fields(model, for_search: bool = False) -> dict:
+    """Form fields FAB gets wrong for enumerations and date-times, per column type."""
     fields = {}
     for column in model.__table__.columns:
+        label = labels_for(model).get(column.key, column.key)  # lazy: rendered per request
+        default = column.default.arg if column.default is not None else None
+        required = not column.nullable and not for_search
         if isinstance(column.type, Enum) and column.type.enum_class is not None:
-            default = column.default.arg if column.default is not None else None
             fields[column.key] = EnumSelectField(
-                column.type.enum_class,
-                label_of(model, column.key),
-                required=not column.nullable and not for_search,
+                column.type.enum_class, label, required=required,
                 default=None if for_search else default,
+            )
+        elif isinstance(column.type, DateTime) and not for_search:
+            fields[column.key] = LenientDateTimeField(
+                label, required=required, default=default if callable(default) else None
             )
     return fields
 
