@@ -7,11 +7,12 @@ from .contact import ContactView
 from .contract import ContractView
 from .feedback import FeedbackView
 from .license import LicenseView
+from .license_stats import CustomerLicenseStatsMixin
 from .product import ProductView
 from .reporter import ReporterView
 
 
-class CustomerView(CrmModelView):
+class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
     model = Customer
     noun = _l("Customer")
     route_base = "/customers"
