@@ -15,17 +15,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Integer, Numeric, select
 
 from app.extensions import db
 from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
 from app.models.labels import label_of
+from app.services.feedback import status_errors
 
 Rule = Callable[[Mapping[str, Any], type, Any], Iterator[tuple[str, str]]]
 
-MOBILE = re.compile(r"^(\+?86[- ]?)?1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^(0\d{2,3}[- ]?)?[1-9]\d{6,7}([- ]\d{1,6})?$")
-SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$")
+# re.ASCII: ``\d`` would otherwise accept full-width and other Unicode digits.
+MOBILE = re.compile(r"^(\+?86[- ]?)?1[3-9]\d{9}$", re.ASCII)
+LANDLINE = re.compile(r"^(0\d{2,3}[- ]?)?[1-9]\d{6,7}([- ]\d{1,6})?$", re.ASCII)
+SERVICE_LINE = re.compile(r"^[48]00[- ]?\d{3}[- ]?\d{4}$", re.ASCII)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -44,7 +46,7 @@ def is_valid_phone(value: str) -> bool:
 def is_valid_national_id(value: str) -> bool:
     """An 18-character GB 11643 number: a real birth date and the right check digit."""
     value = value.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", value):
         return False
     try:
         datetime.strptime(value[6:14], "%Y%m%d")
@@ -191,6 +193,15 @@ def same_customer(*relations: str) -> Rule:
     return rule
 
 
+def feedback_life_cycle() -> Rule:
+    """Allowed status moves and the cause a resolution needs (app.services.feedback)."""
+
+    def rule(values, model, pk):
+        yield from status_errors(values, pk).items()
+
+    return rule
+
+
 def _as_datetime(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -221,6 +232,7 @@ RULES: dict[type, tuple[Rule, ...]] = {
         required("customer", "reporter", "problem"),
         not_before("created_at", "resolved_at"),
         same_customer("reporter", "product"),
+        feedback_life_cycle(),
     ),
     CrmUser: (
         required("username", "first_name", "phone", "email"), unique("username"),
@@ -233,10 +245,40 @@ RULES: dict[type, tuple[Rule, ...]] = {
 def validate(model: type, values: Mapping[str, Any], pk: Any = None) -> dict[str, str]:
     """Every broken rule of ``model`` for ``values``, one message per field."""
     errors: dict[str, str] = {}
-    for rule in RULES.get(model, ()):
+    for rule in (*RULES.get(model, ()), fits_columns):
         for field, message in rule(values, model, pk):
             errors.setdefault(field, message)
     return errors
+
+
+INTEGER_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL INTEGER; SQLite takes the same
+
+
+def fits_columns(values, model, pk):
+    """Numbers the column can hold, instead of a database error (or, on SQLite,
+    silently stored infinities and extra decimals)."""
+    for column in model.__table__.columns:
+        value = values.get(column.key)
+        if value is None or value == "" or isinstance(value, bool):
+            continue
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            continue  # not a number at all: at_least() or the form says so
+        if not number.is_finite():
+            continue
+        if isinstance(column.type, Numeric) and column.type.precision is not None:
+            scale = column.type.scale or 0
+            if abs(number) >= Decimal(10) ** (column.type.precision - scale):
+                yield column.key, _message(_l("%(field)s is too large."), model, column.key)
+            elif number.as_tuple().exponent < -scale:
+                yield column.key, _message(
+                    _l("%(field)s may have at most %(places)s decimal places."),
+                    model, column.key, places=scale,
+                )
+        elif isinstance(column.type, Integer):
+            if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
+                yield column.key, _message(_l("%(field)s is too large."), model, column.key)
 
 
 def values_of(item: Any, fields: Iterable[str]) -> dict[str, Any]:

@@ -1,0 +1,150 @@
+"""Telling reporters about their problems: e-mail when possible, else a phone call.
+
+Every attempt is a FeedbackNotification row, written in the same transaction
+as the change that caused it; the e-mail itself goes out on a background
+thread after the commit, so a page never waits on the mail server. A row
+left "sending" (the worker died) can be sent again from the feedback page.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from datetime import datetime
+from email.message import EmailMessage
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import (
+    Feedback,
+    FeedbackNotification,
+    NotificationChannel,
+    NotificationState,
+)
+from app.services.display import format_datetime
+
+
+def mail_configured() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def resolution_message(item: Feedback) -> tuple[str, str]:
+    """Subject and body of the "your problem is solved" notice, in the reporter's language."""
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = _("Your reported problem has been resolved: %(problem)s", problem=item.problem)
+        body = _(
+            "Dear %(reporter)s,\n\n"
+            "The problem you reported on %(created)s has been resolved.\n\n"
+            "Problem: %(problem)s\n"
+            "Cause: %(cause)s\n"
+            "Resolved at: %(resolved)s\n"
+            "Engineer: %(engineer)s\n\n"
+            "If it happens again, please reply to this message or call our support line.\n\n"
+            "%(company)s customer service",
+            reporter=item.reporter.name if item.reporter else "",
+            created=format_datetime(item.created_at),
+            problem=item.problem,
+            cause=item.cause or "",
+            resolved=format_datetime(item.resolved_at),
+            engineer=str(item.engineer) if item.engineer else "",
+            company=current_app.config["APP_NAME"],
+        )
+    return subject, body
+
+
+def queue_message(item: Feedback, subject: str, body: str) -> FeedbackNotification:
+    """Record a message to the reporter: by e-mail when we can send one, else as a call to make."""
+    reporter = item.reporter
+    email = (reporter.email or "").strip() if reporter else ""
+    if email and mail_configured():
+        notice = FeedbackNotification(
+            channel=NotificationChannel.email, recipient=email, state=NotificationState.pending
+        )
+    else:
+        phone = (reporter.phone or "").strip() if reporter else ""
+        reason = (
+            _("The mail server is not configured; call the reporter.")
+            if email
+            else _("The reporter has no e-mail address; call the reporter.")
+        )
+        notice = FeedbackNotification(
+            channel=NotificationChannel.phone, recipient=phone or "-",
+            state=NotificationState.call_needed, error=reason,
+        )
+    notice.feedback = item
+    notice.subject, notice.body = subject[:200], body
+    db.session.add(notice)
+    return notice
+
+
+def queue_resolution_notice(item: Feedback) -> FeedbackNotification:
+    return queue_message(item, *resolution_message(item))
+
+
+def send_pending(feedback_id: int) -> threading.Thread | None:
+    """Send this feedback's waiting e-mails on a background thread (after the commit)."""
+    pending = db.session.scalars(
+        select(FeedbackNotification.id).where(
+            FeedbackNotification.feedback_id == feedback_id,
+            FeedbackNotification.state == NotificationState.pending,
+        )
+    ).all()
+    if not pending:
+        return None
+    app = current_app._get_current_object()
+    thread = threading.Thread(target=_send_in_app, args=(app, pending), daemon=True)
+    thread.start()
+    return thread
+
+
+def _send_in_app(app, notification_ids) -> None:
+    with app.app_context():
+        try:
+            for notification_id in notification_ids:
+                send_now(notification_id)
+        finally:
+            db.session.remove()
+
+
+def send_now(notification_id: int) -> FeedbackNotification | None:
+    notice = db.session.get(FeedbackNotification, notification_id)
+    if notice is None or notice.state != NotificationState.pending:
+        return notice
+    try:
+        _deliver(notice)
+    except (OSError, smtplib.SMTPException) as error:
+        notice.state = NotificationState.failed
+        notice.error = (str(error) or error.__class__.__name__)[:500]
+    else:
+        notice.state = NotificationState.sent
+        notice.sent_at = datetime.now()
+        notice.error = None
+    db.session.commit()
+    return notice
+
+
+def _deliver(notice: FeedbackNotification) -> None:
+    config = current_app.config
+    message = EmailMessage()
+    message["Subject"] = notice.subject
+    message["From"] = config.get("MAIL_DEFAULT_SENDER") or "crm@localhost"
+    message["To"] = notice.recipient
+    message.set_content(notice.body)
+    smtp_class = smtplib.SMTP_SSL if config.get("MAIL_USE_SSL") else smtplib.SMTP
+    with smtp_class(config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25), timeout=10) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def resend(notice: FeedbackNotification) -> FeedbackNotification:
+    """A new attempt with the same text; the failed one stays in the record."""
+    again = queue_message(notice.feedback, notice.subject, notice.body)
+    db.session.commit()
+    return again
