@@ -73,12 +73,23 @@ AUTH_ROLE_ADMIN = CRM_ROLE_NAMES["admin"]
 AUTH_ROLE_PUBLIC = "访客"  # anonymous visitors: no permission at all
 AUTH_USER_REGISTRATION = False
 
-# Failed form logins: Flask-Limiter, shared across workers when RATELIMIT_STORAGE_URI
-# names a shared store (e.g. redis://...); memory:// suits one process.
-AUTH_RATE_LIMITED = True
+# Failed sign-ins (form and /api/v1/security/login), app/services/login_throttle.py.
+# Per account, in the database (shared by every worker and host): after
+# CRM_LOGIN_MAX_FAILURES failures in a row the account is locked for
+# CRM_LOGIN_LOCK_MINUTES (0 turns it off).
+CRM_LOGIN_MAX_FAILURES = int(os.environ.get("CRM_LOGIN_MAX_FAILURES", "5"))
+CRM_LOGIN_LOCK_MINUTES = int(os.environ.get("CRM_LOGIN_LOCK_MINUTES", "15"))
+# Per client address, failures only, counted by the `limits` library (Flask-Limiter's)
+# in RATELIMIT_STORAGE_URI when RATELIMIT_ENABLED. memory:// is per process: with
+# several gunicorn workers or hosts set a shared store (redis://..., memcached://...).
 RATELIMIT_ENABLED = True
-AUTH_RATE_LIMIT = os.environ.get("CRM_LOGIN_RATE_LIMIT", "10 per 5 minute")
+CRM_LOGIN_ADDRESS_LIMIT = os.environ.get("CRM_LOGIN_RATE_LIMIT", "20 per 15 minute")
 RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+# FAB's own limit counts every login POST, successful ones too (a whole office
+# behind one address would be locked out at 9 o'clock), and not the JSON login.
+AUTH_RATE_LIMITED = False
+# A user seen within this window counts as signed in (user delete is refused).
+CRM_SIGNED_IN_WINDOW = timedelta(minutes=30)
 
 BABEL_DEFAULT_LOCALE = "zh"
 BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -100,3 +111,17 @@ WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 # Business settings.
 LICENSE_EXPIRY_WARNING_DAYS = 30
 LICENSE_TRIAL_DAYS = 30
+# Service targets for resolving feedback, in hours per level (the service report's KPI).
+FEEDBACK_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
+# The Ed25519 key that signs license files: this file if set (it must exist),
+# else instance/license_signing_key.pem, generated on first use (mode 0600).
+CRM_LICENSE_KEY_PATH = os.environ.get("CRM_LICENSE_KEY_PATH") or None
+
+# Outgoing mail to reporters (SMTP); unset MAIL_SERVER means "call instead".
+MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") == "1"
+MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "") == "1"
+MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "")

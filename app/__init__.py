@@ -6,8 +6,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from app import health, models  # noqa: F401  (every table on the metadata)
+from app import health, localisation, models, security_headers  # noqa: F401  (every table on the metadata)
 from app.extensions import csrf, db, migrate
+from app.services import history
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -20,9 +21,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     init_database(app)
+    history.init_app(app)
     init_csrf(app)
     init_appbuilder(app)
+    localisation.init_app(app)
+    security_headers.init_app(app)
     health.init_app(app)
+    init_errors(app)
     init_cli(app)
     return app
 
@@ -68,6 +73,13 @@ def init_appbuilder(app: Flask) -> None:
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):
             csrf.exempt(blueprint)
+
+
+def init_errors(app: Flask) -> None:
+    """Chinese 403/404/500 pages (JSON under /api/)."""
+    from app import errors
+
+    errors.init_app(app)
 
 
 def init_cli(app: Flask) -> None:

@@ -9,12 +9,20 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.cli_backup import backup_command, restore_command
+from app.cli_license import alerts_command, license_group
 from app.services.roles import apply_roles
 
 
 @click.group()
 def crm():
     """Changyi CRM administration."""
+
+
+crm.add_command(license_group)
+crm.add_command(alerts_command)
+crm.add_command(backup_command)
+crm.add_command(restore_command)
 
 
 @crm.command("init")
@@ -52,3 +60,30 @@ def _create_first_admin() -> None:
         click.echo("admin user 'admin' created with the password from CRM_ADMIN_PASSWORD")
     else:
         click.echo(f"admin user 'admin' created; password (shown once): {password}")
+
+
+@crm.command("demo")
+@click.option("--customers", type=click.IntRange(1, 1_000_000), default=200, show_default=True)
+@click.option("--feedback", type=click.IntRange(0, 50_000_000), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=None, help="Same seed, same day: same data.")
+@click.option("--force", is_flag=True, help="Delete every business record first.")
+@with_appcontext
+def demo_command(customers: int, feedback: int, seed: int | None, force: bool) -> None:
+    """Fill an empty database with realistic demo records (app/services/demo.py)."""
+    import time
+
+    from flask_babel import gettext as _
+
+    from app.services import demo
+
+    started = time.perf_counter()
+    try:
+        plan = demo.prepare(customers, feedback, seed=seed, force=force)
+    except demo.DemoRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    with click.progressbar(length=plan.total_rows, label=_("Writing demo data")) as bar:
+        counts = demo.write(plan, advance=bar.update)
+    for model, number in counts.items():
+        click.echo(f"{model.__tablename__}: {number}")
+    click.echo(_("Done in %(seconds).1f s (seed %(seed)d).",
+                 seconds=time.perf_counter() - started, seed=plan.seed))

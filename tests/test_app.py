@@ -32,3 +32,15 @@ def test_admin_signs_in_and_sees_the_menu_in_chinese(admin):
     page = admin.get("/customers/list/").get_data(as_text=True)
     for label in ("客户管理", "产品与授权", "服务支持", "客户列表"):
         assert label in page
+
+
+def test_pages_carry_security_headers(visitor):
+    response = visitor.get("/login/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_pages_declare_their_language(visitor):
+    assert '<html lang="zh-CN">' in visitor.get("/login/").get_data(as_text=True)

@@ -9,9 +9,12 @@ from .contact import ContactView
 from .contract import ContractView
 from .customer import CustomerView
 from .feedback import FeedbackView
+from . import history, importing
 from .license import LicenseView
+from .license_stats import LicenseStatsView
 from .product import ProductView
 from .reporter import ReporterView
+from .reports import ServiceReportView
 
 
 class IndexView(FabIndexView):
@@ -28,10 +31,12 @@ MENU = [
     ("Products and licenses", _l("Products and licenses"), "fa-box", [
         (ProductView, "Products", _l("Products"), "fa-box"),
         (LicenseView, "Licenses", _l("Licenses"), "fa-key"),
+        (LicenseStatsView, "License statistics", _l("License statistics"), "fa-chart-bar"),
     ]),
     ("Service and support", _l("Service and support"), "fa-headset", [
         (FeedbackView, "Customer feedback", _l("Customer feedback"), "fa-comments"),
         (ReporterView, "Reporters", _l("Reporters"), "fa-user-tag"),
+        (ServiceReportView, "Service report", _l("Service report"), "fa-file-excel"),
     ]),
 ]
 
@@ -44,3 +49,5 @@ def register_views(appbuilder) -> None:
                 category_label=category_label, category_icon=category_icon,
             )
     register_apis(appbuilder)
+    history.register(appbuilder)  # the admin's history page, under Security
+    importing.register(appbuilder)  # the .xlsx import pages of three modules
