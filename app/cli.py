@@ -5,13 +5,24 @@ from __future__ import annotations
 import os
 import secrets
 
+import time
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from app.cli_backup import backup_command, restore_command
 from app.cli_license import alerts_command, license_group
+from app.services import demo
 from app.services.roles import apply_roles
+
+# What ``apply_roles`` did to a role, as printed by ``crm init``.
+ROLE_STATES = {
+    "created": lambda: _("created"),
+    "kept": lambda: _("kept as edited"),
+    "reset": lambda: _("reset to its definition"),
+}
 
 
 @click.group()
@@ -36,7 +47,7 @@ def init_command(reset_roles: bool) -> None:
     """Create or update the roles and their permissions; create the first admin."""
     report = apply_roles(current_app.appbuilder, reset=reset_roles)
     for name, state in report.items():
-        click.echo(f"role {name}: {state}")
+        click.echo(_("Role %(name)s: %(state)s", name=name, state=ROLE_STATES[state]()))
     _create_first_admin()
 
 
@@ -55,11 +66,12 @@ def _create_first_admin() -> None:
         password=password,
     )
     if not user:
-        raise click.ClickException("could not create the admin user")
+        raise click.ClickException(_("Could not create the admin user."))
     if os.environ.get("CRM_ADMIN_PASSWORD"):
-        click.echo("admin user 'admin' created with the password from CRM_ADMIN_PASSWORD")
+        click.echo(_("Administrator 'admin' created with the password from CRM_ADMIN_PASSWORD."))
     else:
-        click.echo(f"admin user 'admin' created; password (shown once): {password}")
+        click.echo(_("Administrator 'admin' created; password (shown only this once): %(password)s",
+                     password=password))
 
 
 @crm.command("demo")
@@ -70,12 +82,6 @@ def _create_first_admin() -> None:
 @with_appcontext
 def demo_command(customers: int, feedback: int, seed: int | None, force: bool) -> None:
     """Fill an empty database with realistic demo records (app/services/demo.py)."""
-    import time
-
-    from flask_babel import gettext as _
-
-    from app.services import demo
-
     started = time.perf_counter()
     try:
         plan = demo.prepare(customers, feedback, seed=seed, force=force)

@@ -59,7 +59,7 @@ def counts(app) -> dict[str, int]:
 
 
 def printed_password(output: str) -> str:
-    match = re.search(r"password \(shown once\): (\S+)", output)
+    match = re.search(r"初始密码（仅显示这一次）：(\S+)", output)
     assert match, output
     return match.group(1)
 
@@ -77,7 +77,7 @@ def test_first_run_creates_roles_and_admin_and_a_second_run_duplicates_nothing(f
     assert len(password) >= 12
     assert first.count(password) == 1
     for role in ROLE_NAMES - {"管理员", "访客"}:
-        assert f"role {role}: created" in first
+        assert f"角色 {role}：已创建" in first
 
     with fresh_app.app_context():
         roles = set(db.session.scalars(select(Role.name)))
@@ -97,7 +97,7 @@ def test_first_run_creates_roles_and_admin_and_a_second_run_duplicates_nothing(f
     second = crm_init(fresh_app)
     assert counts(fresh_app) == after_first
     for role in ROLE_NAMES - {"管理员", "访客"}:
-        assert f"role {role}: kept" in second
+        assert f"角色 {role}：保留现有设置" in second
     assert "password" not in second
     assert password not in second
     assert can_sign_in(fresh_app, password)
@@ -130,7 +130,7 @@ def test_role_edits_are_kept_unless_reset(fresh_app):
         db.session.remove()
 
     output = crm_init(fresh_app, "--reset-roles")
-    assert "role 销售: reset" in output
+    assert "角色 销售：已恢复为预设权限" in output
     with fresh_app.app_context():
         assert len(db.session.scalar(select(Role).where(Role.name == "销售")).permissions) == granted
         db.session.remove()
