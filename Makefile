@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test install install-dev translations babel-extract browser db lint
+.PHONY: run test install install-dev translations babel-pot babel-extract browser db migration
 
 run: install translations db
 	$(BIN)/python run.py
@@ -39,12 +39,17 @@ translations: $(COMPILED)
 translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d translations -l $* -i $< -o $@
 
-# Refresh the catalogs from the source (then translate the new entries).
-babel-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_formatter_gettext \
-	  --no-location --sort-output -o translations/messages.pot \
+# Every msgid the app and Flask-AppBuilder use, into $(POT); tests/test_catalog.py
+# runs this target too, so the check and the catalogs see the same strings.
+POT ?= translations/messages.pot
+babel-pot: install
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k _l -k lazy_gettext -k lazy_formatter_gettext \
+	  --no-location --sort-output -o $(POT) \
 	  app config.py $$($(BIN)/python -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')
-	$(BIN)/pybabel update -N --ignore-obsolete -i translations/messages.pot -d translations
+
+# Refresh the catalogs from the source (then translate the new entries).
+babel-extract: babel-pot
+	$(BIN)/pybabel update -N --ignore-obsolete -i $(POT) -d translations
 
 # Browser tests drive Debian's chromium; a CJK font makes screenshots legible.
 browser:
@@ -56,8 +61,9 @@ browser:
 	  fi; \
 	fi
 
-# Until the first release the schema is one migration, regenerated from the models.
-migration-initial: install
-	rm -f migrations/versions/0001_initial_schema.py
-	CRM_INSTANCE_DIR=$$(mktemp -d) DATABASE_URL= SQLALCHEMY_DATABASE_URI= \
-	  $(FLASK) db migrate -m "initial schema" --rev-id 0001
+# A new migration from the models' changes: make migration MESSAGE="what changed"
+migration: install
+	@test -n "$(MESSAGE)" || { echo 'usage: make migration MESSAGE="what changed"'; exit 1; }
+	scratch=$$(mktemp -d) && \
+	  CRM_INSTANCE_DIR=$$scratch DATABASE_URL= SQLALCHEMY_DATABASE_URI= $(FLASK) db upgrade && \
+	  CRM_INSTANCE_DIR=$$scratch DATABASE_URL= SQLALCHEMY_DATABASE_URI= $(FLASK) db migrate -m "$(MESSAGE)"

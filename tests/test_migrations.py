@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0001"
+HEAD = "0002"
 
 
 def _postgres_base() -> str | None:
@@ -94,7 +94,25 @@ def test_models_and_migration_agree(scratch_app):
     with scratch_app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, Model.metadata)
-    assert differences == [], "run `make migration-initial`: " + repr(differences)
+    assert differences == [], "run `make migration MESSAGE=...`: " + repr(differences)
+
+
+def test_a_database_of_the_first_release_upgrades_and_keeps_its_rows(scratch_app):
+    """0002 adds record versions to tables that already hold rows: each starts at 1."""
+    _cli(scratch_app, "db", "upgrade", "0001")
+    with scratch_app.app_context():
+        db.session.execute(text(
+            "INSERT INTO customer (code, name, status, created_on, changed_on) "
+            "VALUES ('C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        row = db.session.execute(text(
+            "SELECT name, row_version FROM customer WHERE code = 'C-OLD'"
+        )).one()
+        db.session.remove()
+    assert tuple(row) == ("老客户", 1)
 
 
 def test_downgrade_removes_the_schema_and_upgrade_rebuilds_it(scratch_app):

@@ -45,14 +45,23 @@ def _current_user_id():
 
 
 class AuditMixin:
-    """Who created and last changed a row, and when.
+    """Who created and last changed a row, when, and its version.
 
     Unlike Flask-AppBuilder's mixin, the user is optional: rows written by the
     command line (demo data, imports) have none.
     """
 
     created_on = Column(DateTime, default=datetime.now, nullable=False)
+    # Optimistic locking: SQLAlchemy adds "AND row_version = <loaded>" to every
+    # UPDATE and DELETE and bumps it, so a save over a newer row fails instead
+    # of silently overwriting it (app.services.versioning explains the refusal).
+    # Not called "version": products have a business field of that name.
+    row_version = Column(Integer, nullable=False, default=1, server_default="1")
     changed_on = Column(DateTime, default=datetime.now, onupdate=datetime.now, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.row_version}
 
     @declared_attr
     def created_by_fk(cls):
