@@ -15,6 +15,7 @@ from app.extensions import db
 from app.services import demo
 from app.services.querying import MAX_PAGE_SIZE
 
+
 # (view class name, list URL, show URL prefix)
 MODULES = [
     ("CustomerView", "/customers/list/", "/customers/show/"),
@@ -142,3 +143,224 @@ def test_non_numeric_paging_is_refused_not_a_500(app, admin, query):
 def test_out_of_range_paging_shows_a_page(app, admin, many_rows, query):
     page = admin.get(f"/feedback/list/?{query}").get_data(as_text=True)
     assert 0 < page.count("/feedback/show/") <= MAX_PAGE_SIZE
+
+
+# --- related drop-downs: searched on the server, never a whole table --------------------
+
+MANY_CUSTOMERS = 5000
+
+# (view, add URL, related columns of its add form)
+FORMS = [
+    ("ContactView", "/contacts/add", ["customer"]),
+    ("ContractView", "/contracts/add", ["customer"]),
+    ("ProductView", "/products/add", ["customer"]),
+    ("LicenseView", "/licenses/add", ["customer", "product"]),
+    ("ReporterView", "/reporters/add", ["customer"]),
+    ("FeedbackView", "/feedback/add", ["customer", "reporter", "product", "engineer"]),
+]
+
+
+def add_customers(app, number: int, prefix: str = "Q") -> None:
+    """``number`` customers in one Core insert (codes Q00001…, names 批量客户…)."""
+    from sqlalchemy import insert
+
+    from app.models import Customer
+
+    with app.app_context():
+        db.session.execute(insert(Customer.__table__), [
+            {"code": f"{prefix}{n:05d}", "name": f"批量客户{n}", "status": "signed"}
+            for n in range(1, number + 1)
+        ])
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def many_customers(app):
+    add_customers(app, MANY_CUSTOMERS)
+    return MANY_CUSTOMERS
+
+
+def related_json(visitor, url):
+    response = visitor.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_json()
+
+
+@pytest.mark.parametrize("view, add_url, columns", FORMS)
+def test_add_form_does_not_load_the_related_tables(app, admin, view, add_url, columns):
+    """The same statements and about the same bytes with 1 customer or 5 000."""
+    add_customers(app, 1)
+    few, few_page = statements_for(app, admin, add_url)
+    add_customers(app, MANY_CUSTOMERS, prefix="R")
+    many, many_page = statements_for(app, admin, add_url)
+    assert few == many, f"{add_url}: {few} statements with 1 customer, {many} with 5 000"
+    assert "R00001" not in many_page and "批量客户4999" not in many_page
+    assert len(many_page) < len(few_page) + 2000
+    for column in columns:
+        assert f'data-url="/{add_url.split("/")[1]}/related/{column}"' in many_page
+
+
+def test_edit_form_offers_only_the_chosen_customer(app, admin, many_customers, db_session):
+    from factories import make_contact
+
+    contact = make_contact(name="张三")
+    customer = contact.customer
+    page = admin.get(f"/contacts/edit/{contact.id}").get_data(as_text=True)
+    assert f'<option selected value="{customer.id}">{customer}</option>' in page
+    assert "Q00001" not in page and page.count("<option") < 20
+
+
+def test_feedback_list_search_form_does_not_load_the_related_tables(
+    app, admin, many_customers, db_session
+):
+    from factories import make_feedback
+
+    feedback = make_feedback()
+    customer = feedback.customer
+    count, page = statements_for(app, admin, "/feedback/list/")
+    assert "Q00001" not in page and "批量客户" not in page
+    assert len(page) < 200_000
+    # A customer filter in the URL shows that customer (only) in the filter row.
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "FeedbackView")
+    index = [type(f).__name__ for f in
+             view.datamodel.get_filters(view.search_columns)._search_filters["customer"]
+             ].index("FilterRelationOneToManyEqual")
+    filtered_count, filtered = statements_for(
+        app, admin, f"/feedback/list/?_flt_{index}_customer={customer.id}"
+    )
+    assert f'selected value=\\"{customer.id}\\"' in filtered  # inside FAB's JSON
+    assert "批量客户" not in filtered
+    assert filtered.count("/feedback/show/") == 1
+    assert filtered_count <= count + 3  # the filter's record and the option shown
+
+
+def test_lookup_returns_one_page_of_matches(app, admin, many_customers):
+    first = related_json(admin, "/feedback/related/customer")
+    assert len(first["results"]) == 20 and first["pagination"]["more"] is True
+    assert first["results"][0]["text"].startswith("Q00001 ")
+    second = related_json(admin, "/feedback/related/customer?page=2")
+    assert second["results"][0]["text"].startswith("Q00021 ")
+    found = related_json(admin, "/feedback/related/customer?q=批量客户4321")
+    assert [r["text"] for r in found["results"]] == ["Q04321 批量客户4321"]
+    assert found["pagination"]["more"] is False
+    by_code = related_json(admin, "/feedback/related/customer?q=q0432")
+    assert len(by_code["results"]) == 10  # Q04320…Q04329, case-insensitive
+    last = related_json(admin, f"/feedback/related/customer?page={MANY_CUSTOMERS // 20}")
+    assert last["pagination"]["more"] is False
+
+
+def test_lookup_statement_count_does_not_grow_with_the_table(app, admin):
+    add_customers(app, 30)
+    few, _page = statements_for(app, admin, "/feedback/related/customer?q=批量")
+    add_customers(app, MANY_CUSTOMERS, prefix="R")
+    many, _page = statements_for(app, admin, "/feedback/related/customer?q=批量")
+    assert few == many
+
+
+@pytest.mark.parametrize("term", ["%", "_", "\\", "' OR 1=1 --", "x" * 500])
+def test_lookup_takes_any_text_literally(app, admin, many_customers, term):
+    from urllib.parse import quote
+
+    found = related_json(admin, f"/feedback/related/customer?q={quote(term)}")
+    assert found["results"] == []
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=-1", "page=99999999999", "customer=x"])
+def test_lookup_odd_paging_is_not_a_500(app, admin, many_customers, query):
+    found = related_json(admin, f"/feedback/related/reporter?{query}")
+    assert isinstance(found["results"], list)
+
+
+def test_lookup_narrows_to_the_chosen_customer(app, admin, db_session):
+    from factories import make_customer, make_reporter
+
+    ours, theirs = make_customer(), make_customer()
+    make_reporter(customer=ours, name="甲门店人员")
+    make_reporter(customer=theirs, name="乙门店人员")
+    found = related_json(admin, f"/feedback/related/reporter?customer={ours.id}")
+    assert [r["text"].split(" ")[0] for r in found["results"]] == ["甲门店人员"]
+    assert len(related_json(admin, "/feedback/related/reporter")["results"]) == 2
+    page = admin.get("/feedback/add").get_data(as_text=True)
+    assert 'data-depends="customer"' in page
+
+
+@pytest.mark.parametrize("url", ["/feedback/related/problem", "/feedback/related/nothing",
+                                 "/feedback/related/changed_by"])
+def test_lookup_only_for_the_forms_relations(app, admin, url):
+    assert admin.get(url).status_code == 404
+
+
+def test_lookup_needs_the_modules_read_permission(app, login_as, visitor, many_customers):
+    # sales has no feedback permission at all; engineer reads feedback; nobody signed in: 401
+    assert login_as("sales").get("/feedback/related/customer").status_code == 403
+    assert login_as("engineer").get("/feedback/related/customer").status_code == 200
+    assert login_as("sales").get("/contacts/related/customer").status_code == 200
+    assert visitor.get("/feedback/related/customer").status_code == 401
+
+
+def test_staff_lookup_offers_active_users_only(app, admin, db_session):
+    from sqlalchemy import select
+
+    from app.models import CrmUser
+
+    engineer = db_session.scalar(select(CrmUser).where(CrmUser.username == "engineer2"))
+    engineer.active = False
+    db_session.commit()
+    try:
+        names = {r["text"] for r in related_json(admin, "/feedback/related/engineer?q=engineer")["results"]}
+        assert "engineer user" in names and "engineer2 user" not in names
+    finally:
+        engineer.active = True
+        db_session.commit()
+
+
+def test_posting_an_id_saves_the_related_record(app, admin, many_customers, db_session):
+    from sqlalchemy import func, select
+
+    from app.models import Contact, Customer
+
+    customer = db_session.scalar(select(Customer).where(Customer.code == "Q04321"))
+    response = admin.post("/contacts/add", data={"customer": str(customer.id), "name": "李四",
+                                                 "phone": "13812345678", "status": "active"})
+    assert response.status_code == 302
+    db_session.expire_all()
+    contact = db_session.scalar(select(Contact).where(Contact.name == "李四"))
+    assert contact.customer_id == customer.id
+    assert db_session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+@pytest.mark.parametrize("value", ["999999999", "abc", "1 OR 1=1", "-5"])
+def test_posting_an_unknown_id_is_refused_and_stores_nothing(app, admin, db_session, value):
+    from sqlalchemy import func, select
+
+    from app.models import Contact
+
+    response = admin.post("/contacts/add", data={"customer": value, "name": "李四",
+                                                 "phone": "13812345678", "status": "active"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "李四" in page  # the form keeps what was typed
+    # the field's own message, or the record rules' (base.rule_checked replaces field errors)
+    assert "不是有效的选项" in page or "请填写客户" in page
+    assert db_session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_browser_searches_customers_as_the_user_types(app, live_server, page, many_customers):
+    page.goto(f"{live_server}/login/")
+    page.fill("#username", "admin")
+    from conftest import PASSWORD
+
+    page.fill("#password", PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.goto(f"{live_server}/contacts/add")
+    assert page.locator("#customer option").count() == 1  # only the empty choice
+    with page.expect_response(lambda r: "/contacts/related/customer" in r.url):
+        page.click("#customer + span.select2")
+    with page.expect_response(lambda r: "/contacts/related/customer?q=Q04321" in r.url):
+        page.fill(".select2-container--open .select2-search__field", "Q04321")
+    page.click(".select2-results__option:has-text('批量客户4321')")
+    assert page.eval_on_selector("#customer", "el => el.selectedOptions[0].text") == (
+        "Q04321 批量客户4321"
+    )
+    assert page.locator("#customer option").count() <= 3

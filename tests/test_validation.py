@@ -451,11 +451,6 @@ def test_malformed_input_is_refused_not_a_500(admin, db_session, related, base, 
     assert _count(db_session, module.model) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="typed values are stored unstripped, so ' C777 ' and 'C777' are both accepted; "
-    "the pages' shared form (app/views/base.py rule_checked) should strip text first",
-)
 def test_code_with_spaces_is_stored_stripped_and_counts_as_a_duplicate(admin, db_session, related):
     module = BY_BASE["customers"]
     assert admin.post("/customers/add", {**module.form(related), "code": " C777 "}).status_code == 302

@@ -1,16 +1,32 @@
 """What every module's REST API shares with its pages: permissions and rules."""
 
+import sys
+
+from flask import request
 from flask_appbuilder import ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_babel import gettext as _
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-
-from marshmallow import fields
+from marshmallow import ValidationError, fields
+from marshmallow.validate import Length
+from marshmallow_sqlalchemy import field_for
+from marshmallow_sqlalchemy.fields import Related
+from sqlalchemy import String, Text
 
 from app.extensions import db
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, READ, permission_name, resource_of
 from app.services.integrity import DeleteRefused, check_deletable
+from app.services.querying import EagerInterface, is_key
+from app.services.saving import SaveFailed, database_unavailable, guard_writes
 from app.services.validation import rule_fields, validate, values_of
+from app.services.versioning import (
+    VERSION_FIELD,
+    VersionConflict,
+    VersionInvalid,
+    check_version,
+    etag,
+    is_versioned,
+    parse_version,
+)
 
 API_PERMISSIONS = {
     "get_list": READ,
@@ -28,11 +44,31 @@ class RecordInvalid(Exception):
         self.errors = errors
 
 
-class CodeEnumConverter(Model2SchemaConverter):
-    """Enumerations in the API are their stable codes, as stored, not translated labels.
+class ExistingRecord(Related):
+    """A relation in a request body: the integer key of a record that exists.
 
-    FAB reads and writes an enum by value, which here is the label in the
-    request's language; optional enums also refuse null.
+    marshmallow-sqlalchemy passes any value to the database as a key (an
+    object, a text or a number beyond INTEGER is a server error there) and
+    makes up a new related record when no row has the key.
+    """
+
+    def _deserialize(self, value, *args, **kwargs):
+        if not is_key(value):
+            raise ValidationError(_("Give the id (a whole number) of an existing record."))
+        record = self.session.get(self.related_model, int(value))
+        if record is None:
+            raise ValidationError(_("No record has the id %(id)s.", id=int(value)))
+        return record
+
+
+class ApiFieldConverter(Model2SchemaConverter):
+    """The API's fields read what the pages read, and leave the rules to validation.py.
+
+    Enumerations are their stable codes, as stored (FAB reads and writes them
+    by value, which here is the label in the request's language, and refuses
+    null for optional ones). A many-to-one relation is an ``ExistingRecord``.
+    Text lengths are checked by the shared rules, whose message names the
+    field in Chinese, instead of marshmallow's English one.
     """
 
     def _column2enum(self, datamodel, column):
@@ -46,27 +82,62 @@ class CodeEnumConverter(Model2SchemaConverter):
             field.unique = unique
         return field
 
+    def _column2relation(self, datamodel, column, nested=False, parent_schema_name=None):
+        if nested or not datamodel.is_relation_many_to_one(column.name):
+            return super()._column2relation(datamodel, column, nested, parent_schema_name)
+        field = field_for(datamodel.obj, column.name, field_class=ExistingRecord)
+        field.required = not datamodel.is_nullable(column.name)
+        field.unique = datamodel.is_unique(column.name)
+        return field
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested, parent_schema_name)
+        if field is not None:
+            field.validators = [
+                rule for rule in field.validators if not isinstance(rule, Length)
+            ]
+        return field
+
 
 class CrmModelApi(ModelRestApi):
     """Base for the seven module APIs; subclasses set ``model`` and ``resource_name``."""
 
     model: type = None
     method_permission_name = API_PERMISSIONS
-    model2schemaconverter = CodeEnumConverter
+    model2schemaconverter = ApiFieldConverter
     # Same list as the pages: FAB prunes a resource's permissions to the last list seen.
     base_permissions = [permission_name(action) for action in ACTIONS]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
-            cls.datamodel = SQLAInterface(cls.model)
+            cls.datamodel = guard_writes(EagerInterface(cls.model))
             cls.class_permission_name = resource_of(cls.model)
+            if is_versioned(cls.model):  # clients read the version they will send back
+                for attr in ("list_columns", "show_columns"):
+                    columns = getattr(cls, attr, None)
+                    if columns and VERSION_FIELD not in columns:
+                        setattr(cls, attr, [*columns, VERSION_FIELD])
 
     def response_401(self):
         return self.response(401, message=_("Please sign in: send a valid access token."))
 
     def response_403(self):
         return self.response(403, message=_("You do not have permission to do this."))
+
+    def response_500(self, message=None):
+        """FAB answers every unexpected error with 500: no trace, and 503 when the database is down."""
+        error = sys.exc_info()[1]
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; the pool drops it
+            pass
+        if error is not None and database_unavailable(error):
+            return self.response(503, message=_(
+                "The database cannot be reached right now. Please try again in a moment."))
+        return self.response(500, message=_(
+            "Something went wrong on the server; nothing was saved. "
+            "Try again, or tell the administrator what you were doing."))
 
     def pre_add(self, item):
         self._check_rules(item, pk=None)
@@ -78,18 +149,59 @@ class CrmModelApi(ModelRestApi):
         check_deletable(item)
 
     def _check_rules(self, item, pk):
+        strip_text(item)
         errors = validate(self.model, values_of(item, rule_fields(self.model)), pk=pk)
         if errors:
             raise RecordInvalid(errors)
+
+    def get_headless(self, pk, **kwargs):
+        """The record's version also as an ``ETag``, for ``If-Match`` on PUT and DELETE."""
+        response = super().get_headless(pk, **kwargs)
+        if response.status_code == 200:
+            version = (response.get_json(silent=True) or {}).get("result", {}).get(VERSION_FIELD)
+            if isinstance(version, int):
+                response.headers["ETag"] = etag(version)
+        return response
 
     def post_headless(self):
         return self._refusing_bad_records(super().post_headless)
 
     def put_headless(self, pk):
-        return self._refusing_bad_records(super().put_headless, pk)
+        return self._refusing_bad_records(self._put_at_version, pk)
 
     def delete_headless(self, pk):
-        return self._refusing_bad_records(super().delete_headless, pk)
+        return self._refusing_bad_records(self._delete_at_version, pk)
+
+    def _put_at_version(self, pk):
+        self._check_expected_version(pk, self._expected_version(from_body=True))
+        return super().put_headless(pk)
+
+    def _delete_at_version(self, pk):
+        self._check_expected_version(pk, self._expected_version(from_body=False))
+        return super().delete_headless(pk)
+
+    def _expected_version(self, from_body: bool):
+        """The version the client edited: ``row_version`` in the body, or ``If-Match``.
+
+        The body field is taken out before FAB reads the body (it is not a field
+        the client may set).
+        """
+        if not is_versioned(self.model):
+            return None
+        body = request.get_json(silent=True) if from_body and request.is_json else None
+        in_body = body.pop(VERSION_FIELD, None) if isinstance(body, dict) else None
+        sent = in_body if in_body is not None else request.headers.get("If-Match")
+        if sent is not None and str(sent).strip() == "*":
+            return None
+        return parse_version(sent)
+
+    def _check_expected_version(self, pk, expected):
+        if expected is None:
+            return
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is not None:
+            check_version(item, expected, _(
+                "Read the record again and send your changes with its current row_version."))
 
     def _refusing_bad_records(self, handler, *args):
         try:
@@ -100,3 +212,23 @@ class CrmModelApi(ModelRestApi):
         except DeleteRefused as error:
             db.session.rollback()
             return self.response_422(message=str(error))
+        except VersionInvalid:
+            return self.response_422(message={VERSION_FIELD: [
+                _("The record version must be a whole number, as read from the record.")]})
+        except VersionConflict as error:
+            db.session.rollback()
+            body = {"message": str(error), "changes": error.changes}
+            if error.current is not None:
+                body["current_version"] = error.current
+            return self.response(409, **body)
+        except SaveFailed as error:
+            return self.response(error.status, message=str(error))
+
+
+def strip_text(item) -> None:
+    """Blanks around typed text are never meant: the pages strip them too."""
+    for column in type(item).__table__.columns:
+        if isinstance(column.type, (String, Text)):
+            value = getattr(item, column.key, None)
+            if isinstance(value, str) and value != value.strip():
+                setattr(item, column.key, value.strip())

@@ -1,6 +1,7 @@
 from flask import g
 
 from app.models import Feedback
+from app.services import feedback as desk
 from app.services.record_rules import RecordForbidden, check_feedback_editable
 
 from .base import CrmModelApi
@@ -21,3 +22,22 @@ class FeedbackApi(CrmModelApi):
             except RecordForbidden as refusal:
                 return self.response(403, message=str(refusal))
         return super().put_headless(pk)
+
+    # The life cycle (app.services.feedback): the rules refuse a forbidden move with a
+    # 422 in pre_add/pre_update (CrmModelApi); then the move's effects, and the
+    # reporter's notice, sent once the change is committed.
+    def pre_add(self, item):
+        super().pre_add(item)
+        desk.before_save(item, None)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        desk.before_save(item, item.id)
+
+    def post_add(self, item):
+        super().post_add(item)
+        desk.after_save(item)
+
+    def post_update(self, item):
+        super().post_update(item)
+        desk.after_save(item)

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, Numeric, select
+from sqlalchemy import Integer, Numeric, String, Text, select
 
 from app.extensions import db
 from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
@@ -78,7 +78,7 @@ def phone(*fields: str) -> Rule:
     def rule(values, model, pk):
         for field in fields:
             value = values.get(field)
-            if not is_blank(value) and not is_valid_phone(value):
+            if not is_blank(value) and not is_valid_phone(str(value)):
                 yield field, _message(
                     _l("%(field)s must be a mainland mobile (11 digits) or landline number, "
                        "e.g. 13812345678 or 021-12345678."),
@@ -92,7 +92,7 @@ def email(*fields: str) -> Rule:
     def rule(values, model, pk):
         for field in fields:
             value = values.get(field)
-            if not is_blank(value) and not EMAIL.match(value.strip()):
+            if not is_blank(value) and not EMAIL.match(str(value).strip()):
                 yield field, _message(
                     _l("%(field)s is not a valid e-mail address."), model, field
                 )
@@ -103,7 +103,7 @@ def email(*fields: str) -> Rule:
 def national_id(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
-        if not is_blank(value) and not is_valid_national_id(value):
+        if not is_blank(value) and not is_valid_national_id(str(value)):
             yield field, _message(
                 _l("%(field)s must be a valid 18-digit national ID number "
                    "(birth date and check digit)."),
@@ -116,7 +116,7 @@ def national_id(field: str) -> Rule:
 def code(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
-        if not is_blank(value) and not CODE.match(value.strip()):
+        if not is_blank(value) and not CODE.match(str(value).strip()):
             yield field, _message(
                 _l("%(field)s may contain only letters, digits, '-' and '_'."), model, field
             )
@@ -160,8 +160,9 @@ def unique(field: str) -> Rule:
 
     def rule(values, model, pk):
         value = values.get(field)
-        if is_blank(value):
-            return
+        if is_blank(value) or "\x00" in str(value):
+            return  # nothing to look up; fits_columns refuses a NUL
+        value = str(value)
         column = getattr(model, field)
         query = select(model.id).where(column == value.strip())
         if pk is not None:
@@ -255,11 +256,14 @@ INTEGER_RANGE = (-(2**31), 2**31 - 1)  # PostgreSQL INTEGER; SQLite takes the sa
 
 
 def fits_columns(values, model, pk):
-    """Numbers the column can hold, instead of a database error (or, on SQLite,
-    silently stored infinities and extra decimals)."""
+    """Numbers and texts the column can hold, instead of a database error (or, on
+    SQLite, silently stored infinities, extra decimals and over-long texts)."""
     for column in model.__table__.columns:
         value = values.get(column.key)
         if value is None or value == "" or isinstance(value, bool):
+            continue
+        if isinstance(value, str) and isinstance(column.type, (String, Text)):
+            yield from _text_fits(value, column, model)
             continue
         try:
             number = Decimal(str(value))
@@ -279,6 +283,20 @@ def fits_columns(values, model, pk):
         elif isinstance(column.type, Integer):
             if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
                 yield column.key, _message(_l("%(field)s is too large."), model, column.key)
+
+
+def _text_fits(value: str, column, model):
+    """VARCHAR(n) holds n characters (PostgreSQL refuses more); no text column holds NUL."""
+    length = getattr(column.type, "length", None)
+    if "\x00" in value:
+        yield column.key, _message(
+            _l("%(field)s contains a NUL character, which cannot be stored."), model, column.key
+        )
+    elif length and len(value) > length:
+        yield column.key, _message(
+            _l("%(field)s may have at most %(length)s characters (you typed %(typed)s)."),
+            model, column.key, length=length, typed=len(value),
+        )
 
 
 def values_of(item: Any, fields: Iterable[str]) -> dict[str, Any]:

@@ -7,11 +7,14 @@ Chinese-friendly display of dates, money, booleans and enumerations.
 
 from __future__ import annotations
 
-from flask import flash
-from flask_appbuilder import ModelView
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import ModelView, expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, DateTime, Enum, Numeric
+from wtforms import HiddenField, PasswordField
 
+from app.extensions import db
 from app.models.labels import labels_for
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, EXPORT, READ, permission_name, resource_of
 from app.services.display import format_bool, format_datetime, format_money
@@ -22,8 +25,17 @@ from app.services.querying import (
     eager_loading,
     refuse_bad_paging,
 )
+from app.services.saving import guard_writes
 from app.services.validation import validate
+from app.services.versioning import (
+    VERSION_FIELD,
+    VersionInvalid,
+    conflict,
+    is_versioned,
+    parse_version,
+)
 
+from .ajax_select import RelatedLookupMixin
 from .export import ExportMixin
 from .fields import EnumSelectField, LenientDateTimeField
 
@@ -39,29 +51,74 @@ PAGE_PERMISSIONS = {
 }
 
 
-def rule_checked(form_class, model):
+def rule_checked(form_class, model, versioned: bool = False):
     """``form_class`` with the model's shared rules run after its own validators.
 
-    A broken rule becomes the field's error, so the form is shown again with
-    what was typed and the message beside the field.
+    Typed text is stripped first, so " C777 " is stored, and checked for
+    duplicates, as "C777". A broken rule becomes the field's error, so the form
+    is shown again with what was typed and the message beside the field.
+    With ``versioned`` (edit forms) the form carries the record's version in a
+    hidden field and refuses to save over a newer one (app.services.versioning).
     """
 
     class RuleCheckedForm(form_class):
         def validate(self, extra_validators=None):
+            strip_text(self)
             valid = super().validate(extra_validators=extra_validators)
-            errors = validate(model, self.data, pk=getattr(self, "_id", None))
+            data = {name: value for name, value in self.data.items() if name != VERSION_FIELD}
+            errors = validate(model, data, pk=getattr(self, "_id", None))
             for field, message in errors.items():
                 if field in self:
                     self[field].errors = [message]
                 else:
                     flash(message, "danger")
+            if versioned and valid and not errors:
+                refusal = self.version_refusal()
+                if refusal:
+                    flash(refusal, "danger")
+                    return False
             return valid and not errors
 
+        def version_refusal(self) -> str | None:
+            """Why this save would overwrite someone else's, or None."""
+            pk = getattr(self, "_id", None)
+            if pk is None or VERSION_FIELD not in self:
+                return None
+            try:
+                loaded = parse_version(self[VERSION_FIELD].data)
+            except VersionInvalid:
+                return _("The form is damaged (its record version is not a number): "
+                         "open the record again.")
+            if loaded is None:
+                return None  # a client that does not send the version is not checked
+            item = db.session.get(model, pk)  # already loaded by the view: no query
+            current = getattr(item, VERSION_FIELD, None) if item is not None else None
+            if current == loaded:
+                return None
+            return str(conflict(model, pk, loaded, current, _(
+                "What you entered is kept below: open the record again to see the latest "
+                "values, then reapply your changes.")))
+
+        def populate_obj(self, obj):
+            """The version is SQLAlchemy's to set, never the form's."""
+            for name, field in self._fields.items():
+                if name != VERSION_FIELD:
+                    field.populate_obj(obj, name)
+
+    if versioned:
+        RuleCheckedForm.row_version = HiddenField()
     RuleCheckedForm.__name__ = form_class.__name__
     return RuleCheckedForm
 
 
-class CrmModelView(ExportMixin, ModelView):
+def strip_text(form) -> None:
+    """Leading and trailing blanks of typed text are never meant (passwords aside)."""
+    for field in form:
+        if isinstance(field.data, str) and not isinstance(field, PasswordField):
+            field.data = field.data.strip()
+
+
+class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
     """Base for the seven business modules; subclasses set ``model`` and columns."""
 
     model: type = None
@@ -92,11 +149,55 @@ class CrmModelView(ExportMixin, ModelView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         eager_loading(self.datamodel, self.list_columns)  # also a view's own interface
+        guard_writes(self.datamodel)  # all-or-nothing saves, messages instead of SQL
         self.add_form = rule_checked(self.add_form, self.model)
-        self.edit_form = rule_checked(self.edit_form, self.model)
+        self.edit_form = rule_checked(self.edit_form, self.model, versioned=is_versioned(self.model))
+
+    @property
+    def database_error_message(self):
+        """FAB's edit page shows this when the save fails: say why, when we know."""
+        return getattr(g, "crm_write_error", None) or _(
+            "Saving failed and nothing was saved. Try again, or tell the administrator "
+            "what you were doing."
+        )
 
     def pre_delete(self, item):
         check_deletable(item)
+
+    def _delete(self, pk):
+        """Remember whether the record went, for ``post_delete_redirect``."""
+        g.crm_deleted_pk = None
+        super()._delete(pk)
+        if self.datamodel.get(pk) is None:
+            g.crm_deleted_pk = str(pk)
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """No module offers actions; an unknown name is a 404, not FAB's AttributeError."""
+        if name not in self.actions:
+            abort(404)
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """Bulk actions: none is offered (no bulk delete), so any name is unknown."""
+        if request.form.get("action") not in self.actions:
+            abort(404)
+        return super().action_post()
+
+    def post_delete_redirect(self):
+        """Back where the user came from, unless that was the deleted record's own page."""
+        target = self.get_redirect()
+        deleted = getattr(g, "crm_deleted_pk", None)
+        if deleted is not None:
+            own_pages = {
+                url_for(f"{type(self).__name__}.{endpoint}", pk=deleted)
+                for endpoint in ("show", "edit")
+            }
+            path = target.split("?")[0].split("#")[0]  # FAB keeps absolute URLs
+            if any(path.endswith(page) for page in own_pages):
+                target = url_for(f"{type(self).__name__}.list")
+        return redirect(target)
 
     def create_blueprint(self, appbuilder, *args, **kwargs):
         blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
