@@ -10,12 +10,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from flask_babel import gettext as _
-from sqlalchemy import and_, false, inspect, or_, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, false, func, inspect, or_, select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Feedback, FeedbackLevel, FeedbackStatus
+from app.models import CrmUser, Feedback, FeedbackLevel, FeedbackStatus
+from app.models.base import LabeledEnum
+from app.permissions import EDIT, FEEDBACK, permission_name
 from app.services.notifications import queue_resolution_notice, send_pending
+from app.services.record_rules import RecordForbidden, may_edit_feedback
 
 S = FeedbackStatus
 ALLOWED_MOVES = {
@@ -26,6 +32,11 @@ ALLOWED_MOVES = {
 }
 OPEN_STATUSES = (S.new, S.in_progress)
 DEFAULT_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
+
+
+def now() -> datetime:
+    """The desk's clock (naive local time, like ``created_at``); tests freeze it here."""
+    return datetime.now()
 
 
 def target_hours() -> dict[FeedbackLevel, int]:
@@ -82,7 +93,8 @@ def apply_status_effects(item: Feedback, before: FeedbackStatus | None, now: dat
     """Set or clear the resolved time for a status change; True when it became resolved."""
     if item.status == S.resolved and before != S.resolved:
         if item.resolved_at is None:
-            item.resolved_at = now
+            # A problem typed in with a future creation time is never resolved before it.
+            item.resolved_at = max(now, item.created_at) if item.created_at else now
         return True
     if item.status in OPEN_STATUSES:
         item.resolved_at = None
@@ -93,9 +105,129 @@ def before_save(item: Feedback, pk) -> None:
     """Apply a status change's effects; queue the reporter's notice when it became resolved."""
     history = inspect(item).attrs.status.history
     before = history.deleted[0] if history.deleted else previous_status(pk)
-    if apply_status_effects(item, before, datetime.now()):
+    if apply_status_effects(item, before, now()):
         queue_resolution_notice(item)
 
 
 def after_save(item: Feedback) -> None:
-    send_pending(item.id)
+    """After the commit: the queued e-mails go out on a background thread."""
+    if item.id is not None:
+        send_pending(item.id)
+
+
+# --- the desk's queues --------------------------------------------------------
+
+class FeedbackQueue(LabeledEnum):
+    """The list's quick filters; several at once narrow the list further."""
+
+    mine = _l("Mine")
+    overdue = _l("Overdue")
+    unassigned = _l("Unassigned")
+    open = _l("Not closed")
+
+
+def parse_queue(code) -> FeedbackQueue | None:
+    if isinstance(code, FeedbackQueue):
+        return code
+    try:
+        return FeedbackQueue[str(code).strip()]
+    except KeyError:
+        return None
+
+
+def queue_condition(queue: FeedbackQueue | None, user_id, at: datetime):
+    """SQL for one queue; an unknown queue (or "mine" without a user) matches nothing."""
+    if queue is FeedbackQueue.mine:
+        return Feedback.engineer_id == user_id if user_id is not None else false()
+    if queue is FeedbackQueue.overdue:
+        return overdue_condition(at)
+    if queue is FeedbackQueue.unassigned:
+        return Feedback.engineer_id.is_(None)
+    if queue is FeedbackQueue.open:
+        return Feedback.status.in_(OPEN_STATUSES)
+    return false()
+
+
+def open_counts_by_level(at: datetime, customer_id=None, reporter_id=None) -> list[dict]:
+    """Open problems (and how many are overdue) per level, in level order: one GROUP BY."""
+    overdue = case((overdue_condition(at), 1), else_=0)
+    query = (
+        select(Feedback.level, func.count(Feedback.id), func.coalesce(func.sum(overdue), 0))
+        .where(Feedback.status.in_(OPEN_STATUSES))
+        .group_by(Feedback.level)
+    )
+    if customer_id is not None:
+        query = query.where(Feedback.customer_id == customer_id)
+    if reporter_id is not None:
+        query = query.where(Feedback.reporter_id == reporter_id)
+    found = {level: (count, late) for level, count, late in db.session.execute(query)}
+    return [
+        {"level": level, "open": int(found.get(level, (0, 0))[0]),
+         "overdue": int(found.get(level, (0, 0))[1])}
+        for level in FeedbackLevel
+    ]
+
+
+def open_problems(reporter_id: int, limit: int = 50) -> list[Feedback]:
+    """A reporter's open problems, oldest first (the ones to chase)."""
+    return list(db.session.scalars(
+        select(Feedback)
+        .options(joinedload(Feedback.engineer))
+        .where(Feedback.reporter_id == reporter_id, Feedback.status.in_(OPEN_STATUSES))
+        .order_by(Feedback.created_at, Feedback.id)
+        .limit(limit)
+    ))
+
+
+# --- assigning the tracking engineer ----------------------------------------
+
+def assignable_engineers() -> list[CrmUser]:
+    """Active users whose roles may edit feedback: who can take a problem on."""
+    config = current_app.config
+    editing_roles = (
+        select(Role.id)
+        .join(Role.permissions)
+        .join(PermissionView.permission)
+        .join(PermissionView.view_menu)
+        .where(Permission.name == permission_name(EDIT), ViewMenu.name == FEEDBACK)
+    )
+    query = (
+        select(CrmUser)
+        .where(
+            CrmUser.active.is_(True),
+            CrmUser.roles.any(or_(Role.id.in_(editing_roles),
+                                  Role.name == config["AUTH_ROLE_ADMIN"])),
+        )
+        .order_by(CrmUser.first_name, CrmUser.username)
+    )
+    return list(db.session.scalars(query))
+
+
+class AssignRefused(Exception):
+    """Nothing was assigned; ``str()`` is the user's message."""
+
+
+def assign(items: list[Feedback], engineer_id, user) -> CrmUser | None:
+    """Make ``engineer_id`` (None: nobody) the tracking engineer of every item, or refuse all.
+
+    The caller commits. The record rule applies: an engineer reassigns only
+    the problems assigned to them.
+    """
+    if not items:
+        raise AssignRefused(_("Choose at least one problem to assign."))
+    for item in items:
+        if not may_edit_feedback(user, item):
+            raise RecordForbidden(
+                _("Feedback %(record)s is assigned to another engineer: only its tracking "
+                  "engineer may reassign it.", record=str(item))
+            )
+    engineer = None
+    if engineer_id is not None:
+        engineer = next((u for u in assignable_engineers() if u.id == engineer_id), None)
+        if engineer is None:
+            raise AssignRefused(
+                _("Choose an active user who may work on feedback as the tracking engineer.")
+            )
+    for item in items:
+        item.engineer = engineer
+    return engineer

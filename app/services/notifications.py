@@ -8,6 +8,7 @@ left "sending" (the worker died) can be sent again from the feedback page.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import threading
 from datetime import datetime
@@ -26,6 +27,14 @@ from app.models import (
     NotificationState,
 )
 from app.services.display import format_datetime
+
+log = logging.getLogger(__name__)
+SUBJECT_MAX = 200
+BODY_MAX = 10000
+# Sending threads of this process still running: ``wait_for_sending`` joins them
+# (tests, and commands that must not exit before their mail is out).
+_in_flight: set[threading.Thread] = set()
+_in_flight_lock = threading.Lock()
 
 
 def mail_configured() -> bool:
@@ -54,6 +63,50 @@ def resolution_message(item: Feedback) -> tuple[str, str]:
             company=current_app.config["APP_NAME"],
         )
     return subject, body
+
+
+def followup_message(item: Feedback) -> tuple[str, str]:
+    """The template support starts from when writing to the reporter from the feedback page."""
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = _("About the problem you reported: %(problem)s", problem=item.problem)
+        body = _(
+            "Dear %(reporter)s,\n\n"
+            "Thank you for reporting the problem below on %(created)s.\n\n"
+            "Problem: %(problem)s\n"
+            "Status: %(status)s\n\n"
+            "[Write here what you need from the reporter or what has been done.]\n\n"
+            "If you have any question, please reply to this message or call our support line.\n\n"
+            "%(company)s customer service",
+            reporter=item.reporter.name if item.reporter else "",
+            created=format_datetime(item.created_at),
+            problem=item.problem,
+            status=str(item.status) if item.status else "",
+            company=current_app.config["APP_NAME"],
+        )
+    return subject, body
+
+
+def message_errors(subject: str, body: str) -> list[str]:
+    """What is wrong with a message support typed, as messages to show."""
+    errors = []
+    if not subject.strip():
+        errors.append(_("Write a subject for the message."))
+    elif len(subject) > SUBJECT_MAX:
+        errors.append(_("The subject may have at most %(count)d characters.", count=SUBJECT_MAX))
+    if not body.strip():
+        errors.append(_("Write the text of the message."))
+    elif len(body) > BODY_MAX:
+        errors.append(_("The message may have at most %(count)d characters.", count=BODY_MAX))
+    return errors
+
+
+def notifications_of(feedback_id: int) -> list[FeedbackNotification]:
+    """Every message to the reporter about this feedback, newest first."""
+    return list(db.session.scalars(
+        select(FeedbackNotification)
+        .where(FeedbackNotification.feedback_id == feedback_id)
+        .order_by(FeedbackNotification.queued_at.desc(), FeedbackNotification.id.desc())
+    ))
 
 
 def queue_message(item: Feedback, subject: str, body: str) -> FeedbackNotification:
@@ -97,17 +150,34 @@ def send_pending(feedback_id: int) -> threading.Thread | None:
         return None
     app = current_app._get_current_object()
     thread = threading.Thread(target=_send_in_app, args=(app, pending), daemon=True)
+    with _in_flight_lock:
+        _in_flight.add(thread)
     thread.start()
     return thread
 
 
+def wait_for_sending(timeout: float = 30) -> None:
+    """Join this process's sending threads (each waits at most ``timeout`` seconds)."""
+    with _in_flight_lock:
+        threads = list(_in_flight)
+    for thread in threads:
+        thread.join(timeout=timeout)
+
+
 def _send_in_app(app, notification_ids) -> None:
-    with app.app_context():
-        try:
-            for notification_id in notification_ids:
-                send_now(notification_id)
-        finally:
-            db.session.remove()
+    try:
+        with app.app_context():
+            try:
+                for notification_id in notification_ids:
+                    send_now(notification_id)
+            except Exception:  # a background thread has nobody to raise to: log it
+                log.exception("sending notifications %s failed", notification_ids)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(threading.current_thread())
 
 
 def send_now(notification_id: int) -> FeedbackNotification | None:
@@ -144,7 +214,17 @@ def _deliver(notice: FeedbackNotification) -> None:
 
 
 def resend(notice: FeedbackNotification) -> FeedbackNotification:
-    """A new attempt with the same text; the failed one stays in the record."""
+    """A new attempt with the same text; the failed one stays in the record.
+
+    The caller starts the sending (``send_pending``) once this is committed.
+    """
     again = queue_message(notice.feedback, notice.subject, notice.body)
     db.session.commit()
     return again
+
+
+def write_to_reporter(item: Feedback, subject: str, body: str) -> FeedbackNotification:
+    """Record support's own message to the reporter; sent like the resolution notice."""
+    notice = queue_message(item, subject.strip(), body.strip())
+    db.session.commit()
+    return notice

@@ -1,31 +1,175 @@
-from flask import abort, g
+"""The support desk's pages: the feedback list with its queues, and the feedback page.
+
+Rules and queries live in ``app.services.feedback`` (life cycle, targets,
+queues, assigning) and ``app.services.notifications`` (telling the reporter);
+this module maps them onto Flask-AppBuilder's list, show and form pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.widgets import RenderTemplateWidget
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from app.models import Feedback
-from app.services.record_rules import RecordForbidden, check_feedback_editable
+from app.extensions import db
+from app.models import Feedback, FeedbackNotification, NotificationState
+from app.permissions import EDIT, FEEDBACK, permission_name
+from app.services import feedback as desk
+from app.services import notifications
+from app.services.display import format_datetime
+from app.services.record_rules import RecordForbidden, check_feedback_editable, may_edit_feedback
 
-from .base import CrmModelView, audit_fieldset
+from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
+from .fields import EnumSelectField
+
+DUE, QUEUE = "due", "queue"
+QUEUE_ARG = f"_flt_0_{QUEUE}"
+MAX_ASSIGN = 100  # rows one assignment may change
+
+STATE_STYLES = {
+    NotificationState.pending: "label label-info",
+    NotificationState.sent: "label label-success",
+    NotificationState.failed: "label label-danger",
+    NotificationState.call_needed: "label label-warning",
+}
+
+
+@dataclass(frozen=True)
+class DueState:
+    due: datetime | None
+    overdue: bool
+    open: bool
+
+
+def due_state(item: Feedback, at: datetime) -> DueState:
+    return DueState(
+        desk.due_at(item.created_at, item.level),
+        desk.is_overdue(item, at),
+        item.status in desk.OPEN_STATUSES,
+    )
+
+
+def format_due(state) -> Markup:
+    """The due time, red with an "overdue" badge when an open problem is past it."""
+    if not isinstance(state, DueState) or state.due is None:
+        return Markup("")
+    when = escape(format_datetime(state.due))
+    if state.overdue:
+        return Markup(
+            '<span class="label label-danger feedback-overdue">{}</span> '
+            '<span class="text-danger">{}</span>'
+        ).format(_("Overdue"), when)
+    if not state.open:
+        return Markup('<span class="text-muted feedback-due">{}</span>').format(when)
+    return Markup('<span class="feedback-due">{}</span>').format(when)
+
+
+def format_engineer(user) -> Markup:
+    if user is None or user == "":
+        return Markup('<span class="label label-default feedback-unassigned">{}</span>').format(
+            _("Unassigned")
+        )
+    return escape(str(user))
+
+
+def format_notification_state(state) -> Markup:
+    if not isinstance(state, NotificationState):
+        return Markup("")
+    return Markup('<span class="{} notification-state" data-state="{}">{}</span>').format(
+        STATE_STYLES[state], state.name, escape(str(state))
+    )
+
+
+class QueueFilter(BaseFilter):
+    """One of the desk's queues (mine, overdue, unassigned, open) as a list filter."""
+
+    name = _l("Is")
+    arg_name = "eq"
+
+    def apply(self, query, value):
+        if value is None or str(value).strip() == "":
+            return query
+        user_id = getattr(getattr(g, "user", None), "id", None)
+        return query.filter(desk.queue_condition(desk.parse_queue(value), user_id, desk.now()))
+
+
+class FeedbackInterface(SQLAInterface):
+    """SQLAInterface plus the computed due time and the queue filter."""
+
+    def _get_attr_value(self, item, col):
+        if col == DUE:
+            return due_state(item, desk.now())
+        return super()._get_attr_value(item, col)
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        search_columns = list(search_columns or [])
+        filters = super().get_filters(
+            [col for col in search_columns if col not in (QUEUE, DUE)], search_filters
+        )
+        if QUEUE in search_columns:
+            queue_filters = [QueueFilter(QUEUE, self)]
+            filters._search_filters = {**filters._search_filters, QUEUE: queue_filters}
+            filters._all_filters = {**filters._all_filters, QUEUE: queue_filters}
+        return filters
+
+
+class DeskWidget(RenderTemplateWidget):
+    template = "feedback/desk.html"
 
 
 class FeedbackView(CrmModelView):
     model = Feedback
     noun = _l("Feedback")
     route_base = "/feedback"
+    list_template = "feedback/list.html"
+    show_template = "feedback/show.html"
+    method_permission_name = {
+        **PAGE_PERMISSIONS,
+        "assign": EDIT, "assign_selected": EDIT, "resend": EDIT, "write": EDIT,
+    }
 
     list_columns = [
-        "id", "problem", "customer", "level", "status", "engineer", "created_at", "city", "store",
+        "id", "problem", "customer", "level", "status", "engineer", DUE, "created_at",
+        "city", "store",
     ]
     search_columns = [
-        "problem", "customer", "reporter", "product", "status", "level", "engineer",
+        QUEUE, "problem", "customer", "reporter", "product", "status", "level", "engineer",
         "city", "store", "created_at", "resolved_at",
     ]
     order_columns = ["id", "level", "status", "created_at", "city", "store"]
+    # The export writes model attributes; the due time is computed.
+    export_column_names = [column for column in list_columns if column != DUE]
     base_order = ("created_at", "desc")
     add_columns = edit_columns = [
         "customer", "reporter", "product", "problem", "details", "level", "status",
         "engineer", "created_at", "resolved_at", "cause", "city", "store",
     ]
-    show_fieldsets = [(_l("Feedback"), {"fields": add_columns}), audit_fieldset()]
+    show_fieldsets = [
+        (_l("Feedback"), {"fields": [*add_columns[:9], DUE, *add_columns[9:]]}),
+        audit_fieldset(),
+    ]
+    label_columns = {DUE: _l("Due"), QUEUE: _l("Queue")}
+    formatters_columns = {DUE: format_due, "engineer": format_engineer}
+    search_form_extra_fields = {QUEUE: EnumSelectField(desk.FeedbackQueue, _l("Queue"))}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.extra_args = {**self.extra_args, "feedback_queue_links": queue_links}
+
+    # --- the life cycle on add and edit (rules: app.services.feedback) ---------
 
     def _edit(self, pk):
         """An engineer edits only the feedback assigned to them (app.services.record_rules)."""
@@ -36,3 +180,219 @@ class FeedbackView(CrmModelView):
             except RecordForbidden as refusal:
                 abort(403, description=str(refusal))
         return super()._edit(pk)
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        desk.before_save(item, None)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        desk.before_save(item, item.id)
+
+    def post_add(self, item):
+        super().post_add(item)
+        desk.after_save(item)
+
+    def post_update(self, item):
+        super().post_update(item)
+        desk.after_save(item)
+
+    # --- the feedback page --------------------------------------------------------
+
+    def _get_show_widget(self, pk, item, *args, **kwargs):
+        widgets = super()._get_show_widget(pk, item, *args, **kwargs)
+        may_edit = self._may_edit(item)
+        draft = g.get("feedback_draft")
+        subject, body = draft or notifications.followup_message(item)
+        widgets["desk"] = DeskWidget(
+            item=item,
+            due=due_state(item, desk.now()),
+            notices=notifications.notifications_of(item.id),
+            engineers=desk.assignable_engineers() if may_edit else [],
+            may_edit=may_edit,
+            mail_configured=notifications.mail_configured(),
+            subject=subject,
+            body=body,
+            format_datetime=format_datetime,
+            format_state=format_notification_state,
+        )
+        return widgets
+
+    def _may_edit(self, item) -> bool:
+        return self.appbuilder.sm.has_access(permission_name(EDIT), FEEDBACK) and (
+            may_edit_feedback(g.user, item)
+        )
+
+    def _render_show(self, pk):
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
+            related_views=self._related_views,
+        )
+
+    def _editable_or_refused(self, pk):
+        """The feedback ``pk`` if this user may change it; else a redirect with the reason."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        try:
+            check_feedback_editable(g.user, item)
+        except RecordForbidden as refusal:
+            flash(str(refusal), "danger")
+            return None, redirect(url_for(".show", pk=pk))
+        return item, None
+
+    # --- assigning the tracking engineer -------------------------------------------
+
+    @action(
+        "assign", _l("Assign / change engineer"),
+        _l("Assign the selected problems to a tracking engineer?"), "fa-user-check",
+        multiple=True, single=False,
+    )
+    def assign_selected(self, items):
+        """The list's action: choose the engineer for the selected rows."""
+        if not isinstance(items, list):
+            items = [items]
+        ids = [item.id for item in items if item is not None][:MAX_ASSIGN]
+        return redirect(url_for(".assign", ids=ids))
+
+    @expose("/assign/", methods=["GET", "POST"])
+    @has_access
+    def assign(self):
+        """GET: choose an engineer for the problems ``ids``; POST: assign, all or nothing."""
+        ids = _int_list(request.values.getlist("ids"))[:MAX_ASSIGN]
+        items = list(db.session.scalars(
+            select(Feedback).options(joinedload(Feedback.engineer))
+            .where(Feedback.id.in_(ids)).order_by(Feedback.id)
+        )) if ids else []
+        back = url_for(".show", pk=items[0].id) if (
+            request.values.get("back") == "show" and len(items) == 1
+        ) else url_for(".list")
+        if not items:
+            flash(_("Choose at least one problem to assign."), "danger")
+            return redirect(url_for(".list"))
+        if request.method == "GET":
+            return self._assign_page(items)
+        raw = (request.form.get("engineer") or "").strip()
+        engineer_id = _int_or_none(raw)
+        if raw and engineer_id is None:
+            flash(_("Choose an active user who may work on feedback as the tracking engineer."),
+                  "danger")
+            return redirect(back)
+        try:
+            engineer = desk.assign(items, engineer_id, g.user)
+            db.session.commit()
+        except (RecordForbidden, desk.AssignRefused) as refusal:
+            db.session.rollback()
+            flash(str(refusal), "danger")
+            return redirect(back)
+        except Exception:
+            db.session.rollback()
+            raise
+        if engineer is None:
+            flash(_("%(count)d problem(s) now have no tracking engineer.", count=len(items)),
+                  "success")
+        else:
+            flash(_("%(count)d problem(s) assigned to %(engineer)s.", count=len(items),
+                    engineer=str(engineer)), "success")
+        return redirect(back)
+
+    def _assign_page(self, items):
+        refused = [item for item in items if not may_edit_feedback(g.user, item)]
+        for item in refused:
+            flash(_("Feedback %(record)s is assigned to another engineer: only its tracking "
+                    "engineer may reassign it.", record=str(item)), "danger")
+        if refused:
+            return redirect(url_for(".list"))
+        return self.render_template(
+            "feedback/assign.html", title=_("Assign tracking engineer"), items=items,
+            engineers=desk.assignable_engineers(),
+        )
+
+    # --- telling the reporter ------------------------------------------------------
+
+    @expose("/notifications/<int:nid>/resend", methods=["POST"])
+    @has_access
+    def resend(self, nid):
+        notice = db.session.get(FeedbackNotification, nid)
+        if notice is None:
+            abort(404)
+        item, refusal = self._editable_or_refused(notice.feedback_id)
+        if refusal:
+            return refusal
+        again = notifications.resend(notice)
+        notifications.send_pending(item.id)
+        flash(_message_for(again), "success" if again.state != NotificationState.call_needed
+              else "warning")
+        return redirect(url_for(".show", pk=item.id))
+
+    @expose("/write/<int:pk>", methods=["POST"])
+    @has_access
+    def write(self, pk):
+        item, refusal = self._editable_or_refused(pk)
+        if refusal:
+            return refusal
+        subject = request.form.get("subject") or ""
+        body = request.form.get("body") or ""
+        errors = notifications.message_errors(subject, body)
+        if errors:
+            for error in errors:
+                flash(error, "danger")
+            g.feedback_draft = (subject, body)  # shown again as typed
+            return self._render_show(pk)
+        notice = notifications.write_to_reporter(item, subject, body)
+        notifications.send_pending(item.id)
+        flash(_message_for(notice), "success" if notice.state != NotificationState.call_needed
+              else "warning")
+        return redirect(url_for(".show", pk=pk))
+
+
+def _message_for(notice) -> str:
+    if notice.state == NotificationState.call_needed:
+        return _("No e-mail can be sent: %(reason)s Phone: %(phone)s",
+                 reason=notice.error or "", phone=notice.recipient)
+    return _("The message to %(recipient)s is being sent; its result shows below.",
+             recipient=notice.recipient)
+
+
+def _int_or_none(value):
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _int_list(values) -> list[int]:
+    numbers = []
+    for value in values:
+        for part in str(value).split(","):
+            number = _int_or_none(part)
+            if number is not None and number not in numbers:
+                numbers.append(number)
+    return numbers
+
+
+def queue_links() -> list[dict]:
+    """The list's quick filters: each toggles its queue, keeping the other filters."""
+    active = {desk.parse_queue(value) for value in request.args.getlist(QUEUE_ARG)}
+    kept = [
+        (key, value) for key, values in request.args.lists() for value in values
+        if key != QUEUE_ARG and not key.startswith("page_")
+    ]
+
+    def url(queues) -> str:
+        pairs = kept + [(QUEUE_ARG, queue.name) for queue in desk.FeedbackQueue if queue in queues]
+        return url_for("FeedbackView.list") + ("?" + urlencode(pairs) if pairs else "")
+
+    links = [{"code": "all", "label": _("All"), "url": url(set()), "active": not active}]
+    for queue in desk.FeedbackQueue:
+        on = queue in active
+        links.append({
+            "code": queue.name, "label": str(queue), "active": on,
+            "url": url(active - {queue} if on else active | {queue}),
+        })
+    return links
+
+
+# After the class body: CrmModelView.__init_subclass__ sets a plain interface.
+FeedbackView.datamodel = FeedbackInterface(Feedback)
