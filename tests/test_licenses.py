@@ -270,7 +270,8 @@ def test_license_statistics_need_the_license_read_permission(
     assert 'href="/license-stats/"' not in text_of(visitor.get("/customers/list/"))
     page = visitor.get(f"/customers/show/{alpha.id}")
     assert page.status_code == 200
-    assert "data-stat=" not in text_of(page)
+    assert "customer-license-stats" not in text_of(page)
+    assert 'data-stat="seats_bought"' not in text_of(page)
     assert "授权统计" not in text_of(page)
 
 

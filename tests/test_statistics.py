@@ -181,3 +181,20 @@ def test_trend_of_a_very_long_period_spans_only_the_months_with_feedback(data):
         date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1),
     ]
     assert [row.kpis.total for row in months] == [1, 1, 2, 4]
+
+
+def test_backlog_by_age_group_and_level(data):
+    # On 03-21 12:00 row 6 is exactly one day old (the next group), row 5 11.5 days.
+    groups = statistics.backlog_ages(PERIOD, as_of=datetime(2026, 3, 21, 12, 0))
+    assert [(group.min_days, group.max_days) for group in groups] == [
+        (0, 1), (1, 3), (3, 7), (7, 30), (30, None),
+    ]
+    assert [group.label for group in groups] == [
+        "不足 1 天", "1–3 天", "3–7 天", "7–30 天", "30 天及以上",
+    ]
+    assert [group.total for group in groups] == [0, 1, 0, 1, 0]
+    assert groups[1].by_level == {"urgent": 0, "high": 0, "medium": 1, "low": 0}
+    assert groups[3].by_level == {"urgent": 0, "high": 0, "medium": 0, "low": 1}
+    later = statistics.backlog_ages(PERIOD, as_of=datetime(2026, 5, 1))
+    assert [group.total for group in later] == [0, 0, 0, 0, 2]
+    assert statistics.service_statistics(PERIOD, as_of=AS_OF).backlog[3].total == 2

@@ -240,25 +240,51 @@ def _window(on: date, days: int | None) -> tuple[date, date]:
     return on, on + timedelta(days=days)
 
 
-def licenses_ending(on: date | None = None, days: int | None = None) -> list[License]:
-    """Licenses (trials too) whose last day falls between today and ``days`` later."""
+def _licenses_ending_condition(on: date | None, days: int | None):
     start, end = _window(on or today(), days)
+    return and_(License.valid_to >= start, License.valid_to <= end)
+
+
+def _contracts_ending_condition(on: date | None, days: int | None):
+    start, end = _window(on or today(), days)
+    return and_(Contract.end_date >= start, Contract.end_date <= end)
+
+
+def licenses_ending(
+    on: date | None = None, days: int | None = None, limit: int | None = None
+) -> list[License]:
+    """Licenses (trials too) whose last day falls between today and ``days`` later."""
     query = (
         select(License)
-        .where(and_(License.valid_to >= start, License.valid_to <= end))
+        .where(_licenses_ending_condition(on, days))
         .options(joinedload(License.customer), joinedload(License.product))
         .order_by(License.valid_to, License.serial)
+        .limit(limit)
     )
     return list(db.session.scalars(query))
 
 
-def contracts_ending(on: date | None = None, days: int | None = None) -> list[Contract]:
+def count_licenses_ending(on: date | None = None, days: int | None = None) -> int:
+    return int(db.session.scalar(
+        select(func.count(License.id)).where(_licenses_ending_condition(on, days))
+    ) or 0)
+
+
+def contracts_ending(
+    on: date | None = None, days: int | None = None, limit: int | None = None
+) -> list[Contract]:
     """Contracts whose end date falls between today and ``days`` later."""
-    start, end = _window(on or today(), days)
     query = (
         select(Contract)
-        .where(and_(Contract.end_date >= start, Contract.end_date <= end))
+        .where(_contracts_ending_condition(on, days))
         .options(joinedload(Contract.customer))
         .order_by(Contract.end_date, Contract.number)
+        .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+def count_contracts_ending(on: date | None = None, days: int | None = None) -> int:
+    return int(db.session.scalar(
+        select(func.count(Contract.id)).where(_contracts_ending_condition(on, days))
+    ) or 0)

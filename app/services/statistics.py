@@ -48,6 +48,8 @@ DEFAULT_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
 OPEN_STATUSES = (FeedbackStatus.new, FeedbackStatus.in_progress)
 DIMENSIONS = ("status", "level", "engineer", "customer", "city", "store", "cause")
 MAX_TREND_MONTHS = 240  # longer periods list only the months between the first and last feedback
+# The backlog's age groups: each bound is where a group ends, in days.
+BACKLOG_AGE_BOUNDS_DAYS = (1, 3, 7, 30)
 
 
 # --- Dialect-specific SQL, kept here and nowhere else -----------------------------
@@ -203,6 +205,17 @@ class MonthRow:
 
 
 @dataclass
+class AgeGroup:
+    """Open feedback whose age is at least ``min_days`` and under ``max_days`` (None: no end)."""
+
+    min_days: int
+    max_days: int | None
+    label: str
+    total: int = 0
+    by_level: dict[str, int] = field(default_factory=dict)  # level code -> count
+
+
+@dataclass
 class ServiceStatistics:
     query: ReportQuery
     as_of: datetime
@@ -210,6 +223,7 @@ class ServiceStatistics:
     kpis: Kpis
     breakdowns: dict[str, list[GroupRow]] = field(default_factory=dict)
     monthly: list[MonthRow] = field(default_factory=list)
+    backlog: list[AgeGroup] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -404,6 +418,50 @@ def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]
     return months
 
 
+def _age_label(low: int, high: int | None) -> str:
+    if low == 0:
+        return _("Under %(days)s days", days=high) if high != 1 else _("Under 1 day")
+    if high is None:
+        return _("%(days)s days or more", days=low)
+    return _("%(low)s to %(high)s days", low=low, high=high)
+
+
+def backlog_ages(query: ReportQuery, as_of: datetime | None = None) -> list[AgeGroup]:
+    """The period's open feedback by age group and level, every group listed (zeros too).
+
+    The age group is a CASE over the age in seconds, grouped in an outer query
+    so the statement stays portable (PostgreSQL does not match a bound
+    parameter in the select list with one in GROUP BY).
+    """
+    as_of = as_of or datetime.now()
+    bounds = BACKLOG_AGE_BOUNDS_DAYS
+    age = seconds_between(Feedback.created_at, literal(as_of, DateTime()))
+    group = case(
+        *[(age < literal_column(str(int(days) * 86400)), index) for index, days in enumerate(bounds)],
+        else_=len(bounds),
+    )
+    aged = (
+        select(group.label("age_group"), Feedback.level.label("level"))
+        .where(*_conditions(query), Feedback.status.in_(OPEN_STATUSES))
+        .subquery()
+    )
+    counts = select(aged.c.age_group, aged.c.level, func.count()).group_by(
+        aged.c.age_group, aged.c.level
+    )
+    edges = (0, *bounds, None)
+    groups = [
+        AgeGroup(low, high, _age_label(low, high),
+                 by_level={member.name: 0 for member in FeedbackLevel})
+        for low, high in zip(edges, edges[1:])
+    ]
+    for index, level, count in db.session.execute(counts):
+        target = groups[int(index)]
+        code = level.name if isinstance(level, FeedbackLevel) else str(level)
+        target.by_level[code] = target.by_level.get(code, 0) + int(count)
+        target.total += int(count)
+    return groups
+
+
 def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> ServiceStatistics:
     """Everything the service report shows, from a handful of aggregate queries."""
     as_of = as_of or datetime.now()
@@ -414,6 +472,7 @@ def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> Ser
         kpis=overall(query, as_of),
         breakdowns={name: breakdown(query, name, as_of) for name in DIMENSIONS},
         monthly=monthly(query, as_of),
+        backlog=backlog_ages(query, as_of),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, g, redirect, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
@@ -19,6 +18,7 @@ from wtforms import BooleanField
 
 from app.models import License
 from app.permissions import READ
+from app.services.querying import EagerInterface
 from app.services.licenses import (
     LicenseState,
     default_trial_end,
@@ -60,8 +60,12 @@ class LicenseStateFilter(BaseFilter):
         return filter_by_state(query, value, today())
 
 
-class LicenseInterface(SQLAInterface):
-    """SQLAInterface plus the computed ``state`` column."""
+class LicenseInterface(EagerInterface):
+    """The modules' interface plus the computed ``state`` column.
+
+    Subclassing ``EagerInterface`` puts these methods before the shared
+    query guards, which let only real columns through ``apply_order_by``.
+    """
 
     def _get_attr_value(self, item, col):
         if col == STATE:
@@ -195,5 +199,5 @@ class LicenseView(CrmModelView):
         )
 
 
-# After the class body: CrmModelView.__init_subclass__ sets a plain SQLAInterface.
-LicenseView.datamodel = LicenseInterface(License)
+# After the class body: CrmModelView.__init_subclass__ sets the modules' interface.
+LicenseView.datamodel = LicenseInterface(License, eager=LicenseView.list_columns)
