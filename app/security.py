@@ -21,18 +21,44 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from app.extensions import db
 from app.models import CrmUser
 from app.models.labels import labels_for
 from app.services import accounts, login_throttle
+from app.services.display import format_bool, format_datetime
 from app.services.validation import validate
 from app.views.base import rule_checked
 
 PROFILE_COLUMNS = [
     "first_name", "phone", "email", "age", "position", "years_of_work", "home_address",
 ]
+AUDIT_TIMES = ["last_login", "last_seen_at", "locked_until", "created_on", "changed_on"]
+
+
+def _blank_if_none(value):
+    return "" if value is None else value
+
+
+def _a_role_is_chosen(form, field):
+    """FAB's own check also reads a "groups" field, which these pages do not have."""
+    if not field.data:
+        raise ValidationError(_l("Choose at least one role."))
+
+
+def _role_names(roles) -> str:
+    return "、".join(str(role) for role in roles or ())
+
+
+# What the user pages show instead of Python's None, True and [<Role>] lists.
+USER_FORMATTERS = {
+    **{column: _blank_if_none for column in
+       ["username", *PROFILE_COLUMNS, "login_count", "fail_login_count"]},
+    **{column: format_datetime for column in AUDIT_TIMES},
+    "active": format_bool,
+    "roles": _role_names,
+}
 
 
 class CrmUserView(UserDBModelView):
@@ -57,6 +83,8 @@ class CrmUserView(UserDBModelView):
         "locked_until": _l("Sign-in locked until"),
     }
     description_columns = {}
+    validators_columns = {"roles": [_a_role_is_chosen]}
+    formatters_columns = USER_FORMATTERS
     list_columns = ["username", "first_name", "position", "phone", "email", "active", "roles"]
     search_columns = ["username", "first_name", "phone", "email", "position", "active", "roles"]
     add_columns = ["username", *PROFILE_COLUMNS, "active", "roles", "password", "conf_password"]
@@ -136,7 +164,10 @@ class CrmUserView(UserDBModelView):
     )
     def deactivate(self, items):
         single = not isinstance(items, list)
-        for item in [items] if single else items:
+        # FAB passes None for a row that does not exist (deleted meanwhile, or a made-up id).
+        if single and items is None:
+            abort(404)
+        for item in [items] if single else [item for item in items if item is not None]:
             try:
                 accounts.deactivate(item, _acting_user_id())
             except accounts.AccountRuleBroken as refusal:

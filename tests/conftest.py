@@ -16,12 +16,13 @@ import threading
 os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
 
 import pytest  # noqa: E402
-from sqlalchemy import delete, select  # noqa: E402
+from sqlalchemy import bindparam, delete, select, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
+    ChangeRecord,
     Contact,
     Contract,
     CrmUser,
@@ -84,6 +85,10 @@ def app(tmp_path_factory, worker_id):
                 role=sm.find_role(names[role_key]),
                 password=PASSWORD,
             )
+        app.config["TEST_SEEDED_ACCOUNTS"] = [
+            {"b_id": user.id, "b_password": user.password}
+            for user in db.session.scalars(select(CrmUser))
+        ]
         db.session.remove()
     return app
 
@@ -93,13 +98,28 @@ def _clean_database(app):
     yield
     with app.app_context():
         db.session.rollback()
+        _restore_seeded_accounts(app)
         for model in CHILD_FIRST:
             db.session.execute(delete(model))
         extra_users = select(CrmUser).where(CrmUser.username.not_in(list(SEEDED_USERS)))
         for user in db.session.scalars(extra_users):
             db.session.delete(user)
         db.session.commit()
+        db.session.execute(delete(ChangeRecord))  # including the deletes just recorded
+        db.session.commit()
         db.session.remove()
+
+
+def _restore_seeded_accounts(app) -> None:
+    """Whatever a test did to a seeded account (lock, deactivate, new password) is undone."""
+    table = CrmUser.__table__
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("b_id")).values(
+            password=bindparam("b_password"), active=True, fail_login_count=0,
+            locked_until=None, last_seen_at=None,
+        ),
+        app.config["TEST_SEEDED_ACCOUNTS"],
+    )
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """The permission matrix: every role × module × action, pages and REST API.
 
-Generated from ``app.permissions.ROLE_GRANTS``: a user of each seeded role
-gets exactly what the table allows, and a refused write changes nothing.
-``SPEC_GRANTS`` below is the spec's table typed in a second time, so a
-permission added to or removed from ROLE_GRANTS by mistake fails here too;
-the database's role permissions are compared with the table as well.
+The cases are generated from the role definitions, and what each case
+expects comes from ``SPEC_GRANTS`` below: the spec's "Who uses it" table
+typed in a second time, on purpose. The roles in the database are built
+from ``app.permissions.ROLE_GRANTS`` (``crm init``), so a permission added
+to or removed from ROLE_GRANTS by mistake makes the matrix cases of that
+cell fail (and ``test_role_table_is_the_spec_table`` says which cell).
+A refused write changes nothing: the row count and the row are compared.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from sqlalchemy import func, select
 from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
 from app.permissions import (
     ADD, ADMIN, BUSINESS_RESOURCES, CONTACT, CONTRACT, CUSTOMER, DELETE, EDIT, ENGINEER, EXPORT,
-    FEEDBACK, LICENSE, MANAGER, PRODUCT, READ, REPORTER, ROLE_GRANTS, SALES, SUPPORT,
-    permission_name,
+    FEEDBACK, LICENSE, MANAGER, PRODUCT, READ, REPORTER, ROLE_GRANTS, SALES, SERVICE_REPORT,
+    SUPPORT, permission_name,
 )
 from app.services.roles import SELF_SERVICE
 from app.views.base import CrmModelView
@@ -37,10 +39,13 @@ SPEC_GRANTS = {
     SALES: {CUSTOMER: ALL, CONTACT: ALL, CONTRACT: ALL, PRODUCT: (READ,), LICENSE: (READ,)},
     SUPPORT: {
         FEEDBACK: ALL, REPORTER: ALL, CUSTOMER: (READ,), CONTACT: (READ,),
-        PRODUCT: (READ,), LICENSE: (READ,),
+        PRODUCT: (READ,), LICENSE: (READ,), SERVICE_REPORT: (READ, EXPORT),
     },
     ENGINEER: {FEEDBACK: (READ, EDIT), PRODUCT: ALL, LICENSE: ALL},
-    MANAGER: {resource: (READ, EXPORT) for resource in BUSINESS_RESOURCES},
+    MANAGER: {
+        **{resource: (READ, EXPORT) for resource in BUSINESS_RESOURCES},
+        SERVICE_REPORT: (READ, EXPORT),
+    },
 }
 ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER)
 
@@ -152,9 +157,10 @@ CASES = [
 
 
 def allowed(role: str, resource: str, action: str) -> bool:
+    """What the spec lets ``role`` do; the database's roles come from ROLE_GRANTS."""
     if role == ADMIN:
         return True
-    return ACTIONS[action] in ROLE_GRANTS[role].get(resource, ())
+    return ACTIONS[action] in SPEC_GRANTS[role].get(resource, ())
 
 
 # ---------------------------------------------------------------- fixtures
@@ -253,8 +259,10 @@ def test_matrix(app, db_session, signed_in, role, module, action):
     body = response.get_data().decode("utf-8", errors="replace")
     if not may:
         assert status == 403, f"{role} should be refused {action} on {module.resource}: {status}"
-        if not action.startswith("api_"):
-            assert "403" in body and "href=\"/login/" not in body
+        if action.startswith("api_"):
+            assert response.json["message"] == "您无权执行此操作。"
+        else:  # the Chinese 403 page, not a sign-in page
+            assert "无权访问（403）" in body and 'href="/login/' not in body
         assert _count(db_session, module.model) == before_count
         assert _marker(db_session, module, pk) == before_marker
         return
@@ -289,10 +297,12 @@ def test_visitors_who_are_not_signed_in_are_sent_to_sign_in_or_get_401(visitor, 
 # ---------------------------------------------------------------- the table itself
 
 def test_role_table_is_the_spec_table():
-    for role, grants in SPEC_GRANTS.items():
-        business = {r: tuple(sorted(a)) for r, a in ROLE_GRANTS[role].items() if r in BUSINESS_RESOURCES}
-        assert business == {r: tuple(sorted(a)) for r, a in grants.items()}, role
     assert set(ROLE_GRANTS) == set(SPEC_GRANTS)
+    for role, grants in SPEC_GRANTS.items():
+        table = ROLE_GRANTS[role]
+        for resource in set(table) | set(grants):
+            assert sorted(table.get(resource, ())) == sorted(grants.get(resource, ())), (
+                f"ROLE_GRANTS[{role!r}][{resource!r}] differs from the spec")
 
 
 def _role_permissions(app, role_key):
@@ -322,8 +332,8 @@ def test_database_role_permissions_equal_the_table(app, db_session, role):
     wanted |= set(SELF_SERVICE)
     assert actual - wanted == set(), "permissions the table does not give"
     assert wanted - actual == set(), "permissions the table gives but the role lacks"
-    business = {(p, v) for p, v in actual if v in BUSINESS_RESOURCES}
-    assert business == {(permission_name(a), r) for r, acts in SPEC_GRANTS[role].items() for a in acts}
+    granted = {(p, v) for p, v in actual if v in (*BUSINESS_RESOURCES, SERVICE_REPORT)}
+    assert granted == {(permission_name(a), r) for r, acts in SPEC_GRANTS[role].items() for a in acts}
 
 
 def test_admin_has_every_permission_and_visitors_none(app, db_session):
@@ -338,23 +348,52 @@ def test_admin_has_every_permission_and_visitors_none(app, db_session):
 # ---------------------------------------------------------------- menus
 
 MENU_LINKS = {module.resource: f"{module.route}/list/" for module in MODULES}
+MENU_LINKS[SERVICE_REPORT] = "/reports/service/"
+# Menu links that are not pages to open: signing out would end the shared session.
+NOT_PAGES = ("/logout/", "/lang/")
 
 
 def _menu_html(page: str) -> str:
-    match = re.search(r'<nav.*?</nav>|<div class="navbar.*?</ul>\s*</div>', page, re.S)
+    match = re.search(r'<div class="navbar.*?</ul>\s*</div>\s*</div>\s*</div>', page, re.S)
     assert match, "page has no navigation bar"
     return match.group(0)
 
 
+def _menu_links(visitor) -> set[str]:
+    return set(re.findall(r'href="(/[^"#]*)"', _menu_html(visitor.get("/").get_data(as_text=True))))
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_menu_shows_only_the_roles_modules(signed_in, role):
+def test_menu_shows_only_the_roles_modules(app, signed_in, role):
+    """A newcomer signed in with each seeded role sees the spec's modules for it, no others."""
     visitor, _headers = signed_in(role)
-    menu = _menu_html(visitor.get("/").get_data(as_text=True))
+    links = _menu_links(visitor)
+    routes = {rule.rule for rule in app.url_map.iter_rules()}
     for resource, link in MENU_LINKS.items():
-        readable = allowed(role, resource, "list")
-        assert (f'href="{link}"' in menu) == readable, f"{role}: {link}"
-    for admin_link in ('href="/users/list/"', 'href="/roles/list/"'):
-        assert (admin_link in menu) == (role == ADMIN), f"{role}: {admin_link}"
+        if link not in routes:
+            continue
+        readable = allowed(role, resource, "list") if resource != SERVICE_REPORT else (
+            role == ADMIN or READ in SPEC_GRANTS[role].get(SERVICE_REPORT, ()))
+        assert (link in links) == readable, f"{role}: {link}"
+    for admin_link in ("/users/list/", "/roles/list/", "/permissions/list/"):
+        assert (admin_link in links) == (role == ADMIN), f"{role}: {admin_link}"
+    assert "/users/userinfo/" in links  # everyone reaches their own profile
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
+def test_every_menu_entry_is_shown_exactly_to_those_who_may_open_it(signed_in, role):
+    """Every entry of the admin's menu: in this role's menu if and only if its URL opens."""
+    every = _menu_links(signed_in(ADMIN)[0])
+    assert {"/customers/list/", "/users/list/"} <= every, every
+    visitor, _headers = signed_in(role)
+    shown = _menu_links(visitor)
+    assert shown <= every
+    for link in sorted(every):
+        if link == "/" or link.startswith(NOT_PAGES):
+            continue
+        status = visitor.get(link).status_code
+        assert status in (200, 403), f"{role}: {link} answered {status}"
+        assert (link in shown) == (status == 200), f"{role}: {link} answered {status}"
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
@@ -364,7 +403,52 @@ def test_user_admin_is_for_the_admin_only(signed_in, role, url):
     visitor, _headers = signed_in(role)
     response = visitor.get(url)
     assert response.status_code == 403
-    assert "拒绝" in response.get_data(as_text=True) or "权限" in response.get_data(as_text=True)
+    assert "无权访问（403）" in response.get_data(as_text=True)
+
+
+def _user_and_roles(db_session):
+    db_session.expire_all()
+    return sorted(
+        (user.username, user.first_name, user.active, tuple(sorted(r.name for r in user.roles)))
+        for user in db_session.scalars(select(CrmUser))
+    ), sorted(
+        (role.name, len(role.permissions))
+        for role in db_session.scalars(select(CrmUser.roles.property.mapper.class_))
+    )
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
+def test_only_the_admin_changes_users_and_roles(app, db_session, signed_in, role):
+    """Writes to the user and role pages by any other role are refused and change nothing."""
+    visitor, _headers = signed_in(role)
+    me = db_session.scalar(select(CrmUser).where(CrmUser.username == role))
+    target = db_session.scalar(select(CrmUser).where(CrmUser.username == "engineer2"))
+    admin_role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
+    own_role = me.roles[0]
+    before, password_before = _user_and_roles(db_session), target.password
+    promote = {"username": role, "first_name": "x", "phone": "13812345678",
+               "email": f"{role}@example.com", "active": "y", "roles": str(admin_role.id)}
+    writes = [
+        ("/users/add", {**promote, "username": "intruder", "email": "intruder@example.com",
+                        "password": "Strong-Pass99x", "conf_password": "Strong-Pass99x"}),
+        (f"/users/edit/{me.id}", promote),
+        (f"/users/edit/{target.id}", {**promote, "username": "engineer2", "active": ""}),
+        (f"/users/delete/{target.id}", {}),
+        (f"/users/action/deactivate/{target.id}", {}),
+        ("/users/action_post", {"action": "deactivate", "rowid": str(target.id)}),
+        (f"/resetpassword/form?pk={target.id}", {"password": "Strong-Pass99x",
+                                                 "conf_password": "Strong-Pass99x"}),
+        ("/roles/add", {"name": "入侵者"}),
+        (f"/roles/edit/{own_role.id}", {"name": own_role.name,
+                                        "permissions": [str(pv.id) for pv in admin_role.permissions]}),
+        (f"/roles/delete/{own_role.id}", {}),
+    ]
+    for url, data in writes:
+        response = visitor.post(url, data=data)
+        assert response.status_code in (302, 403), f"{url}: {response.status_code}"
+    assert _user_and_roles(db_session) == before
+    assert db_session.scalar(select(CrmUser.password).where(CrmUser.id == target.id)) == (
+        password_before)
 
 
 # ---------------------------------------------------------------- the engineer record rule
@@ -458,12 +542,12 @@ def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
         runner = app.test_cli_runner()
         result = runner.invoke(args=["crm", "init"])
         assert result.exit_code == 0, result.output
-        assert f"role {name}: kept" in result.output
+        assert f"角色 {name}：保留现有设置" in result.output  # crm init speaks the default zh
         db_session.expire_all()
         assert ("can_delete", CONTRACT) not in _role_permissions(app, SALES)
 
         result = runner.invoke(args=["crm", "init", "--reset-roles"])
-        assert result.exit_code == 0 and f"role {name}: reset" in result.output
+        assert result.exit_code == 0 and f"角色 {name}：已恢复为预设权限" in result.output
         db_session.expire_all()
         assert ("can_delete", CONTRACT) in _role_permissions(app, SALES)
     finally:
@@ -475,12 +559,10 @@ def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
 @pytest.mark.parametrize("role", ROLES)
 def test_service_report_follows_the_table(app, signed_in, role):
     """Read opens the report's form, export downloads it (app.permissions.SERVICE_REPORT)."""
-    from app.permissions import SERVICE_REPORT
-
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     if "/reports/service/" not in routes:
         pytest.skip("the service report is not registered")
-    grants = ROLE_GRANTS.get(role, {}).get(SERVICE_REPORT, ())
+    grants = SPEC_GRANTS.get(role, {}).get(SERVICE_REPORT, ())
     visitor, _headers = signed_in(role)
     form = visitor.get("/reports/service/")
     assert form.status_code == (200 if role == ADMIN or READ in grants else 403)

@@ -6,6 +6,9 @@ The browser's view of a failed sign-in is in tests/test_browser.py.
 from __future__ import annotations
 
 import html
+import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -162,27 +165,88 @@ def test_session_cookie_is_secure_when_configured(app, db_session, monkeypatch):
     assert "Secure" in cookie and "HttpOnly" in cookie
 
 
+def test_secure_cookies_are_turned_on_by_the_environment(app):
+    """``CRM_SECURE_COOKIES=1`` (behind HTTPS) marks the session and remember cookies Secure."""
+    script = ("import config; print(config.SESSION_COOKIE_SECURE, config.REMEMBER_COOKIE_SECURE, "
+              "config.SESSION_COOKIE_HTTPONLY, config.SESSION_COOKIE_SAMESITE)")
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32,
+           "CRM_INSTANCE_DIR": app.instance_path}
+    for value, expected in (("1", "True True True Lax"), ("", "False False True Lax")):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                env={**env, "CRM_SECURE_COOKIES": value}, cwd=app.root_path + "/..",
+                                check=True)
+        assert result.stdout.strip() == expected
+
+
 def test_passwords_are_stored_hashed(db_session):
     for user in db_session.scalars(select(CrmUser)):
         assert user.password != PASSWORD
         assert user.password.startswith(("scrypt:", "pbkdf2:"))
 
 
-FORM_PAGES = [
-    "/customers/add", "/contacts/add", "/contracts/add", "/products/add", "/licenses/add",
-    "/feedback/add", "/reporters/add", "/customers/edit/{customer}", "/users/add",
-    "/users/edit/{me}", "/roles/add", "/userinfoeditview/form", "/resetmypassword/form",
-]
+def _view_of(app, endpoint: str):
+    name = endpoint.split(".")[0]
+    return next((view for view in app.appbuilder.baseviews if type(view).__name__ == name), None)
+
+
+def _page_urls(app, db_session) -> list[str]:
+    """Every HTML page of the panel, with a real record for ``<pk>``: lists, shows, forms."""
+    from factories import make_contact, make_contract, make_feedback, make_license
+
+    make_feedback(), make_license(), make_contact(), make_contract()
+    urls = []
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        if ("GET" not in rule.methods or path.startswith(("/api/", "/static", "/appbuilder"))
+                or any(part in path for part in ("/delete/", "/action/", "/lang/", "logout",
+                                                  "export", "xlsx", "download", "/_"))):
+            continue
+        arguments = set(rule.arguments)
+        if not arguments:
+            urls.append(path)
+            continue
+        view = _view_of(app, rule.endpoint)
+        if arguments != {"pk"} or view is None or not hasattr(view, "datamodel"):
+            continue
+        model = view.datamodel.obj
+        pk = db_session.scalar(select(model.id).order_by(model.id))
+        if pk is not None:
+            urls.append(re.sub(r"<(?:\w+:)?pk>", str(pk), path))
+    return sorted(urls)
 
 
 def test_every_form_carries_a_csrf_token(app, admin, db_session):
-    ids = {"customer": make_customer().id,
-           "me": db_session.scalar(select(CrmUser.id).where(CrmUser.username == "admin"))}
-    for url in FORM_PAGES:
-        response = admin.get(url.format(**ids))
-        assert response.status_code == 200, url
-        assert csrf_token_of(response), url
+    """Every page the admin can open: each POST form in it has the token field."""
+    urls = _page_urls(app, db_session)
+    assert {"/customers/add", "/users/add", "/roles/add", "/userinfoeditview/form"} <= set(urls)
+    forms_seen = 0
+    for url in urls + ["/resetpassword/form?pk=1"]:
+        response = admin.get(url)
+        if response.status_code != 200 or "html" not in response.content_type:
+            continue
+        page = response.get_data(as_text=True)
+        for form in re.findall(r"<form\b.*?</form>", page, re.S | re.I):
+            if re.search(r'method\s*=\s*"post"', form, re.I):
+                forms_seen += 1
+                assert 'name="csrf_token"' in form, f"{url}: {form[:200]}"
+    assert forms_seen >= 20
     assert csrf_token_of(Visitor(app).get("/login/"))
+
+
+def test_every_post_without_the_csrf_token_is_refused(app, admin, db_session):
+    """Every route of the panel that takes a POST (the JWT API excepted) refuses it without a token."""
+    customer = make_customer()
+    routes = [rule for rule in app.url_map.iter_rules()
+              if "POST" in rule.methods and not rule.rule.startswith("/api/")]
+    assert len(routes) > 50
+    for rule in routes:
+        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "deactivate" if m.group(1) == "name" else str(customer.id), rule.rule)
+        response = admin.client.post(url, data={"name": "无令牌", "code": "C-CSRF", "action": "delete",
+                                                "rowid": str(customer.id)})
+        assert response.status_code == 400, f"{url}: {response.status_code}"
+    db_session.expire_all()
+    assert db_session.get(Customer, customer.id) is not None
+    assert db_session.scalar(select(Customer).where(Customer.code == "C-CSRF")) is None
 
 
 @pytest.mark.parametrize("url,data", [
@@ -197,6 +261,12 @@ def test_a_post_without_the_csrf_token_is_refused(app, admin, db_session, url, d
     assert response.status_code == 400
     db_session.expire_all()
     assert db_session.scalar(select(Customer).where(Customer.code == "C-CSRF")) is None
+    assert _user(db_session, "nocsrf") is None
+    # a token from another session does not do either
+    other = Visitor(app)
+    other.login("manager")
+    response = admin.client.post(url, data={**data, "csrf_token": other.csrf_token})
+    assert response.status_code == 400
     assert _user(db_session, "nocsrf") is None
 
 

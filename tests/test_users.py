@@ -100,43 +100,93 @@ def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
     assert newcomer.get("/customers/list/").status_code == 200
 
 
-def test_user_pages_are_in_chinese_with_the_seed_fields(app, admin, db_session):
-    page = _text(admin.get("/users/add"))
-    for label in ("登录名", "姓名", "年龄", "职位", "电话", "邮箱", "家庭住址", "工作年限", "角色", "密码"):
-        assert label in page, label
-    assert "Last Name" not in page and "姓氏" not in page
-    listing = _text(admin.get("/users/list/"))
-    for label in ("登录名", "姓名", "职位", "电话"):
-        assert label in listing
+# The seed's user fields (SPEC.md, module 8) and their Chinese labels.
+SEED_FIELD_LABELS = {
+    "username": "登录名", "first_name": "姓名", "age": "年龄", "position": "职位",
+    "phone": "电话", "email": "电子邮箱", "home_address": "家庭住址",
+    "years_of_work": "工作年限", "roles": "账户权限",
+}
+
+
+def _labels_of_form(page: str) -> dict[str, str]:
+    """Form field name -> the label on its row."""
+    rows = re.findall(r'<label for="(\w+)"[^>]*>\s*(.*?)\s*(?:<strong|</label>)', page, re.S)
+    return {name: label for name, label in rows}
+
+
+def test_user_add_and_edit_forms_have_the_seed_fields_in_chinese(app, admin, db_session):
     user = _make_user(app)
+    for url in ("/users/add", f"/users/edit/{user.id}"):
+        page = _text(admin.get(url))
+        labels = _labels_of_form(page)
+        for field, label in SEED_FIELD_LABELS.items():
+            assert labels.get(field) == label, (url, field, labels.get(field))
+        assert "last_name" not in labels and "Last Name" not in page and "姓氏" not in page
+        assert "Roles" not in page and "First Name" not in page
+    assert _labels_of_form(_text(admin.get("/users/add")))["password"] == "密码"
+
+
+def test_user_list_and_show_pages_have_the_seed_fields_in_chinese(app, admin, db_session):
+    user = _make_user(app, phone="13812345678", age=31, position="工程师",
+                      years_of_work=8, home_address="上海市静安区")
+    listing = _text(admin.get("/users/list/?_flt_0_username=zhaolei"))
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", listing, re.S)
+    headers = " ".join(re.sub(r"<[^>]+>", " ", header) for header in headers)
+    for label in ("登录名", "姓名", "职位", "电话", "电子邮箱", "启用", "账户权限"):
+        assert label in headers, label
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*zhaolei姓名.*?</tr>", listing, re.S).group(0)
+    cells = [re.sub(r"<[^>]+>|\s+", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert ["zhaolei", "zhaolei姓名", "工程师", "13812345678", "zhaolei@example.com", "是", "销售"] == [
+        cell for cell in cells if cell and cell not in ("查看", "编辑", "删除")
+    ][-7:], cells
+
     show = _text(admin.get(f"/users/show/{user.id}"))
-    assert "zhaolei姓名" in show and "工作年限" in show
+    for label in SEED_FIELD_LABELS.values():
+        assert re.search(rf"<th[^>]*>\s*{label}\s*</th>", show), label
+    for value in ("zhaolei姓名", "13812345678", "31", "工程师", "8", "上海市静安区", "销售"):
+        assert value in show, value
+    body = show[show.index('id="Home"'):]
+    assert not re.search(r">\s*(None|True|False|\[.*?\])\s*<", body), "Python values shown raw"
+
+
+def _field_error(page: str, field: str) -> str:
+    """The error shown beside the form field named ``field`` ('' when none)."""
+    match = re.search(
+        rf'name="{field}"[^>]*>(?:(?!</td>).)*?class="alert alert-danger">\s*(.*?)\s*</div>',
+        page, re.S,
+    )
+    return match.group(1).strip() if match else ""
 
 
 @pytest.mark.parametrize(
-    "overrides,field_label,message",
+    "overrides,field,field_label,message",
     [
-        ({"username": "sales"}, "登录名", "已被使用"),
-        ({"phone": ""}, "电话", "请填写电话"),
-        ({"phone": "12345"}, "电话", "电话须为大陆手机号"),
-        ({"password": "abc12345", "conf_password": "abc12345"}, "密码", "两个大写字母"),
-        ({"conf_password": "Other-Pass99x"}, "确认密码", "密码"),
-        ({"email": "sales@example.com"}, "电子邮箱", "电子邮箱“sales@example.com”已被使用"),
+        ({"username": "sales"}, "username", "登录名", "登录名“sales”已被使用"),
+        ({"phone": ""}, "phone", "电话", "请填写电话"),
+        ({"phone": None}, "phone", "电话", "请填写电话"),
+        ({"phone": "12345"}, "phone", "电话", "电话须为大陆手机号"),
+        ({"password": "abc12345", "conf_password": "abc12345"}, "password", "密码", "两个大写字母"),
+        ({"conf_password": "Other-Pass99x"}, "conf_password", "密码", "密码"),
+        ({"email": "sales@example.com"}, "email", "电子邮箱",
+         "电子邮箱“sales@example.com”已被使用"),
+        ({"roles": None}, "roles", "角色", "请至少选择一个角色"),
     ],
-    ids=["duplicate-login-name", "missing-phone", "bad-phone", "weak-password",
-         "password-mismatch", "duplicate-email"],
+    ids=["duplicate-login-name", "missing-phone", "phone-left-out", "bad-phone", "weak-password",
+         "password-mismatch", "duplicate-email", "no-role"],
 )
 def test_user_add_errors_name_the_field_and_store_nothing(
-    app, admin, db_session, overrides, field_label, message
+    app, admin, db_session, overrides, field, field_label, message
 ):
     before = _users(db_session)
     response = admin.post("/users/add", data=_user_form(app, **overrides))
     assert response.status_code == 200  # the form again, not a redirect
     page = _text(response)
-    errors = " ".join(re.findall(r'class="alert alert-danger">(.*?)</div>', page, re.S))
-    assert message in errors, errors
-    assert field_label in page
+    error = _field_error(page, field)
+    assert message in error and field_label in error, error  # beside the field, naming it
+    unquoted = re.sub(r"“.*?”", "", error)  # the value typed may be English
+    assert re.search(r"[\u4e00-\u9fff]", error) and not re.search(r"[A-Za-z]{4,}", unquoted), error
     assert _users(db_session) == before
+    assert _user(db_session, "wangfang") is None
     # what was typed is still there (passwords excepted, as browsers expect)
     assert 'value="王芳"' in page and 'value="上海市徐汇区漕溪北路 1 号"' in page
 
@@ -202,9 +252,11 @@ def test_unused_user_is_deleted(app, admin, db_session):
 
 def test_admin_cannot_delete_their_own_account(app, admin, db_session):
     me = _user(db_session, "admin")
+    before = _users(db_session)
     response = admin.post(f"/users/delete/{me.id}", follow_redirects=True)
     assert "不能删除用户" in _text(response) and "这是您自己的账户" in _text(response)
-    assert _user(db_session, "admin") is not None
+    assert f"/users/action/deactivate/{me.id}" not in _text(response)  # nor deactivate it
+    assert _user(db_session, "admin") is not None and _users(db_session) == before
 
 
 def test_signed_in_user_is_not_deleted_and_deactivation_is_offered(app, admin, db_session):
@@ -258,7 +310,8 @@ def test_referenced_user_is_not_deleted_but_can_be_deactivated(app, admin, db_se
         make_customer(created_by_fk=user.id)
     response = admin.post(f"/users/delete/{user.id}")
     page = _text(admin.get(response.headers["Location"]))
-    assert "不能删除用户" in page and "条记录引用了该账户" in page
+    assert "不能删除用户" in page and "条记录引用了该账户" in page and "可改为停用该账户" in page
+    assert f"/users/action/deactivate/{user.id}" in page  # the offer
     assert _user(db_session, "engineer3") is not None
 
     response = admin.post(f"/users/action/deactivate/{user.id}")
@@ -281,15 +334,23 @@ def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, 
     session = Visitor(app)
     session.login("zhaolei")
     assert session.get("/customers/list/").status_code == 200
+    api = app.test_client()
+    token = api.post("/api/v1/security/login", json={
+        "username": "zhaolei", "password": PASSWORD, "provider": "db"}).json["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/v1/customers/", headers=bearer).status_code == 200
+
     admin.post(f"/users/action/deactivate/{user.id}")
-    # the open session is refused from the next request on
+    # the open session and the token already handed out are refused from the next request on
     assert session.get("/customers/list/").status_code == 302
+    assert api.get("/api/v1/customers/", headers=bearer).status_code == 401
     assert "登录失败" in _text(_failed_login(app, "zhaolei"))
-    api = app.test_client().post(
+    response = api.post(
         "/api/v1/security/login",
         json={"username": "zhaolei", "password": PASSWORD, "provider": "db"},
     )
-    assert api.status_code == 401
+    assert response.status_code == 401 and "登录失败" in response.json["message"]
+    assert "access_token" not in response.json
 
 
 def test_deactivating_with_a_get_request_is_refused(app, admin, db_session):
@@ -327,6 +388,28 @@ def test_a_second_admin_may_be_deactivated_by_the_first(app, admin, db_session):
     other = _make_user(app, username="admin2", role="admin")
     admin.post(f"/users/action/deactivate/{other.id}")
     assert _user(db_session, "admin2").active is False
+
+
+def test_deleting_or_deactivating_a_user_that_is_gone_is_a_404(app, admin, db_session):
+    before = _users(db_session)
+    assert admin.post("/users/delete/987654").status_code == 404
+    assert admin.post("/users/action/deactivate/987654").status_code == 404
+    response = admin.post("/users/action_post", data={"action": "deactivate", "rowid": "987654"})
+    assert response.status_code == 302
+    assert _users(db_session) == before
+
+
+def test_an_admin_edit_that_breaks_a_rule_names_the_field_and_changes_nothing(
+    app, admin, db_session
+):
+    user = _make_user(app, phone="13812345678")
+    form = _user_form(app, username="zhaolei", email="zhaolei@example.com", phone="",
+                      password=None, conf_password=None)
+    response = admin.post(f"/users/edit/{user.id}", data=form)
+    assert response.status_code == 200
+    assert "请填写电话" in _field_error(_text(response), "phone")
+    stored = _user(db_session, "zhaolei")
+    assert (stored.phone, stored.first_name) == ("13812345678", "zhaolei姓名")
 
 
 def test_there_is_no_other_way_to_delete_users(app, admin):

@@ -1,6 +1,5 @@
 """Every page and menu entry, registered in one place."""
 
-from flask_appbuilder import IndexView as FabIndexView
 from flask_babel import lazy_gettext as _l
 
 from app.api import register_apis
@@ -8,6 +7,7 @@ from app.api import register_apis
 from .contact import ContactView
 from .contract import ContractView
 from .customer import CustomerView
+from .dashboard import DashboardIndexView
 from .feedback import FeedbackView
 from . import history, importing
 from .license import LicenseView
@@ -17,8 +17,8 @@ from .reporter import ReporterView
 from .reports import ServiceReportView
 
 
-class IndexView(FabIndexView):
-    index_template = "index.html"
+class IndexView(DashboardIndexView):
+    """The home page after sign-in: each role's dashboard (app/views/dashboard.py)."""
 
 
 # (category, category label, icon, [(view, menu name, label, icon)])
