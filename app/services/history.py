@@ -21,7 +21,7 @@ from typing import Any
 from flask import g, has_request_context, request
 from flask_appbuilder.security.sqla.models import Role
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Enum, event, func, insert, inspect, select
+from sqlalchemy import Boolean, DateTime, Enum, Numeric, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
@@ -29,6 +29,7 @@ from app.extensions import db
 from app.models import BUSINESS_MODELS, CrmUser
 from app.models.history import ChangeAction, ChangeRecord
 from app.models.labels import labels_for
+from app.services.display import format_datetime, format_money
 
 MASK = "******"
 MAX_TEXT = 2000  # one value's stored length; longer text is cut with an ellipsis
@@ -389,7 +390,7 @@ def field_label(model_key: str, field: str) -> str:
 
 
 def display_value(model_key: str, field: str, value: str | None) -> str:
-    """A stored value as shown: enumeration codes as their label, booleans as yes/no."""
+    """A stored value as the pages show it: labels for codes, yes/no, 2026-11-25 14:03, ¥1,200.00."""
     if value is None:
         return ""
     model = model_of(model_key)
@@ -401,6 +402,13 @@ def display_value(model_key: str, field: str, value: str | None) -> str:
                 return str(member)
         if value in ("true", "false") and isinstance(column.type, Boolean):
             return str(_l("Yes")) if value == "true" else str(_l("No"))
+        try:
+            if isinstance(column.type, DateTime):
+                return format_datetime(datetime.fromisoformat(value))
+            if isinstance(column.type, Numeric):
+                return format_money(Decimal(value))
+        except (ValueError, ArithmeticError):
+            pass  # written by an older release in another form: shown as stored
     return value
 
 
