@@ -130,6 +130,16 @@ def test_every_module_exports_its_list(admin, db_session, route_base):
     assert feedback.id  # the rows above exist in every module
 
 
+@pytest.mark.parametrize("route_base", MODULES)
+def test_every_list_page_has_the_export_button(admin, route_base):
+    page = admin.get(f"{route_base}/list/?_oc_{MODULES[route_base]}=id&_od_{MODULES[route_base]}=desc")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="export-xlsx"' in html and "导出 Excel" in html
+    assert (f"{route_base}/export.xlsx?_oc_{MODULES[route_base]}=id&amp;"
+            f"_od_{MODULES[route_base]}=desc") in html
+
+
 def test_list_page_has_an_export_button_with_the_filters(login_as, feedback):
     page = login_as("support").get("/feedback/list/?_flt_0_status=new").get_data(as_text=True)
     assert 'id="export-xlsx"' in page
@@ -188,3 +198,27 @@ def test_file_name_is_chinese_and_dated_with_an_ascii_fallback(login_as, custome
     disposition = login_as("sales").get("/customers/export.xlsx").headers["Content-Disposition"]
     assert "filename*=UTF-8''%E5%AE%A2%E6%88%B7%E5%88%97%E8%A1%A8_" in disposition  # 客户列表_
     assert 'filename="customers_' in disposition
+
+
+def test_a_computed_column_is_exported_from_its_sql_expression(app, login_as, db_session,
+                                                                monkeypatch):
+    """A view may name a column that is not a model attribute (the license state)."""
+    from datetime import date
+
+    from app.services.licenses import LicenseState, state_expression, today
+
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "LicenseView")
+    monkeypatch.setattr(view, "export_column_names", ["serial", "state", "valid_to"])
+    monkeypatch.setattr(view, "export_expressions", {
+        "state": lambda: (state_expression(today()),
+                          lambda code: str(LicenseState[code].value)),
+    })
+    product = factories.make_product()
+    expired = factories.make_license(product, valid_from=date(2020, 1, 1), valid_to=date(2020, 12, 31))
+    factories.make_license(product, valid_from=date(2020, 1, 1), valid_to=date(2099, 12, 31))
+    manager = login_as("manager")
+    _sheet, rows = _rows(manager.get("/licenses/export.xlsx?_flt_0_state=expired"))
+    assert rows[0] == ("授权序列号", "授权状态", "终止日期")
+    assert rows[1:] == [(expired.serial, "已过期", datetime(2020, 12, 31))]
+    _sheet, rows = _rows(manager.get("/licenses/export.xlsx?_oc_LicenseView=state&_od_LicenseView=asc"))
+    assert sorted(row[1] for row in rows[1:]) == ["已过期", "有效"]

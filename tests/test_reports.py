@@ -8,13 +8,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.models import CrmUser, Feedback, FeedbackLevel, FeedbackStatus
+from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus
 from app.reports import xlsx
 from tests.factories import make_customer, make_feedback, make_reporter
 
 URL = "/reports/service/xlsx?from=2026-01-01&to=2026-03-31"
 SHEETS = ["汇总", "按工程师", "按客户", "按城市", "按门店", "按原因", "按状态", "按级别",
-          "月度趋势", "反馈明细"]
+          "积压账龄", "月度趋势", "反馈明细"]
 DETAIL_HEADER = ["编号", "创建日期", "解决日期", "解决时长（小时）", "目标内解决", "客户编码",
                  "公司名称", "反馈人员", "门店", "城市", "产品", "问题级别", "问题状态",
                  "跟踪工程师", "问题描述", "原因分析"]
@@ -47,10 +47,30 @@ def _workbook(response):
     return load_workbook(BytesIO(response.data))
 
 
-def test_form_is_in_chinese_with_dates_and_customers(login_as, feedback):
-    page = login_as("support").get("/reports/service/").get_data(as_text=True)
-    for text in ("服务报表", "开始日期", "截止日期", 'type="date"', "全部客户", "长益超市", "下载报表"):
+def test_form_is_in_chinese_with_dates_and_a_searching_customer_field(login_as, feedback):
+    visitor = login_as("support")
+    page = visitor.get("/reports/service/").get_data(as_text=True)
+    for text in ("服务报表", "开始日期", "截止日期", 'type="date"', "全部客户", "下载报表",
+                 'data-url="/reports/service/customers"', "crm/related_select.js"):
         assert text in page
+    assert "长益超市" not in page  # customers are searched, not all put in the page
+    found = visitor.get("/reports/service/customers?q=超市").get_json()
+    assert [row["text"] for row in found["results"]] == [
+        str(customer) for customer in feedback.scalars(
+            select(Customer).where(Customer.name == "长益超市"))
+    ]
+    assert found["pagination"] == {"more": False}
+    assert visitor.get("/reports/service/customers?q=&page=x").get_json()["results"]
+
+
+def test_a_refused_form_keeps_the_chosen_customer(login_as, feedback):
+    customer = feedback.scalars(select(Customer).where(Customer.name == "长益超市")).one()
+    response = login_as("support").get(
+        f"/reports/service/xlsx?from=2026-03-31&to=2026-01-01&customer_id={customer.id}")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert f'<option value="{customer.id}" selected>{customer}</option>' in page
+    assert 'value="2026-03-31"' in page
 
 
 def test_report_workbook_sheets_headers_types_charts(login_as, feedback):
@@ -82,10 +102,19 @@ def test_report_workbook_sheets_headers_types_charts(login_as, feedback):
     assert engineers.freeze_panes == "A2"
     assert engineers.auto_filter.ref == "A1:K2"
     assert engineers.column_dimensions["A"].width >= 20
-    for title in ("按工程师", "按状态", "按级别", "月度趋势"):
+    for title in ("按工程师", "按状态", "按级别", "积压账龄", "月度趋势"):
         assert len(book[title]._charts) == 1, title
     assert type(book["按状态"]._charts[0]).__name__ == "PieChart"
     assert type(book["月度趋势"]._charts[0]).__name__ == "LineChart"
+    assert type(book["按工程师"]._charts[0]).__name__ == "BarChart"
+
+    backlog = book["积压账龄"]
+    assert [cell.value for cell in backlog[1]] == ["未解决时长", "未解决", "紧急", "高", "中", "低"]
+    assert [row[:2] for row in backlog.iter_rows(min_row=2, values_only=True)] == [
+        ("不足 1 天", 0), ("1–3 天", 0), ("3–7 天", 0), ("7–30 天", 0), ("30 天及以上", 1),
+    ]  # the one open feedback of the period (03-02) is months old
+    assert backlog["F6"].value == 1 and backlog["B6"].number_format == "#,##0"
+    assert backlog.freeze_panes == "A2" and backlog.auto_filter.ref == "A1:F6"
 
     trend = book["月度趋势"]
     assert [row[0].value for row in trend.iter_rows(min_row=2)] == [
@@ -180,6 +209,8 @@ def test_roles_without_the_report_are_refused(login_as, feedback, username):
         response = visitor.get(url)
         assert response.status_code == 403, url
         assert response.mimetype != xlsx.XLSX_MIMETYPE
+    search = visitor.get("/reports/service/customers?q=超市")
+    assert search.status_code in (401, 403) and "长益超市" not in search.get_data(as_text=True)
     assert "服务报表" not in visitor.get("/").get_data(as_text=True)
 
 

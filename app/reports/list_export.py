@@ -26,15 +26,22 @@ class ExportColumn:
     convert: Callable[[Any], Any] | None = None  # stored value -> value to write
 
 
-def export_columns(model, names: Sequence[str], labels: dict) -> list[ExportColumn]:
+def export_columns(model, names: Sequence[str], labels: dict,
+                   computed: dict[str, Callable[[Any], Any] | None] | None = None
+                   ) -> list[ExportColumn]:
     """How to write each of ``names`` of ``model``, from its SQLAlchemy type.
 
-    Relations arrive already as text (the related record's ``str``).
+    Relations arrive already as text (the related record's ``str``); ``computed``
+    names (not model attributes) are text made by their converter.
     """
     mapper = model.__mapper__
+    computed = computed or {}
     columns = []
     for name in names:
         label = str(labels.get(name, name))
+        if name in computed:
+            columns.append(ExportColumn(name, label, "text", 14, computed[name]))
+            continue
         prop = mapper.attrs.get(name)
         if isinstance(prop, RelationshipProperty):
             columns.append(ExportColumn(name, label, "text", 20))

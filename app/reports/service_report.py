@@ -1,7 +1,8 @@
 """The service report (服务报表): feedback KPIs of a period as an Excel workbook.
 
 Sheets: a summary (title, period, who and when, the KPIs, the targets), one
-sheet per breakdown, the monthly trend, and the period's feedback rows. The
+sheet per breakdown, the open backlog by age, the monthly trend, and the
+period's feedback rows. The
 numbers come from ``app.services.statistics``; this module only lays them out.
 """
 
@@ -91,6 +92,7 @@ def build_workbook(stats: ServiceStatistics, meta: ReportMeta, rows) -> Workbook
     for name, title, first_header, chart, chart_rows in BREAKDOWN_SHEETS:
         _breakdown_sheet(workbook, str(title), first_header, stats.breakdowns[name],
                          chart, chart_rows)
+    _backlog_sheet(workbook, stats)
     _trend_sheet(workbook, stats)
     _detail_sheet(workbook, rows)
     return workbook
@@ -176,6 +178,33 @@ def _pie(ws, title: str, rows: int, anchor: str) -> None:
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
     chart.width, chart.height = 14, 9
     ws.add_chart(chart, anchor)
+
+
+def _backlog_sheet(workbook, stats: ServiceStatistics) -> None:
+    """Open feedback by age group, split by level, with a stacked bar chart."""
+    ws = workbook.create_sheet(_("Backlog age"))
+    levels = list(FeedbackLevel)
+    labels = [_("Age of open feedback"), _("Open"), *(str(member.value) for member in levels)]
+    formatter = xlsx.start_table(ws, labels, ["text", *["int"] * (len(levels) + 1)],
+                                 hints=[18] + [0] * (len(levels) + 1))
+    for group in stats.backlog:
+        ws.append(formatter([group.label, group.total,
+                             *(group.by_level.get(member.name, 0) for member in levels)]))
+    count = len(stats.backlog)
+    xlsx.finish_table(ws, len(labels), count + 1)
+    if count:
+        chart = BarChart()
+        chart.type = "col"
+        chart.grouping = "stacked"
+        chart.overlap = 100
+        chart.title = _("Backlog age")
+        chart.y_axis.title = _("Open")
+        chart.add_data(Reference(ws, min_col=3, max_col=len(labels), min_row=1,
+                                 max_row=count + 1), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=count + 1))
+        chart.width, chart.height = 18, 9
+        _show_axes(chart)
+        ws.add_chart(chart, f"{get_column_letter(len(labels) + 2)}2")
 
 
 def _trend_sheet(workbook, stats: ServiceStatistics) -> None:

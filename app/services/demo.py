@@ -142,7 +142,7 @@ def write(plan: DemoPlan, advance: Callable[[int], None] = lambda n: None) -> di
                 rng = random.Random(plan.seed + 1)
                 with _indexes_built_after(conn, Feedback.__table__):
                     for batch in _feedback_batches(plan, rng):
-                        conn.execute(insert(Feedback.__table__), batch)
+                        _bulk_insert(conn, Feedback.__table__, batch)
                         advance(len(batch))
                 _reset_sequences(conn)
             # Fresh planner statistics, so the first pages use the right indexes.
@@ -153,6 +153,19 @@ def write(plan: DemoPlan, advance: Callable[[int], None] = lambda n: None) -> di
     counts = {model: len(rows) for model, rows in plan.rows.items()}
     counts[Feedback] = plan.feedback
     return counts
+
+
+def _bulk_insert(conn, table, rows: list[dict]) -> None:
+    """``executemany`` on SQLite; PostgreSQL's COPY, several times faster, on PostgreSQL."""
+    if conn.dialect.name != "postgresql" or not rows:
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(tuple(row[name] for name in columns))
 
 
 def tables_to_clear() -> list:

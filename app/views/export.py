@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from itertools import islice
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from flask import flash, redirect, url_for
 from flask_appbuilder import Model, expose, has_access
@@ -31,6 +31,10 @@ class ExportMixin:
 
     list_template = "crm/list.html"
     export_column_names: list[str] | None = None  # default: the list's columns
+    # List columns that are not model attributes (a derived state): name -> a function
+    # returning (SQL expression of the value, function from that value to the text
+    # written, or None). Without one, such a column makes the export load whole records.
+    export_expressions: dict[str, Callable[[], tuple[Any, Callable[[Any], Any] | None]]] = {}
     export_batch = 1000
 
     def __init__(self, **kwargs):
@@ -42,9 +46,13 @@ class ExportMixin:
     @has_access
     def export(self):
         names = self.export_column_names or self.list_columns
-        columns = export_columns(self.datamodel.obj, names, self.label_columns)
+        computed = {name: self.export_expressions[name]() for name in names
+                    if name in self.export_expressions}
+        columns = export_columns(self.datamodel.obj, names, self.label_columns,
+                                 {name: convert for name, (_expr, convert) in computed.items()})
         try:
-            workbook = list_workbook(str(self.list_title), columns, self.export_rows(names))
+            workbook = list_workbook(str(self.list_title), columns,
+                                     self.export_rows(names, computed))
         except (ApplyFilterException, SQLAlchemyError, LookupError, ValueError):
             self.datamodel.session.rollback()
             flash(_("The list's filters could not be applied, so nothing was exported. "
@@ -66,23 +74,34 @@ class ExportMixin:
             order_column, direction = self.base_order or ("", "")
         return filters.get_joined_filters(self._base_filters), order_column, direction
 
-    def export_rows(self, names: Sequence[str]) -> Iterator[tuple]:
-        """The value of each of ``names`` for every row the list selects, in its order."""
+    def export_rows(self, names: Sequence[str], computed: dict | None = None) -> Iterator[tuple]:
+        """The value of each of ``names`` for every row the list selects, in its order.
+
+        ``computed``: name -> (SQL expression, converter) for columns that are not
+        model attributes (see ``export_expressions``).
+        """
+        computed = computed or {}
         datamodel = self.datamodel
         model = datamodel.obj
         filters, order_column, direction = self._filters_and_order()
         references = {
             name: getattr(model, name).property for name in names
-            if datamodel.is_relation_many_to_one(name) or datamodel.is_relation_one_to_one(name)
+            if name not in computed
+            and (datamodel.is_relation_many_to_one(name) or datamodel.is_relation_one_to_one(name))
         }
-        plain = [name for name in names if name not in references]
+        plain = [name for name in names if name not in references and name not in computed]
         if any(name not in model.__table__.columns for name in plain) or any(
             len(prop.local_columns) != 1 for prop in references.values()
         ):
             yield from self._rows_from_records(names, filters, order_column, direction)
             return
         keys = {name: next(iter(prop.local_columns)) for name, prop in references.items()}
-        selected = [keys[name] if name in keys else getattr(model, name) for name in names]
+        selected = [
+            keys[name] if name in keys
+            else computed[name][0].label(f"export_{index}") if name in computed
+            else getattr(model, name)
+            for index, name in enumerate(names)
+        ]
         query = datamodel.session.query(*selected).select_from(model)
         # What FAB's apply_all does for a list page, less the paging and eager loads.
         query = datamodel.apply_filters(query, datamodel.get_inner_filters(filters))

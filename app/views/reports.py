@@ -1,14 +1,19 @@
-"""The service report pages: a form, and the workbook it downloads."""
+"""The service report pages: a form, and the workbook it downloads.
+
+The form's customer drop-down holds only the chosen customer; select2 asks
+``/reports/service/customers?q=…`` for a page of matches as the user types,
+so the page stays small however many customers there are.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import render_template, request
+from flask import jsonify, request
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Customer
@@ -22,7 +27,7 @@ class ServiceReportView(BaseView):
     route_base = "/reports/service"
     default_view = "form"
     class_permission_name = SERVICE_REPORT
-    method_permission_name = {"form": READ, "xlsx": EXPORT}
+    method_permission_name = {"form": READ, "customers": READ, "xlsx": EXPORT}
     base_permissions = [permission_name(READ), permission_name(EXPORT)]
     page_title = _l("Service report")
 
@@ -45,14 +50,27 @@ class ServiceReportView(BaseView):
         workbook = service_report_workbook(query, generated_by=user)
         return send_workbook(workbook, *report_filename(query))
 
+    @expose("/customers")
+    @has_access_api
+    def customers(self):
+        """Select2's JSON: a page of customers matching ``q`` (code or name)."""
+        from app.views.ajax_select import MAX_PAGE, search_related
+
+        raw_page = (request.args.get("page") or "").strip()
+        page = min(int(raw_page), MAX_PAGE) if raw_page.isdigit() and len(raw_page) < 10 else 1
+        rows, more = search_related(Customer, request.args.get("q", ""), max(page, 1))
+        return jsonify(results=[{"id": pk, "text": label} for pk, label in rows],
+                       pagination={"more": more})
+
     def _render_form(self, values, errors):
-        customers = db.session.execute(
-            select(Customer.id, Customer.code, Customer.name).order_by(Customer.code)
-        ).all()
+        raw = str(values.get("customer_id") or "").strip()
+        chosen = None
+        if raw.isdigit() and len(raw) <= 18 and not errors.get("customer_id"):
+            chosen = db.session.get(Customer, int(raw))
         return self.render_template(
             "crm/service_report.html",
             title=self.page_title,
             values=values,
             errors=errors,
-            customers=customers,
+            chosen_customer=chosen,
         )
