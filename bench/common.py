@@ -107,6 +107,29 @@ def counting_queries(engine):
         event.remove(engine, "before_cursor_execute", count)
 
 
+@contextmanager
+def timing_queries(engine):
+    """Yield a list that collects the wall time (ms) of each SQL statement run meanwhile."""
+    from sqlalchemy import event
+
+    durations: list[float] = []
+    started: list[float] = []
+
+    def before(*_args):
+        started.append(time.perf_counter())
+
+    def after(*_args):
+        durations.append((time.perf_counter() - started.pop()) * 1000)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield durations
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
 def median_ms(action, repeat: int) -> float:
     """Median wall time of ``action()`` over ``repeat`` runs, after one warm-up run."""
     action()

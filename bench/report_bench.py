@@ -17,14 +17,17 @@ case in a subprocess of its own and prints rows/s and peak memory:
 Speed is rows per CPU second of the case's process (user + system time, from
 ``resource.getrusage``): everything, SQLite included, runs in that process,
 and CPU time hardly moves when other work shares the machine, where wall time
-does (both are printed). Peak memory is the process's maximum resident set
-size and how far it rose above the size once the app was loaded. Not a test:
-nothing here asserts a time.
+does (rows per wall second is printed too). Peak memory is the case's peak
+resident set size: Linux's high-water mark (``VmHWM``) is reset once the app
+is loaded, so the figure is the case's own peak, and "rise" is how far it went
+above the resident size at that moment. Flat memory shows as the same rise at
+every N. Not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -207,13 +210,40 @@ def _pandas(db_path: Path) -> tuple[int, int]:
     return len(frame), size
 
 
+def _status_kb(field: str) -> int | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def _reset_peak() -> int:
+    """Start a fresh peak-RSS count (Linux: clear_refs 5); returns the RSS now, in kB."""
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _status_kb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_kb() -> int:
+    return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def run_case(case: str, db_path: Path, rows: int) -> dict:
     app = make_app(db_path)
     with app.app_context():
         pass
     client = _signed_in_client(app) if case in ("report", "export") else None
+    if case == "pandas":
+        import pandas  # noqa: F401  (loading the library is not writing the rows)
+    if case.startswith("plain") or case == "pandas":
+        import openpyxl  # noqa: F401
+    baseline = _reset_peak()
     before = resource.getrusage(resource.RUSAGE_SELF)
-    baseline = before.ru_maxrss
     started = time.perf_counter()
     if case == "report":
         url = f"/reports/service/xlsx?from={START.date()}&to={END.date()}"
@@ -229,10 +259,11 @@ def run_case(case: str, db_path: Path, rows: int) -> dict:
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak = after.ru_maxrss
+    peak = _peak_kb()
     return {
         "case": case, "rows": written, "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
-        "rows_per_cpu_s": round(written / cpu), "file_mb": round(size / 2**20, 1),
+        "rows_per_cpu_s": round(written / cpu), "rows_per_s": round(written / seconds),
+        "file_mb": round(size / 2**20, 1),
         "peak_rss_mb": round(peak / 1024), "rise_mb": round((peak - baseline) / 1024),
     }
 
@@ -253,7 +284,12 @@ def main() -> None:
         return
 
     cases = [case for case in args.cases.split(",") if case]
-    print(f"{'N':>8} {'case':<13} {'rows/cpu-s':>11} {'cpu s':>7} {'wall s':>7} "
+    from common import git_revision, machine  # bench/ is on sys.path when run as a script
+
+    print("# " + ", ".join(f"{key} {value}" for key, value in machine().items())
+          + f", revision {git_revision()}")
+    print(f"# load average at start: {os.getloadavg()[0]:.1f} (1 min)")
+    print(f"{'N':>8} {'case':<13} {'rows/cpu-s':>11} {'rows/s':>8} {'cpu s':>7} {'wall s':>7} "
           f"{'file MB':>8} {'peak RSS MB':>12} {'rise MB':>8}")
     for rows in (int(value) for value in args.rows.split(",")):
         with tempfile.TemporaryDirectory(prefix="crm-bench-db-") as folder:
@@ -270,12 +306,14 @@ def main() -> None:
                 ).stdout.strip().splitlines()[-1]
                 result = results[case] = json.loads(output)
                 print(f"{rows:>8} {case:<13} {result['rows_per_cpu_s']:>11} "
+                      f"{result['rows_per_s']:>8} "
                       f"{result['cpu_s']:>7} {result['seconds']:>7} {result['file_mb']:>8} "
                       f"{result['peak_rss_mb']:>12} {result['rise_mb']:>8}", flush=True)
             for mine, plain in (("export", "plain-list"), ("report", "plain-detail")):
                 if mine in results and plain in results:
                     ratio = results[mine]["rows_per_cpu_s"] / results[plain]["rows_per_cpu_s"]
                     print(f"# N={rows}: {mine} runs at {ratio:.2f}x the {plain} loop", flush=True)
+    print(f"# load average at end: {os.getloadavg()[0]:.1f} (1 min)")
 
 
 if __name__ == "__main__":
