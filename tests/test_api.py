@@ -11,7 +11,7 @@ import html
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Contract, Customer, CustomerStatus
+from app.models import Contract, CrmUser, Customer, CustomerStatus
 from conftest import PASSWORD
 from factories import make_contact, make_contract, make_customer
 from test_users import _one_identity_per_request  # noqa: F401  (fixture)
@@ -147,6 +147,25 @@ def test_a_broken_rule_on_update_changes_nothing(api, db_session):
     db_session.expire_all()
     stored = db_session.get(Contract, contract.id)
     assert (str(stored.sign_date), str(stored.amount)) == ("2026-01-01", "12345.67")
+
+
+def test_taking_another_records_unique_code_on_update_is_a_422_naming_it(api, db_session):
+    """Found by tests/test_api_fuzz.py: reading the record's relations (here who last
+    changed it, another user) flushed the new code before the rule could name it."""
+    taken = make_customer(code="C-TAKEN")
+    customer = make_customer()
+    customer.changed_by_fk = db_session.scalar(
+        select(CrmUser.id).where(CrmUser.username == "manager"))
+    db_session.commit()
+    db_session.expire_all()  # the request loads both afresh
+    response = api.as_("sales").put(f"/api/v1/customers/{customer.id}",
+                                    json={"code": "C-TAKEN", "name": "新名字"})
+    assert response.status_code == 422, response.json
+    assert response.json["message"] == {"code": ["客户编码“C-TAKEN”已被使用，请换一个。"]}
+    db_session.expire_all()
+    stored = db_session.get(Customer, customer.id)
+    assert stored.code != "C-TAKEN" and stored.name != "新名字"
+    assert db_session.get(Customer, taken.id).code == "C-TAKEN"
 
 
 def test_a_record_others_depend_on_is_not_deleted(api, db_session):

@@ -149,8 +149,15 @@ class CrmModelApi(ModelRestApi):
         check_deletable(item)
 
     def _check_rules(self, item, pk):
+        """The page's rules on the record the request built, before anything is flushed.
+
+        FAB has already copied the request onto ``item``; a query that flushed
+        it (the unique check, loading a relation) would meet the database's
+        constraint before the rule could name the field.
+        """
         strip_text(item)
-        errors = validate(self.model, values_of(item, rule_fields(self.model)), pk=pk)
+        with db.session.no_autoflush:
+            errors = validate(self.model, values_of(item, rule_fields(self.model)), pk=pk)
         if errors:
             raise RecordInvalid(errors)
 

@@ -309,5 +309,6 @@ def rule_fields(model: type) -> set[str]:
     for column in model.__mapper__.columns:
         names.add(column.key)
     for relationship in model.__mapper__.relationships:
-        names.add(relationship.key)
+        if not relationship.uselist:  # no rule reads a collection: never load one
+            names.add(relationship.key)
     return names
