@@ -17,12 +17,13 @@ page or offset goes beyond what the database can count.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Iterable
 
 from flask import abort, request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
 MAX_PAGE_SIZE = 100
@@ -46,6 +47,15 @@ def is_key(value) -> bool:
 def _without_nul(value):
     """PostgreSQL text cannot hold NUL; no stored value has one, so drop it from searches."""
     return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+def _decimal_or_none(value):
+    """A numeric filter value as a number, or None (FAB then leaves the filter out)."""
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
 
 
 def _clamped_integer(value):
@@ -116,6 +126,8 @@ class QueryGuards:
             value = str(value)  # FAB adds "%" to it: a number or object would raise
         if isinstance(column.type, Integer) and not isinstance(value, bool):
             value = _clamped_integer(value)
+        elif isinstance(column.type, Numeric):  # PostgreSQL refuses 'abc' > NUMERIC
+            value = _decimal_or_none(value)
         return _without_nul(value)
 
     @staticmethod
