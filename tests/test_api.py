@@ -7,13 +7,24 @@ that the API refuses what the pages refuse, with the same Chinese messages.
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Contract, CrmUser, Customer, CustomerStatus
+from app.models import (
+    Contact,
+    Contract,
+    CrmUser,
+    Customer,
+    CustomerStatus,
+    Feedback,
+    License,
+    Product,
+    Reporter,
+)
 from conftest import PASSWORD
-from factories import make_contact, make_contract, make_customer
+from factories import make_contact, make_contract, make_customer, make_product, make_reporter
 from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 MODULE_PATHS = ["customers", "contacts", "contracts", "products", "licenses", "feedback",
@@ -192,3 +203,149 @@ def test_page_size_is_capped(api, db_session, app):
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         assert len(response.json["result"]) <= app.config["FAB_API_MAX_PAGE_SIZE"]
+
+
+# ---------------------------------------------------------------- what marshmallow refuses
+
+
+@pytest.fixture
+def valid_bodies(db_session):
+    """A body each module's POST accepts, with the records it points at."""
+    product = make_product()
+    customer = product.customer
+    reporter = make_reporter(customer=customer)
+    return {
+        "customers": {"code": "C-API", "name": "接口客户", "status": "signed"},
+        "contacts": {"customer": customer.id, "name": "张三", "status": "active"},
+        "contracts": {"customer": customer.id, "number": "HT-API", "amount": "100.00"},
+        "products": {"customer": customer.id, "name": "门店系统"},
+        "licenses": {"customer": customer.id, "product": product.id, "serial": "SN-API",
+                     "seats": 5, "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
+        "feedback": {"customer": customer.id, "reporter": reporter.id, "problem": "打印机不出纸",
+                     "level": "medium", "status": "new"},
+        "reporters": {"customer": customer.id, "name": "店长"},
+    }
+
+
+MODELS = {"customers": Customer, "contacts": Contact, "contracts": Contract,
+          "products": Product, "licenses": License, "feedback": Feedback,
+          "reporters": Reporter}
+MISSING = object()
+
+
+@pytest.mark.parametrize("path,field,value,message", [
+    pytest.param("customers", "name", MISSING, "请填写公司名称。", id="missing"),
+    pytest.param("reporters", "customer", MISSING, "请填写客户。", id="missing-relation"),
+    pytest.param("customers", "name", None, "请填写公司名称。", id="null"),
+    pytest.param("feedback", "reporter", None, "请填写反馈人员。", id="null-relation"),
+    pytest.param("customers", "status", "签约",
+                 "客户状态必须是以下之一：prospect, signed, suspended, lost。", id="unknown-code"),
+    pytest.param("feedback", "level", "__class__",
+                 "问题级别必须是以下之一：urgent, high, medium, low。", id="attribute-as-code"),
+    pytest.param("contacts", "status", 1, "状态必须是以下之一：active, left。", id="number-as-code"),
+    pytest.param("customers", "code", 42, "客户编码必须是文本。", id="number-as-text"),
+    pytest.param("contracts", "amount", "abc", "合同金额必须是数字。", id="not-a-number"),
+    pytest.param("licenses", "seats", "many", "授权个数必须是整数。", id="not-an-integer"),
+    pytest.param("licenses", "is_trial", "maybe", "试用必须是 true 或 false。", id="not-a-boolean"),
+    pytest.param("contracts", "sign_date", "2026-13-01", "签订日期必须是日期，例如 2026-01-31。",
+                 id="not-a-date"),
+    pytest.param("feedback", "created_at", "yesterday",
+                 "创建日期必须是日期和时间，例如 2026-01-31 09:30。", id="not-a-date-time"),
+    pytest.param("products", "customer", "abc", "客户须为已有记录的编号（整数）。",
+                 id="relation-not-a-key"),
+    pytest.param("products", "customer", 987654, "客户：编号为 987654 的记录不存在。",
+                 id="relation-missing"),
+    pytest.param("customers", "nope", "x", "此记录没有这个字段，或该字段不能填写，请去掉它。",
+                 id="unknown-field"),
+    pytest.param("customers", "id", 5, "此记录没有这个字段，或该字段不能填写，请去掉它。",
+                 id="read-only-field"),
+])
+def test_bad_input_is_a_422_naming_the_field_in_chinese(
+        api, db_session, valid_bodies, path, field, value, message):
+    body = dict(valid_bodies[path])
+    if value is MISSING:
+        body.pop(field)
+    else:
+        body[field] = value
+    before = _count(db_session, MODELS[path])
+    response = api.as_("admin").post(f"/api/v1/{path}/", json=body)
+    assert response.status_code == 422, response.json
+    assert response.json["message"] == {field: [message]}
+    assert _count(db_session, MODELS[path]) == before
+
+
+def test_the_valid_bodies_are_stored(api, db_session, valid_bodies):
+    """The bodies above fail only by the field each case spoils."""
+    api.as_("admin")
+    for path, body in valid_bodies.items():
+        response = api.post(f"/api/v1/{path}/", json=body)
+        assert response.status_code == 201, (path, response.json)
+
+
+def test_a_missing_required_field_has_the_pages_message(api, admin, db_session):
+    body = {"code": "C-REQ", "status": "signed"}
+    response = api.as_("sales").post("/api/v1/customers/", json=body)
+    assert response.status_code == 422
+    message = response.json["message"]["name"][0]
+    page = html.unescape(admin.post("/customers/add", data=body).get_data(as_text=True))
+    assert message == "请填写公司名称。" and message in page
+
+
+def test_a_body_that_is_not_an_object_is_a_422_in_chinese(api, db_session):
+    response = api.as_("sales").post("/api/v1/customers/", json=[{"code": "C-LIST"}])
+    assert response.status_code == 422
+    assert response.json["message"] == {"_schema": ["请以 JSON 对象（字段名与值）发送记录。"]}
+    assert _count(db_session, Customer) == 0
+
+
+def test_an_update_with_a_wrong_type_changes_nothing(api, db_session):
+    contract = make_contract()
+    response = api.as_("sales").put(f"/api/v1/contracts/{contract.id}",
+                                    json={"amount": "lots", "number": "HT-NEW"})
+    assert response.status_code == 422
+    assert response.json["message"] == {"amount": ["合同金额必须是数字。"]}
+    db_session.expire_all()
+    assert db_session.get(Contract, contract.id).number == contract.number
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _page_labels(visitor, path: str) -> dict[str, str]:
+    page = visitor.get(f"/{path}/add").get_data(as_text=True)
+    return {name: html.unescape(text).strip() for name, text in re.findall(
+        r'<label for="(\w+)"[^>]*>\s*([^<]*?)\s*(?:<|$)', page)}
+
+
+@pytest.mark.parametrize("path", MODULE_PATHS)
+def test_info_labels_are_the_page_labels_and_descriptions_are_blank(api, admin, path):
+    response = api.as_("admin").get(f"/api/v1/{path}/_info")
+    assert response.status_code == 200
+    assert "Project-Id-Version" not in response.get_data(as_text=True)
+    page = _page_labels(admin, path)
+    fields = {field["name"]: field for field in response.json["add_columns"]}
+    shared = set(fields) & set(page)
+    assert len(shared) >= 2, (sorted(fields), sorted(page))
+    for name in shared:
+        assert fields[name]["label"] == page[name], name
+    assert all(field["description"] == "" for field in fields.values())
+    assert re.search(r"[\u4e00-\u9fff]", response.json["add_title"])
+
+
+@pytest.mark.parametrize("path", MODULE_PATHS)
+def test_list_labels_and_title_are_chinese(api, db_session, path):
+    response = api.as_("manager").get(f"/api/v1/{path}/")
+    assert response.status_code == 200
+    assert "Project-Id-Version" not in response.get_data(as_text=True)
+    labels = response.json["label_columns"]
+    assert set(labels) == set(response.json["list_columns"])
+    english = {column: text for column, text in labels.items()
+               if not re.search(r"[\u4e00-\u9fff]", text)}
+    assert not english
+    assert re.search(r"[\u4e00-\u9fff]", response.json["list_title"])
+
+
+def test_a_dotted_column_names_the_relation_and_its_field(api, db_session):
+    labels = api.as_("support").get("/api/v1/feedback/").json["label_columns"]
+    assert labels["customer.code"] == "客户：客户编码"
+    assert labels["reporter.name"] != labels["engineer.first_name"]

@@ -7,6 +7,7 @@ from .contract import ContractApi
 from .customer import CustomerApi
 from .feedback import FeedbackApi
 from .license import LicenseApi
+from .messages import init_jwt_messages
 from .product import ProductApi
 from .reporter import ReporterApi
 
@@ -14,6 +15,7 @@ APIS = (CustomerApi, ContactApi, ContractApi, ProductApi, LicenseApi, FeedbackAp
 
 
 def register_apis(appbuilder) -> None:
+    init_jwt_messages(appbuilder.sm.jwt_manager)
     for api in APIS:
         appbuilder.add_api(api)
     # The spec at /api/v1/_openapi; FAB adds it only with its Swagger UI, which loads from a CDN.

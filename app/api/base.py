@@ -6,13 +6,16 @@ from flask import request
 from flask_appbuilder import ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields
 from marshmallow.validate import Length
 from marshmallow_sqlalchemy import field_for
 from marshmallow_sqlalchemy.fields import Related
 from sqlalchemy import String, Text
 
+from app.errors import NOT_FOUND
 from app.extensions import db
+from app.models.labels import label_of, labels_for
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, READ, permission_name, resource_of
 from app.services.integrity import DeleteRefused, check_deletable
 from app.services.querying import EagerInterface, is_key
@@ -27,6 +30,8 @@ from app.services.versioning import (
     is_versioned,
     parse_version,
 )
+
+from .messages import SCHEMA_ERRORS, bad_request, field_errors, label
 
 API_PERMISSIONS = {
     "get_list": READ,
@@ -53,12 +58,26 @@ class ExistingRecord(Related):
     """
 
     def _deserialize(self, value, *args, **kwargs):
+        field = label_of(self.model, self.name)
         if not is_key(value):
-            raise ValidationError(_("Give the id (a whole number) of an existing record."))
+            raise ValidationError(_(
+                "%(field)s must be the id (a whole number) of an existing record.", field=field))
         record = self.session.get(self.related_model, int(value))
         if record is None:
-            raise ValidationError(_("No record has the id %(id)s.", id=int(value)))
+            raise ValidationError(_(
+                "%(field)s: no record has the id %(id)s.", field=field, id=int(value)))
         return record
+
+
+class EnumCode(fields.Enum):
+    """An enumeration member by its code: marshmallow's ``getattr`` also finds
+    ``__class__`` or ``__doc__``, and a non-text value gets its inner field's message."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        member = self.enum.__members__.get(value) if isinstance(value, str) else None
+        if member is None:
+            raise self.make_error("unknown", choices=self.choices_text)
+        return member
 
 
 class ApiFieldConverter(Model2SchemaConverter):
@@ -68,14 +87,15 @@ class ApiFieldConverter(Model2SchemaConverter):
     by value, which here is the label in the request's language, and refuses
     null for optional ones). A many-to-one relation is an ``ExistingRecord``.
     Text lengths are checked by the shared rules, whose message names the
-    field in Chinese, instead of marshmallow's English one.
+    field in Chinese, instead of marshmallow's English one; marshmallow's own
+    messages (missing, wrong type, unknown code) name it too (messages.py).
     """
 
     def _column2enum(self, datamodel, column):
         field = super()._column2enum(datamodel, column)
         if isinstance(field, fields.Enum):
             unique = getattr(field, "unique", False)
-            field = fields.Enum(
+            field = EnumCode(
                 field.enum, by_value=False, required=field.required,
                 allow_none=not field.required,
             )
@@ -96,7 +116,13 @@ class ApiFieldConverter(Model2SchemaConverter):
             field.validators = [
                 rule for rule in field.validators if not isinstance(rule, Length)
             ]
+            field.error_messages.update(field_errors(field, datamodel.obj, column.name))
         return field
+
+    def convert(self, columns, model=None, nested=True, parent_schema_name=None):
+        schema = super().convert(columns, model, nested, parent_schema_name)
+        schema.error_messages.update(SCHEMA_ERRORS)
+        return schema
 
 
 class CrmModelApi(ModelRestApi):
@@ -118,6 +144,40 @@ class CrmModelApi(ModelRestApi):
                     columns = getattr(cls, attr, None)
                     if columns and VERSION_FIELD not in columns:
                         setattr(cls, attr, [*columns, VERSION_FIELD])
+            cls._label_like_the_pages()
+
+    @classmethod
+    def _label_like_the_pages(cls):
+        """The pages' labels and titles, not FAB's English ones made from names."""
+        dotted = {column for attr in ("list_columns", "show_columns")
+                  for column in getattr(cls, attr, None) or () if "." in column}
+        cls.label_columns = {
+            **labels_for(cls.model), VERSION_FIELD: _l("Record version"),
+            **{column: label(cls.model, column) for column in dotted},
+            **(cls.label_columns or {}),
+        }
+        noun = _l(cls.model.__name__)  # the module's page noun: the same msgid
+        titles = {
+            "list_title": _l("%(name)s list", name=noun),
+            "show_title": _l("View %(name)s", name=noun),
+            "add_title": _l("Add %(name)s", name=noun),
+            "edit_title": _l("Edit %(name)s", name=noun),
+        }
+        for key, title in titles.items():
+            setattr(cls, key, getattr(cls, key, None) or title)
+
+    def _get_field_info(self, field, *args, **kwargs):
+        """FAB translates a missing description as gettext(""): the catalog's header."""
+        info = super()._get_field_info(field, *args, **kwargs)
+        info["description"] = str(self.description_columns.get(field.name, ""))
+        return info
+
+    def response_400(self, message=None):
+        """Only FAB calls this (the app's own refusals are 422s): its English, translated."""
+        return self.response(400, message=bad_request(message, self.model))
+
+    def response_404(self):
+        return self.response(404, message=str(NOT_FOUND))
 
     def response_401(self):
         return self.response(401, message=_("Please sign in: send a valid access token."))
@@ -128,6 +188,8 @@ class CrmModelApi(ModelRestApi):
     def response_500(self, message=None):
         """FAB answers every unexpected error with 500: no trace, and 503 when the database is down."""
         error = sys.exc_info()[1]
+        if isinstance(error, RecursionError):  # prison's parser on a q of nested "(((…"
+            return self.response_400("Not a valid rison argument")
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the connection may be gone; the pool drops it
@@ -174,6 +236,8 @@ class CrmModelApi(ModelRestApi):
         return self._refusing_bad_records(super().post_headless)
 
     def put_headless(self, pk):
+        if not request.is_json:  # FAB answers this one without response_400
+            return self.response_400("Request is not JSON")
         return self._refusing_bad_records(self._put_at_version, pk)
 
     def delete_headless(self, pk):

@@ -61,7 +61,8 @@ def national_id_check_digit(first_17: str) -> str:
     return ID_CHECK_DIGITS[total % 11]
 
 
-def _message(template, model, field, **extra) -> str:
+def field_message(template, model, field, **extra) -> str:
+    """``template`` with ``%(field)s`` as the field's label: every rule names its field."""
     return str(template) % {"field": label_of(model, field), **extra}
 
 
@@ -69,7 +70,7 @@ def required(*fields: str) -> Rule:
     def rule(values, model, pk):
         for field in fields:
             if is_blank(values.get(field)):
-                yield field, _message(_l("%(field)s is required."), model, field)
+                yield field, field_message(_l("%(field)s is required."), model, field)
 
     return rule
 
@@ -79,7 +80,7 @@ def phone(*fields: str) -> Rule:
         for field in fields:
             value = values.get(field)
             if not is_blank(value) and not is_valid_phone(str(value)):
-                yield field, _message(
+                yield field, field_message(
                     _l("%(field)s must be a mainland mobile (11 digits) or landline number, "
                        "e.g. 13812345678 or 021-12345678."),
                     model, field,
@@ -93,7 +94,7 @@ def email(*fields: str) -> Rule:
         for field in fields:
             value = values.get(field)
             if not is_blank(value) and not EMAIL.match(str(value).strip()):
-                yield field, _message(
+                yield field, field_message(
                     _l("%(field)s is not a valid e-mail address."), model, field
                 )
 
@@ -104,7 +105,7 @@ def national_id(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
         if not is_blank(value) and not is_valid_national_id(str(value)):
-            yield field, _message(
+            yield field, field_message(
                 _l("%(field)s must be a valid 18-digit national ID number "
                    "(birth date and check digit)."),
                 model, field,
@@ -117,7 +118,7 @@ def code(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
         if not is_blank(value) and not CODE.match(str(value).strip()):
-            yield field, _message(
+            yield field, field_message(
                 _l("%(field)s may contain only letters, digits, '-' and '_'."), model, field
             )
 
@@ -129,7 +130,7 @@ def not_before(start: str, end: str) -> Rule:
         first, last = values.get(start), values.get(end)
         if isinstance(first, (date, datetime)) and isinstance(last, (date, datetime)):
             if _as_datetime(last) < _as_datetime(first):
-                yield end, _message(
+                yield end, field_message(
                     _l("%(field)s must not be before %(other)s."),
                     model, end, other=label_of(model, start),
                 )
@@ -145,10 +146,10 @@ def at_least(field: str, minimum: int) -> Rule:
         try:
             number = Decimal(str(value))
         except InvalidOperation:
-            yield field, _message(_l("%(field)s must be a number."), model, field)
+            yield field, field_message(_l("%(field)s must be a number."), model, field)
             return
         if not number.is_finite() or number < minimum:
-            yield field, _message(
+            yield field, field_message(
                 _l("%(field)s must be at least %(minimum)s."), model, field, minimum=minimum
             )
 
@@ -170,7 +171,7 @@ def unique(field: str) -> Rule:
         with db.session.no_autoflush:
             taken = db.session.execute(query.limit(1)).first()
         if taken:
-            yield field, _message(
+            yield field, field_message(
                 _l("%(field)s %(value)s is already in use."), model, field, value=value.strip()
             )
 
@@ -187,7 +188,7 @@ def same_customer(*relations: str) -> Rule:
         for relation in relations:
             related = values.get(relation)
             if related is not None and related.customer_id != customer.id:
-                yield relation, _message(
+                yield relation, field_message(
                     _l("%(field)s belongs to another customer."), model, relation
                 )
 
@@ -274,26 +275,26 @@ def fits_columns(values, model, pk):
         if isinstance(column.type, Numeric) and column.type.precision is not None:
             scale = column.type.scale or 0
             if abs(number) >= Decimal(10) ** (column.type.precision - scale):
-                yield column.key, _message(_l("%(field)s is too large."), model, column.key)
+                yield column.key, field_message(_l("%(field)s is too large."), model, column.key)
             elif number.as_tuple().exponent < -scale:
-                yield column.key, _message(
+                yield column.key, field_message(
                     _l("%(field)s may have at most %(places)s decimal places."),
                     model, column.key, places=scale,
                 )
         elif isinstance(column.type, Integer):
             if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
-                yield column.key, _message(_l("%(field)s is too large."), model, column.key)
+                yield column.key, field_message(_l("%(field)s is too large."), model, column.key)
 
 
 def _text_fits(value: str, column, model):
     """VARCHAR(n) holds n characters (PostgreSQL refuses more); no text column holds NUL."""
     length = getattr(column.type, "length", None)
     if "\x00" in value:
-        yield column.key, _message(
+        yield column.key, field_message(
             _l("%(field)s contains a NUL character, which cannot be stored."), model, column.key
         )
     elif length and len(value) > length:
-        yield column.key, _message(
+        yield column.key, field_message(
             _l("%(field)s may have at most %(length)s characters (you typed %(typed)s)."),
             model, column.key, length=length, typed=len(value),
         )
