@@ -1,12 +1,15 @@
-"""``flask --app run.py crm init``: roles, permissions and the first admin, idempotent.
+"""``flask --app run.py crm init`` (roles, permissions, the first admin, idempotent) and
+``crm notify`` (e-mails a dead worker left waiting).
 
-Each test runs on a fresh, migrated database of its own (the session's
-database already has users), through Flask's CLI runner.
+Each ``init`` test runs on a fresh, migrated database of its own (the session's
+database already has users), through Flask's CLI runner; ``notify`` runs on the
+session's database against a real SMTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
@@ -15,8 +18,11 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
-from app.models import CrmUser
+from app.models import CrmUser, FeedbackNotification, NotificationState
+from app.services import notifications
 from conftest import Visitor
+from tests.factories import make_feedback
+from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
 
 ROLE_NAMES = {"管理员", "销售", "客服", "工程师", "经理", "访客"}
 
@@ -134,3 +140,61 @@ def test_role_edits_are_kept_unless_reset(fresh_app):
     with fresh_app.app_context():
         assert len(db.session.scalar(select(Role).where(Role.name == "销售")).permissions) == granted
         db.session.remove()
+
+
+# ------------------------------------------------------------------ crm notify
+
+
+def waiting_notice(db_session, minutes_ago: int, state=NotificationState.pending,
+                   subject="您反馈的问题已解决：收银机无法打印小票") -> int:
+    """A notice queued ``minutes_ago`` whose sending thread never ran (the worker died)."""
+    notice = notifications.queue_message(make_feedback(), subject, "正文：问题已解决。")
+    notice.state = state
+    notice.queued_at = datetime.now() - timedelta(minutes=minutes_ago)
+    db_session.commit()
+    return notice.id
+
+
+def crm_notify(app, *options):
+    return app.test_cli_runner().invoke(args=["crm", "notify", *options])
+
+
+def state_of(db_session, notice_id) -> NotificationState:
+    db_session.expire_all()
+    return db_session.get(FeedbackNotification, notice_id).state
+
+
+def test_notify_sends_what_a_dead_worker_left_and_nothing_younger(app, db_session, smtp_server):
+    stale = waiting_notice(db_session, 60)
+    fresh = waiting_notice(db_session, 1)  # its thread may still be sending it
+    failed = waiting_notice(db_session, 60, NotificationState.failed)  # resent by hand only
+    result = crm_notify(app)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "等待超过 5 分钟的邮件：1 封；已发送 1 封，发送失败 0 封。" in result.output
+    [message] = smtp_server.messages
+    assert message["Subject"] == "您反馈的问题已解决：收银机无法打印小票"
+    assert "问题已解决" in message.get_content()
+    assert state_of(db_session, stale) == NotificationState.sent
+    assert state_of(db_session, fresh) == NotificationState.pending
+    assert state_of(db_session, failed) == NotificationState.failed
+
+    again = crm_notify(app)
+    assert again.exit_code == 0 and "没有等待超过 5 分钟的反馈人员邮件" in again.output
+    assert len(smtp_server.messages) == 1  # sent once
+    assert crm_notify(app, "--quiet").output == ""
+    assert crm_notify(app, "--older-than", "0").exit_code == 2
+
+
+def test_notify_with_the_mail_server_down_records_the_failure(app, db_session, mail_config):
+    stale = waiting_notice(db_session, 30)
+    result = crm_notify(app, "--older-than", "10")
+    assert result.exit_code == 1
+    assert "发送失败 1 封" in result.output
+    assert state_of(db_session, stale) == NotificationState.failed
+    assert db_session.get(FeedbackNotification, stale).error in result.output
+
+
+def test_notify_without_a_mail_server_says_so(app, db_session):
+    assert not app.config.get("MAIL_SERVER")
+    result = crm_notify(app)
+    assert result.exit_code == 1 and "未配置邮件服务器" in result.output

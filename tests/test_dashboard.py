@@ -28,7 +28,7 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import CrmUser, FeedbackLevel as L, FeedbackStatus as S
@@ -269,7 +269,7 @@ def test_numbers_on_the_known_data_set(frozen_clock, known_data, login_as):
 
 
 def test_numbers_equal_the_statistics_service(app, frozen_clock, known_data, login_as):
-    """The page and the service report agree on the same period (their SQL differs)."""
+    """The page shows the statistics service's summary, and it agrees with the report's KPIs."""
     page = page_of(login_as("admin"))
     with app.app_context():
         period = dashboard.trend_period(TODAY)
@@ -278,14 +278,19 @@ def test_numbers_equal_the_statistics_service(app, frozen_clock, known_data, log
         by_status = statistics.breakdown(period, "status", NOW)
         by_level = statistics.breakdown(period, "level", NOW)
         monthly = statistics.monthly(period, NOW)
-        summary = dashboard.period_summary(period)
+        summary = statistics.summary(period)
+        workload = statistics.workload(NOW)
     assert cards_of(page)["avg_resolution_hours"] == f"{overall.avg_hours:.1f}"
-    assert summary[3] == pytest.approx(overall.avg_hours)
-    assert [(bar.key, bar.label, bar.value) for bar in summary[0]] == [
+    assert cards_of(page)["open_feedback"] == str(workload.open)
+    assert cards_of(page)["overdue_feedback"] == str(workload.overdue)
+    assert cards_of(page)["resolved_this_month"] == str(workload.resolved_this_month)
+    assert summary.avg_hours == pytest.approx(overall.avg_hours)
+    assert (summary.total, summary.resolved) == (overall.total, overall.resolved)
+    assert [(bar.key, bar.label, bar.value) for bar in summary.by_status] == [
         (row.key, row.label, row.kpis.total) for row in by_status]
-    assert [(bar.key, bar.label, bar.value) for bar in summary[1]] == [
+    assert [(bar.key, bar.label, bar.value) for bar in summary.by_level] == [
         (row.key, row.label, row.kpis.total) for row in by_level]
-    assert [(point.month, point.created, point.resolved) for point in summary[2]] == [
+    assert [(point.month, point.created, point.resolved) for point in summary.monthly] == [
         (row.month, row.kpis.total, row.kpis.resolved) for row in monthly]
     assert sum(bars_of(page, "chart-status").values()) == overall.total
     assert bars_of(page, "chart-status") == {row.key: row.kpis.total for row in by_status}
@@ -297,41 +302,61 @@ def test_numbers_equal_the_statistics_service(app, frozen_clock, known_data, log
 
 
 def test_summary_equals_the_statistics_service_on_any_period(app, known_data):
-    """Periods that cut the data set elsewhere, one of them empty."""
+    """Periods that cut the data set elsewhere, one of them empty, one of centuries."""
     with app.app_context():
         for period in (statistics.ReportQuery(date(2026, 6, 1), date(2026, 6, 14)),
                        statistics.ReportQuery(date(2025, 6, 1), date(2026, 5, 31)),
-                       statistics.ReportQuery(date(2024, 1, 1), date(2024, 12, 31))):
-            by_status, by_level, trend, avg_hours = dashboard.period_summary(period)
+                       statistics.ReportQuery(date(2024, 1, 1), date(2024, 12, 31)),
+                       statistics.ReportQuery(date(1900, 1, 1), date(9998, 12, 31))):
+            summary = statistics.summary(period)
             overall = statistics.overall(period, NOW)
+            assert (summary.total, summary.resolved) == (overall.total, overall.resolved)
             if overall.resolved:
-                assert avg_hours == pytest.approx(overall.avg_hours)
+                assert summary.avg_hours == pytest.approx(overall.avg_hours)
             else:
-                assert avg_hours is None and overall.avg_hours is None
-            assert [bar.value for bar in by_status] == [
+                assert summary.avg_hours is None and overall.avg_hours is None
+            assert [bar.value for bar in summary.by_status] == [
                 row.kpis.total for row in statistics.breakdown(period, "status", NOW)]
-            assert [bar.value for bar in by_level] == [
+            assert [bar.value for bar in summary.by_level] == [
                 row.kpis.total for row in statistics.breakdown(period, "level", NOW)]
-            assert [(p.month, p.created, p.resolved) for p in trend] == [
+            assert [(p.month, p.created, p.resolved) for p in summary.monthly] == [
                 (row.month, row.kpis.total, row.kpis.resolved)
                 for row in statistics.monthly(period, NOW)]
 
 
-def test_service_counts_on_the_known_data_set(app, known_data):
+def test_workload_on_the_known_data_set(app, known_data):
     with app.app_context():
-        assert dashboard.open_count() == 4
-        assert dashboard.overdue_count(NOW) == 2
-        assert dashboard.resolved_this_month(NOW) == 1
-        assert dashboard.resolved_this_month(datetime(2026, 5, 31, 23, 59)) == 1  # #4
-        assert dashboard.resolved_this_month(datetime(2026, 7, 1)) == 0
+        assert statistics.workload(NOW) == statistics.Workload(
+            open=4, overdue=2, resolved_this_month=1)
+        assert statistics.workload(datetime(2026, 5, 31, 23, 59)).resolved_this_month == 1  # #4
+        assert statistics.workload(datetime(2026, 7, 1)).resolved_this_month == 0
         assert dashboard.customer_count() == 2
+
+
+def test_feedback_figures_take_four_queries(app, known_data):
+    """Cards, charts and the queue: a fixed handful of queries, whatever the data."""
+    statements = []
+
+    def on_execute(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engineer = _user_id("engineer")
+        event.listen(db.engine, "before_cursor_execute", on_execute)
+        try:
+            figures = dashboard.feedback_figures(NOW, engineer)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert figures.queue_count == 3 and figures.workload.open == 4
+    assert len(statements) == 4, statements
 
 
 def test_trend_period_covers_twelve_calendar_months():
     assert dashboard.trend_period(date(2026, 6, 15)).start == date(2025, 7, 1)
     assert dashboard.trend_period(date(2026, 1, 31)).start == date(2025, 2, 1)
     assert dashboard.trend_period(date(2026, 12, 1)).start == date(2026, 1, 1)
-    assert dashboard.month_start(date(2026, 3, 31), 14) == date(2025, 1, 1)
+    assert statistics.month_start(date(2026, 3, 31), 14) == date(2025, 1, 1)
+    assert statistics.month_start(date(2026, 12, 31), -1) == date(2027, 1, 1)
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -102,6 +102,13 @@ def row_ids(response) -> set[int]:
     return {int(pk) for pk in re.findall(r'name="rowid" value="(\d+)"', response.get_data(as_text=True))}
 
 
+def list_rows(response) -> dict[int, str]:
+    """The list's rows by feedback id, as HTML."""
+    page = response.get_data(as_text=True)
+    return {int(pk): row for pk, row in re.findall(
+        r'name="rowid" value="(\d+)"(.*?)(?=name="rowid"|</table>)', page, re.S)}
+
+
 def feedback_in(before: S, **overrides) -> Feedback:
     done = before in (S.resolved, S.closed)
     values = dict(status=before, cause=CAUSE if done else None,
@@ -332,9 +339,7 @@ def test_the_queues_combine_with_the_other_filters(signed_in, desk_rows, query, 
 
 
 def test_the_list_marks_overdue_rows_and_unassigned_ones(signed_in, desk_rows):
-    page = signed_in("support").get("/feedback/list/").get_data(as_text=True)
-    rows = {int(pk): row for pk, row in re.findall(
-        r'name="rowid" value="(\d+)"(.*?)(?=name="rowid"|</table>)', page, re.S)}
+    rows = list_rows(signed_in("support").get("/feedback/list/"))
     overdue = {pk for pk, row in rows.items() if "feedback-overdue" in row}
     assert overdue == {desk_rows["mine_overdue"], desk_rows["nobody_overdue"]}
     # due = created + target: the high-level problem created 24 h ago is due now, not late
@@ -401,6 +406,50 @@ def test_the_filtered_list_runs_a_constant_number_of_queries(app, signed_in, fro
     many, shown_now = queries_for(url)
     assert (shown, shown_now) == (1, 6)
     assert many == few
+
+
+def test_a_partial_target_config_keeps_the_other_levels_defaults(
+        app, db_session, signed_in, frozen, monkeypatch):
+    """Config naming only some levels: the list still works, the rest keep their default."""
+    monkeypatch.setitem(app.config, "FEEDBACK_TARGET_HOURS", {"urgent": 1})
+    reporter = make_reporter()
+    urgent = make_feedback(reporter, level=FeedbackLevel.urgent, status=S.new,
+                           created_at=frozen - timedelta(hours=2))  # late with 1 h, not with 4 h
+    medium = make_feedback(reporter, level=FeedbackLevel.medium, status=S.new,
+                           created_at=frozen - timedelta(hours=1))
+    visitor = signed_in("support")
+    response = visitor.get("/feedback/list/")
+    assert response.status_code == 200
+    rows = list_rows(response)
+    assert "feedback-overdue" in rows[urgent.id] and "2026-03-10 11:00" in rows[urgent.id]
+    assert "feedback-overdue" not in rows[medium.id]
+    assert "2026-03-13 11:00" in rows[medium.id]  # the default 72 h
+    assert row_ids(visitor.get("/feedback/list/?_flt_0_queue=overdue")) == {urgent.id}
+
+
+def desk_panel(visitor, item_id) -> str:
+    page = text_of(visitor.get(f"/feedback/show/{item_id}"))
+    return re.search(r'id="feedback-target".*?id="feedback-notifications"', page, re.S).group(0)
+
+
+@pytest.mark.parametrize("level,created,status,due,overdue", [
+    # FROZEN is 2026-03-10 12:00; urgent 4 h, high 24 h
+    (FeedbackLevel.urgent, datetime(2026, 3, 10, 8, 0), S.in_progress, "2026-03-10 12:00", False),
+    (FeedbackLevel.urgent, datetime(2026, 3, 10, 7, 59), S.in_progress, "2026-03-10 11:59", True),
+    (FeedbackLevel.high, datetime(2026, 3, 8, 9, 0), S.new, "2026-03-09 09:00", True),
+    (FeedbackLevel.high, datetime(2026, 3, 8, 9, 0), S.resolved, "2026-03-09 09:00", False),
+], ids=["due-now", "a-minute-late", "new-and-late", "resolved-late-is-not-overdue"])
+def test_the_show_page_gives_the_due_time_and_marks_overdue(db_session, signed_in, frozen,
+                                                            level, created, status, due, overdue):
+    done = status == S.resolved
+    item = make_feedback(level=level, created_at=created, status=status,
+                         cause=CAUSE if done else None,
+                         resolved_at=datetime(2026, 3, 10, 11, 0) if done else None)
+    panel = desk_panel(signed_in("support"), item.id)
+    assert re.search(rf"到期时间\s*[:：]\s*<strong>{due}</strong>", panel), panel
+    assert ("feedback-overdue" in panel) == overdue
+    if overdue:
+        assert "已超期" in panel
 
 
 # --------------------------------------------------------------------------- telling the reporter

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -141,11 +141,32 @@ def test_state_labels_are_chinese(app):
 
 # ------------------------------------------------------------------ trial length
 
-def test_trial_length_default_comes_from_the_config(app, monkeypatch):
+MONTH_ENDS = [
+    # start, last day of a one-month trial (both days in force)
+    (D(2026, 6, 1), D(2026, 6, 30)),
+    (D(2026, 1, 31), D(2026, 2, 28)),   # February has no 31st: its last day
+    (D(2026, 1, 29), D(2026, 2, 28)),   # nor a 29th in 2026
+    (D(2028, 1, 29), D(2028, 2, 28)),   # 2028-02-29 exists: the day before it
+    (D(2026, 1, 28), D(2026, 2, 27)),
+    (D(2026, 3, 31), D(2026, 4, 30)),
+    (D(2026, 12, 15), D(2027, 1, 14)),  # across the year end
+    (D(2026, 12, 31), D(2027, 1, 30)),
+]
+
+
+@pytest.mark.parametrize("start, end", MONTH_ENDS, ids=lambda d: d.isoformat())
+def test_a_trial_lasts_one_calendar_month(app, start, end):
     with app.app_context():
-        assert default_trial_end(D(2026, 6, 1)) == D(2026, 7, 1)
-        monkeypatch.setitem(app.config, "LICENSE_TRIAL_DAYS", 14)
-        assert default_trial_end(D(2026, 6, 1)) == D(2026, 6, 15)
+        assert default_trial_end(start) == end
+
+
+def test_trial_length_comes_from_the_config_in_months(app, monkeypatch):
+    with app.app_context():
+        monkeypatch.setitem(app.config, "LICENSE_TRIAL_MONTHS", 3)
+        assert default_trial_end(D(2026, 6, 1)) == D(2026, 8, 31)
+        assert default_trial_end(D(2025, 11, 30)) == D(2026, 2, 28)
+        monkeypatch.setitem(app.config, "LICENSE_TRIAL_MONTHS", 12)
+        assert default_trial_end(D(2026, 6, 1)) == D(2027, 5, 31)
 
 
 def _license_form(product, **overrides):
@@ -157,14 +178,33 @@ def _license_form(product, **overrides):
     return form
 
 
-def test_new_trial_without_end_date_lasts_the_trial_length(login_as, db_session):
+@pytest.mark.parametrize("start, end", MONTH_ENDS[:3], ids=lambda d: d.isoformat())
+def test_new_trial_without_end_date_lasts_one_month(login_as, db_session, start, end):
     product = make_product()
     engineer = login_as("engineer")
-    response = engineer.post("/licenses/add", _license_form(product, is_trial="y"))
+    response = engineer.post(
+        "/licenses/add", _license_form(product, is_trial="y", valid_from=start.isoformat())
+    )
     assert response.status_code == 302, text_of(response)
     stored = db_session.scalar(select(License).where(License.serial == "TRIAL-001"))
     assert stored.is_trial is True
-    assert stored.valid_to == D(2026, 6, 1) + timedelta(days=30)
+    assert stored.valid_to == end
+
+
+def test_the_add_page_says_how_long_a_trial_lasts(login_as):
+    page = text_of(login_as("engineer").get("/licenses/add"))
+    assert "试用授权可留空：试用期为自起始日期起 1 个月" in page
+
+
+def test_editing_a_trial_with_the_end_date_cleared_gives_it_one_month(login_as, db_session):
+    item = make_license(serial="TRIAL-EDIT", is_trial=True, valid_from=D(2026, 1, 31),
+                        valid_to=D(2026, 3, 1))
+    form = _license_form(item.product, serial="TRIAL-EDIT", is_trial="y",
+                         valid_from="2026-01-31", row_version=item.row_version)
+    response = login_as("engineer").post(f"/licenses/edit/{item.id}", form)
+    assert response.status_code == 302, text_of(response)
+    db_session.expire_all()
+    assert db_session.get(License, item.id).valid_to == D(2026, 2, 28)
 
 
 def test_trial_with_an_end_date_keeps_it(login_as, db_session):
@@ -185,6 +225,103 @@ def test_non_trial_without_end_date_is_refused_in_chinese(login_as, db_session):
     assert response.status_code == 200
     assert "请填写终止日期" in text_of(response)
     assert db_session.scalar(select(License).where(License.serial == "TRIAL-001")) is None
+
+
+# ------------------------------------------------------------------ the REST API
+
+
+@pytest.fixture(scope="module")
+def api_headers(app):
+    tokens = {}
+
+    def get(username="engineer"):
+        if username not in tokens:
+            response = app.test_client().post(
+                "/api/v1/security/login",
+                json={"username": username, "password": PASSWORD, "provider": "db"},
+            )
+            assert response.status_code == 200, response.json
+            tokens[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
+        return tokens[username]
+
+    return get
+
+
+def _api_body(product, **overrides):
+    body = dict(customer=product.customer_id, product=product.id, serial="API-TRIAL",
+                seats=3, valid_from="2026-01-31", is_trial=True)
+    body.update(overrides)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+@pytest.mark.parametrize("end", [..., None], ids=["valid_to-absent", "valid_to-null"])
+def test_api_trial_without_end_date_lasts_one_month(app, db_session, api_headers, end):
+    product = make_product()
+    response = app.test_client().post(
+        "/api/v1/licenses/", json=_api_body(product, valid_to=end), headers=api_headers()
+    )
+    assert response.status_code == 201, response.json
+    stored = db_session.get(License, response.json["id"])
+    assert stored.valid_to == D(2026, 2, 28)
+
+
+def test_api_non_trial_without_end_date_is_refused_in_chinese(app, db_session, api_headers):
+    product = make_product()
+    response = app.test_client().post(
+        "/api/v1/licenses/", json=_api_body(product, is_trial=False), headers=api_headers()
+    )
+    assert response.status_code == 422
+    assert "请填写终止日期" in str(response.json["message"]["valid_to"])
+    assert db_session.scalar(select(License).where(License.serial == "API-TRIAL")) is None
+
+
+def test_api_trial_with_an_end_date_keeps_it_and_a_cleared_one_gets_one_month(
+    app, db_session, api_headers
+):
+    product = make_product()
+    client = app.test_client()
+    created = client.post("/api/v1/licenses/", json=_api_body(product, valid_to="2026-02-10"),
+                          headers=api_headers())
+    assert created.status_code == 201, created.json
+    pk = created.json["id"]
+    assert db_session.get(License, pk).valid_to == D(2026, 2, 10)
+    cleared = client.put(f"/api/v1/licenses/{pk}",
+                         json={"valid_from": "2026-06-01", "valid_to": None},
+                         headers=api_headers())
+    assert cleared.status_code == 200, cleared.json
+    db_session.expire_all()
+    assert db_session.get(License, pk).valid_to == D(2026, 6, 30)
+
+
+def test_api_shows_the_state_code(app, frozen_today, known_licenses, api_headers):
+    client = app.test_client()
+    listed = client.get("/api/v1/licenses/?q=(page_size:100)", headers=api_headers("sales"))
+    assert listed.status_code == 200, listed.json
+    states = {row["serial"]: row["state"] for row in listed.json["result"]}
+    assert states == {
+        "A-VALID": "valid", "A-EXPIRING": "expiring", "A-EXPIRED": "expired",
+        "A-TRIAL": "trial", "A-PENDING": "pending", "B-EXPIRING-1": "expiring",
+        "B-EXPIRING-2": "expiring", "B-TRIAL-OVER": "expired",
+    }
+    assert listed.json["label_columns"]["state"] == "授权状态"
+    pk = next(pk for pk, row in zip(listed.json["ids"], listed.json["result"])
+              if row["serial"] == "A-TRIAL")
+    shown = client.get(f"/api/v1/licenses/{pk}", headers=api_headers("sales"))
+    assert shown.status_code == 200 and shown.json["result"]["state"] == "trial"
+    # asked for alone, the state still reads the dates it comes from
+    only = client.get("/api/v1/licenses/?q=(select_columns:!(serial,state),page_size:100)",
+                      headers=api_headers("sales"))
+    assert only.status_code == 200, only.json
+    assert {row["serial"]: row["state"] for row in only.json["result"]} == states
+
+
+def test_api_state_is_read_only(app, db_session, api_headers):
+    item = make_license(serial="API-RO")
+    response = app.test_client().put(f"/api/v1/licenses/{item.id}", json={"state": "expired"},
+                                     headers=api_headers())
+    assert response.status_code == 422
+    db_session.expire_all()
+    assert db_session.get(License, item.id).valid_to == D(2026, 12, 31)
 
 
 # ------------------------------------------------------------------ statistics

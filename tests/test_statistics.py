@@ -198,3 +198,20 @@ def test_backlog_by_age_group_and_level(data):
     later = statistics.backlog_ages(PERIOD, as_of=datetime(2026, 5, 1))
     assert [group.total for group in later] == [0, 0, 0, 0, 2]
     assert statistics.service_statistics(PERIOD, as_of=AS_OF).backlog[3].total == 2
+
+
+def test_a_partial_target_config_keeps_the_other_levels_defaults(app, data, monkeypatch):
+    """The report reads the desk's targets: the configured level changes, the others default."""
+    from app.services import feedback as desk
+
+    monkeypatch.setitem(app.config, "FEEDBACK_TARGET_HOURS", {"urgent": 1})
+    stats = statistics.service_statistics(PERIOD, as_of=AS_OF)
+    assert stats.target_hours == {"urgent": 1, "high": 24, "medium": 72, "low": 168}
+    assert stats.target_hours == {level.name: hours for level, hours in desk.target_hours().items()}
+    # Rows 1 (2 h) and 2 (6 h) now miss the urgent target; rows 3 and 8 still meet high's 24 h.
+    assert stats.kpis.within_target == 2
+    level = {row.key: row.kpis.within_target for row in stats.breakdowns["level"]}
+    assert level == {"urgent": 0, "high": 2, "medium": 0, "low": 0}
+    within = {row[0]: row[4] for row in statistics.detail_rows(PERIOD)}
+    assert sorted(within.values(), key=str) == sorted(["否", "否", "是", "否", None, None, "是"],
+                                                      key=str)

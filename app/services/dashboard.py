@@ -1,35 +1,29 @@
 """The home dashboard's figures, per role: only what the user may read is computed.
 
-Feedback figures cover the trend period (the last ``TREND_MONTHS`` calendar
-months, this one included) under the service report's definitions, so they
-equal ``app.services.statistics``' for the same dates (tests/test_dashboard.py
-checks it). They are not obtained by calling ``statistics.breakdown`` and
-``statistics.monthly``: those compute every KPI and a median per group, several
-seconds per call at 100 000 rows on SQLite, for a page shown after every
-sign-in. One GROUP BY (status, level, month) here gives the bars, the trend
-and the average, with statistics' own SQL pieces (``seconds_between``,
-``year_month``, ``ReportQuery``, ``OPEN_STATUSES``). The counts the report has
-no notion of (the backlog and the overdue problems now, what was resolved this
-calendar month, the user's own queue) use ``feedback.overdue_condition``.
-License and contract alerts come from ``app.services.licenses``.
+The feedback numbers come from ``app.services.statistics``, the service
+report's module: ``statistics.summary`` for the trend period (the last
+``TREND_MONTHS`` calendar months, this one included: the bars, the trend and
+the average resolution time) and ``statistics.workload`` for the cards about
+now (open, overdue, resolved this month). The user's own queue uses the desk's
+rules (``app.services.feedback``); license and contract alerts come from
+``app.services.licenses``. Feedback costs four queries, whatever the table size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Callable
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Contract, Customer, Feedback, FeedbackLevel, FeedbackStatus, License
+from app.models import Contract, Customer, Feedback, FeedbackLevel, License
 from app.permissions import CONTRACT, CUSTOMER, FEEDBACK, LICENSE
 from app.services import feedback as desk
 from app.services import licenses, statistics
-from app.services.feedback import due_at, overdue_condition
-from app.services.statistics import ReportQuery
+from app.services.statistics import ReportQuery, month_start
 
 TREND_MONTHS = 12
 QUEUE_SIZE = 15
@@ -41,49 +35,9 @@ def now() -> datetime:
     return desk.now()
 
 
-# --- periods ----------------------------------------------------------------
-
-def month_start(day: date, months_back: int = 0) -> date:
-    """The first day of the month ``months_back`` months before ``day``'s month."""
-    index = day.year * 12 + day.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def trend_period(on: date, months: int = TREND_MONTHS) -> ReportQuery:
     """The last ``months`` calendar months up to ``on``, as a service report period."""
     return ReportQuery(month_start(on, months - 1), on)
-
-
-# --- counts the service report does not have --------------------------------
-
-def open_count() -> int:
-    """Feedback new or in progress, whenever it was created: the backlog."""
-    return int(db.session.scalar(
-        select(func.count(Feedback.id)).where(Feedback.status.in_(statistics.OPEN_STATUSES))
-    ) or 0)
-
-
-def overdue_count(at: datetime) -> int:
-    """Open feedback past its level's target time at ``at``."""
-    return int(db.session.scalar(
-        select(func.count(Feedback.id)).where(overdue_condition(at))
-    ) or 0)
-
-
-def resolved_count(start: datetime, before: datetime) -> int:
-    """Feedback whose resolution time falls in [start, before)."""
-    return int(db.session.scalar(
-        select(func.count(Feedback.id)).where(
-            Feedback.resolved_at >= start, Feedback.resolved_at < before
-        )
-    ) or 0)
-
-
-def resolved_this_month(at: datetime) -> int:
-    start = month_start(at.date())
-    following = month_start(start + timedelta(days=31))
-    return resolved_count(datetime.combine(start, datetime.min.time()),
-                          datetime.combine(following, datetime.min.time()))
 
 
 def customer_count() -> int:
@@ -111,9 +65,9 @@ def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int,
     """
     # The open backlog is small, an engineer's history is not: "+ 0" keeps both
     # databases on the status index instead of walking all the user's rows.
-    mine = and_(Feedback.engineer_id + 0 == user_id, Feedback.status.in_(statistics.OPEN_STATUSES))
+    mine = and_(Feedback.engineer_id + 0 == user_id, Feedback.status.in_(desk.OPEN_STATUSES))
     count = int(db.session.scalar(select(func.count(Feedback.id)).where(mine)) or 0)
-    overdue = overdue_condition(at)
+    overdue = desk.overdue_condition(at)
     rows = db.session.scalars(
         select(Feedback)
         .where(mine)
@@ -121,103 +75,29 @@ def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int,
         .order_by(case((overdue, 0), else_=1), _level_rank(), Feedback.created_at, Feedback.id)
         .limit(limit or QUEUE_SIZE)
     )
-    items = []
-    for item in rows:
-        due = due_at(item.created_at, item.level)
-        items.append(QueueItem(item, due, due is not None and at > due))
-    return count, items
+    return count, [
+        QueueItem(item, desk.due_at(item.created_at, item.level), desk.is_overdue(item, at))
+        for item in rows
+    ]
 
 
-# --- feedback of the trend period ------------------------------------------------
-
-@dataclass(frozen=True)
-class Bar:
-    """One bar: ``key`` is the stored code (``statistics.GroupRow.key``), ``label`` its name."""
-
-    key: str
-    label: str
-    value: int
-
-
-@dataclass(frozen=True)
-class TrendPoint:
-    """Feedback created in ``month`` (its first day), and how many of those are resolved."""
-
-    month: date
-    created: int
-    resolved: int
-
+# --- feedback ---------------------------------------------------------------------
 
 @dataclass
 class FeedbackFigures:
-    """Everything about feedback; ``period`` is the trend's service-report period."""
+    """Everything about feedback: the trend period's ``summary``, the ``workload`` now."""
 
-    period: ReportQuery
-    open: int = 0
-    overdue: int = 0
-    resolved_this_month: int = 0
-    avg_hours: float | None = None
-    by_status: list[Bar] = field(default_factory=list)
-    by_level: list[Bar] = field(default_factory=list)
-    trend: list[TrendPoint] = field(default_factory=list)
+    summary: statistics.Summary
+    workload: statistics.Workload
     queue_count: int = 0
     queue: list[QueueItem] = field(default_factory=list)
 
 
-def period_summary(period: ReportQuery) -> tuple[list[Bar], list[Bar], list[TrendPoint], float | None]:
-    """(by status, by level, by month, average resolution hours) of the feedback
-    created in ``period``, from one aggregate query.
-
-    Status and level list every value in their natural order, zeros included,
-    and the trend every month of the period, as ``statistics`` does.
-    """
-    month = statistics.year_month(Feedback.created_at)
-    seconds = statistics.seconds_between(Feedback.created_at, Feedback.resolved_at)
-    rows = db.session.execute(
-        select(
-            Feedback.status, Feedback.level, month.label("month"),
-            func.count().label("total"),
-            func.count(Feedback.resolved_at).label("resolved"),
-            func.sum(seconds).label("seconds"),
-        )
-        .where(Feedback.created_at >= period.since, Feedback.created_at < period.before)
-        .group_by(Feedback.status, Feedback.level, month)
-    ).all()
-    statuses = {member: 0 for member in FeedbackStatus}
-    levels = {member: 0 for member in FeedbackLevel}
-    created: dict[str, int] = {}
-    resolved: dict[str, int] = {}
-    resolved_total = seconds_total = 0
-    for row in rows:
-        statuses[row.status] += row.total
-        levels[row.level] += row.total
-        created[row.month] = created.get(row.month, 0) + row.total
-        resolved[row.month] = resolved.get(row.month, 0) + row.resolved
-        resolved_total += row.resolved
-        seconds_total += int(row.seconds or 0)
-    trend = []
-    current, last = month_start(period.start), month_start(period.end)
-    while current <= last:
-        key = current.strftime("%Y-%m")
-        trend.append(TrendPoint(current, created.get(key, 0), resolved.get(key, 0)))
-        current = month_start(current + timedelta(days=31))
-    return (
-        [Bar(member.name, str(member.value), count) for member, count in statuses.items()],
-        [Bar(member.name, str(member.value), count) for member, count in levels.items()],
-        trend,
-        seconds_total / resolved_total / 3600 if resolved_total else None,
-    )
-
-
 def feedback_figures(at: datetime, user_id: int | None = None) -> FeedbackFigures:
-    period = trend_period(at.date())
     figures = FeedbackFigures(
-        period=period,
-        open=open_count(),
-        overdue=overdue_count(at),
-        resolved_this_month=resolved_this_month(at),
+        summary=statistics.summary(trend_period(at.date())),
+        workload=statistics.workload(at),
     )
-    figures.by_status, figures.by_level, figures.trend, figures.avg_hours = period_summary(period)
     if user_id is not None:
         figures.queue_count, figures.queue = queue_of(user_id, at)
     return figures

@@ -41,6 +41,7 @@ from app.models import (
     Reporter,
 )
 from app.services import demo_data as words
+from app.services.licenses import default_trial_end
 from app.services.validation import national_id_check_digit
 
 BATCH_SIZE = 10_000
@@ -325,13 +326,12 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
 
 
 def _license(rng, license_id, customer_id, product_id, today, trial) -> dict:
-    """Trials last the configured days; others run a year or more: some expired, some soon."""
-    trial_days = current_app.config.get("LICENSE_TRIAL_DAYS", 30)
+    """Trials last the default trial; others run a year or more: some expired, some soon."""
     warning_days = current_app.config.get("LICENSE_EXPIRY_WARNING_DAYS", 30)
     roll = rng.random()
     if trial or roll < 0.08:
         valid_from = today - timedelta(days=rng.randint(0, 60))
-        valid_to = valid_from + timedelta(days=trial_days)
+        valid_to = default_trial_end(valid_from)
         trial = True
     else:
         if roll < 0.25:  # expired

@@ -40,8 +40,15 @@ def now() -> datetime:
 
 
 def target_hours() -> dict[FeedbackLevel, int]:
-    configured = current_app.config.get("FEEDBACK_TARGET_HOURS", DEFAULT_TARGET_HOURS)
-    return {level: configured[level.name] for level in FeedbackLevel}
+    """The target per level: the desk's due times and the service report's KPI both use it.
+
+    ``FEEDBACK_TARGET_HOURS`` may name only some levels; the others keep their default.
+    """
+    configured = current_app.config.get("FEEDBACK_TARGET_HOURS") or {}
+    return {
+        level: int(configured.get(level.name, DEFAULT_TARGET_HOURS[level.name]))
+        for level in FeedbackLevel
+    }
 
 
 def due_at(created_at: datetime | None, level: FeedbackLevel | None) -> datetime | None:

@@ -8,6 +8,7 @@ parameter; ``today()`` gives the date in the configured time zone.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +23,7 @@ from app.models import Contract, Customer, License
 from app.models.base import LabeledEnum
 
 DEFAULT_WARNING_DAYS = 30
-DEFAULT_TRIAL_DAYS = 30
+DEFAULT_TRIAL_MONTHS = 1
 
 
 class LicenseState(LabeledEnum):
@@ -54,15 +55,32 @@ def warning_days() -> int:
     return DEFAULT_WARNING_DAYS
 
 
-def trial_days() -> int:
+def trial_months() -> int:
     if has_app_context():
-        return int(current_app.config.get("LICENSE_TRIAL_DAYS", DEFAULT_TRIAL_DAYS))
-    return DEFAULT_TRIAL_DAYS
+        return int(current_app.config.get("LICENSE_TRIAL_MONTHS", DEFAULT_TRIAL_MONTHS))
+    return DEFAULT_TRIAL_MONTHS
 
 
-def default_trial_end(valid_from: date) -> date:
-    """A trial entered without an end date ends ``LICENSE_TRIAL_DAYS`` after it starts."""
-    return valid_from + timedelta(days=trial_days())
+def default_trial_end(valid_from: date, months: int | None = None) -> date:
+    """The last day of a trial starting ``valid_from``: one calendar month by default.
+
+    Both dates are days in force, so the trial ends the day before the same
+    day ``months`` later (06-01 → 06-30); when that month has no such day, on
+    its last day (01-31 → 02-28), as the civil code counts months.
+    """
+    months = trial_months() if months is None else months
+    year, month = divmod(valid_from.year * 12 + valid_from.month - 1 + months, 12)
+    days_in_month = monthrange(year, month + 1)[1]
+    if valid_from.day > days_in_month:
+        return date(year, month + 1, days_in_month)
+    return date(year, month + 1, valid_from.day) - timedelta(days=1)
+
+
+def end_or_trial_default(valid_from: date | None, valid_to: date | None, is_trial) -> date | None:
+    """The end date to store: as given, else a trial's default end (pages and API alike)."""
+    if valid_to is None and is_trial and valid_from is not None:
+        return default_trial_end(valid_from)
+    return valid_to
 
 
 # --- state -----------------------------------------------------------------

@@ -3,7 +3,8 @@
 Every attempt is a FeedbackNotification row, written in the same transaction
 as the change that caused it; the e-mail itself goes out on a background
 thread after the commit, so a page never waits on the mail server. A row
-left "sending" (the worker died) can be sent again from the feedback page.
+left "sending" (the worker died before its thread sent it) is sent by
+``flask crm notify`` from cron (``send_stale``), or again from the feedback page.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
@@ -31,6 +32,8 @@ from app.services.display import format_datetime
 log = logging.getLogger(__name__)
 SUBJECT_MAX = 200
 BODY_MAX = 10000
+# A notice still pending this long after it was queued has lost its sending thread.
+STALE_AFTER = timedelta(minutes=5)
 # Sending threads of this process still running: ``wait_for_sending`` joins them
 # (tests, and commands that must not exit before their mail is out).
 _in_flight: set[threading.Thread] = set()
@@ -180,9 +183,35 @@ def _send_in_app(app, notification_ids) -> None:
             _in_flight.discard(threading.current_thread())
 
 
+def send_stale(older_than: timedelta = STALE_AFTER) -> list[FeedbackNotification]:
+    """Send, here and now, the e-mails still pending ``older_than`` after they were queued.
+
+    Younger ones are left to the thread that queued them; each is sent at most
+    once even when two senders meet (``send_now``).
+    """
+    cutoff = datetime.now() - older_than
+    waiting = db.session.scalars(
+        select(FeedbackNotification.id)
+        .where(FeedbackNotification.state == NotificationState.pending,
+               FeedbackNotification.queued_at < cutoff)
+        .order_by(FeedbackNotification.queued_at, FeedbackNotification.id)
+    ).all()
+    sent = [send_now(notification_id) for notification_id in waiting]
+    return [notice for notice in sent if notice is not None]
+
+
 def send_now(notification_id: int) -> FeedbackNotification | None:
-    notice = db.session.get(FeedbackNotification, notification_id)
+    """Deliver one pending e-mail and record the result.
+
+    The row stays locked while it is sent (PostgreSQL): another sender (the
+    cron command, a resend) skips it rather than sending it twice; ``None``
+    then.
+    """
+    notice = db.session.get(
+        FeedbackNotification, notification_id, with_for_update={"skip_locked": True}
+    )
     if notice is None or notice.state != NotificationState.pending:
+        db.session.commit()  # release the lock of a row already dealt with
         return notice
     try:
         _deliver(notice)

@@ -11,9 +11,13 @@ Definitions (the same for every breakdown):
 - *resolved* means it has a ``resolved_at``; resolution time runs from
   ``created_at`` to ``resolved_at`` in whole seconds, shown in hours;
 - *within target* means resolved no later than the level's target
-  (``FEEDBACK_TARGET_HOURS``); its rate is a share of the resolved ones;
+  (``feedback.target_hours``, the desk's due times); its rate is a share of
+  the resolved ones;
 - *open* (the backlog) means status new or in progress; its age runs from
-  ``created_at`` to ``as_of`` (by default now).
+  ``created_at`` to ``as_of`` (by default now);
+- *overdue* means open and past the level's target (the desk's rule);
+  ``workload`` counts open and overdue feedback whenever created, and what
+  was resolved in a calendar month by ``resolved_at``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterator, Mapping
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -35,6 +38,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -43,9 +47,8 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from app.extensions import db
 from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter
+from app.services.feedback import OPEN_STATUSES, overdue_condition, target_hours
 
-DEFAULT_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
-OPEN_STATUSES = (FeedbackStatus.new, FeedbackStatus.in_progress)
 DIMENSIONS = ("status", "level", "engineer", "customer", "city", "store", "cause")
 MAX_TREND_MONTHS = 240  # longer periods list only the months between the first and last feedback
 # The backlog's age groups: each bound is where a group ends, in days.
@@ -232,10 +235,6 @@ class ServiceStatistics:
 # --- Queries ------------------------------------------------------------------------
 
 
-def target_hours() -> dict[str, int]:
-    return {**DEFAULT_TARGET_HOURS, **current_app.config.get("FEEDBACK_TARGET_HOURS", {})}
-
-
 def _conditions(query: ReportQuery) -> list:
     conditions = [Feedback.created_at >= query.since, Feedback.created_at < query.before]
     if query.customer_id is not None:
@@ -247,13 +246,9 @@ def _resolution_seconds():
     return seconds_between(Feedback.created_at, Feedback.resolved_at)
 
 
-def _target_seconds(targets: dict[str, int]):
+def _target_seconds(targets: dict[FeedbackLevel, int]):
     return case(
-        *[
-            (Feedback.level == FeedbackLevel[name], hours * 3600)
-            for name, hours in targets.items()
-            if name in FeedbackLevel.__members__
-        ],
+        *[(Feedback.level == level, hours * 3600) for level, hours in targets.items()],
         else_=None,
     )
 
@@ -263,7 +258,11 @@ def _text_key(column):
     return func.nullif(func.trim(column), literal_column("''"))
 
 
-def _aggregates(targets: dict[str, int], as_of: datetime) -> list:
+def _count_where(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _aggregates(targets: dict[FeedbackLevel, int], as_of: datetime) -> list:
     seconds = _resolution_seconds()
     is_open = Feedback.status.in_(OPEN_STATUSES)
     age = seconds_between(Feedback.created_at, literal(as_of, DateTime()))
@@ -272,8 +271,8 @@ def _aggregates(targets: dict[str, int], as_of: datetime) -> list:
         func.count().label("total"),
         func.count(Feedback.resolved_at).label("resolved"),
         func.avg(seconds).label("avg_seconds"),
-        func.coalesce(func.sum(case((within, 1), else_=0)), 0).label("within_target"),
-        func.coalesce(func.sum(case((is_open, 1), else_=0)), 0).label("open"),
+        _count_where(within).label("within_target"),
+        _count_where(is_open).label("open"),
         func.avg(case((is_open, age), else_=None)).label("open_avg_age"),
         func.max(case((is_open, age), else_=None)).label("open_max_age"),
     ]
@@ -403,18 +402,29 @@ def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]
     )
     medians = _medians(query, month)
     found = {row.key: _kpis(row, medians.get(row.key)) for row in db.session.execute(statement)}
-    first, last = query.start.replace(day=1), query.end.replace(day=1)
+    return [MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
+            for current in _months(query, found)]
+
+
+def month_start(day: date, months_back: int = 0) -> date:
+    """The first day of the month ``months_back`` months before ``day``'s (negative: after)."""
+    index = day.year * 12 + day.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _months(query: ReportQuery, present) -> list[date]:
+    """The first days of the period's months; ``present`` holds the 'YYYY-MM' that have feedback."""
+    first, last = month_start(query.start), month_start(query.end)
     if (last.year - first.year) * 12 + last.month - first.month >= MAX_TREND_MONTHS:
         # A period of centuries: only the span that has feedback, not 1 000 empty months.
-        if not found:
+        if not present:
             return []
-        first = max(first, date.fromisoformat(min(found) + "-01"))
-        last = min(last, date.fromisoformat(max(found) + "-01"))
+        first = max(first, date.fromisoformat(min(present) + "-01"))
+        last = min(last, date.fromisoformat(max(present) + "-01"))
     months = []
-    current = first
-    while current <= last:
-        months.append(MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis())))
-        current = (current + timedelta(days=32)).replace(day=1)
+    while first <= last:
+        months.append(first)
+        first = month_start(first, -1)
     return months
 
 
@@ -468,12 +478,113 @@ def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> Ser
     return ServiceStatistics(
         query=query,
         as_of=as_of,
-        target_hours=target_hours(),
+        target_hours={level.name: hours for level, hours in target_hours().items()},
         kpis=overall(query, as_of),
         breakdowns={name: breakdown(query, name, as_of) for name in DIMENSIONS},
         monthly=monthly(query, as_of),
         backlog=backlog_ages(query, as_of),
     )
+
+
+# --- Light figures, for the dashboard shown after every sign-in ---------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """Feedback of one status or level; ``key`` is its code, as ``GroupRow.key``."""
+
+    key: str
+    label: str
+    value: int
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    """Feedback created in ``month`` (its first day), and how many of those are resolved."""
+
+    month: date
+    created: int
+    resolved: int
+
+
+@dataclass
+class Summary:
+    """The period's volumes: ``overall``'s total, resolved and average hours,
+    ``breakdown``'s status and level totals and ``monthly``'s totals, without
+    the medians and per-group KPIs that make those slow on a large table."""
+
+    query: ReportQuery
+    total: int = 0
+    resolved: int = 0
+    avg_hours: float | None = None
+    by_status: list[Count] = field(default_factory=list)
+    by_level: list[Count] = field(default_factory=list)
+    monthly: list[MonthCount] = field(default_factory=list)
+
+
+def summary(query: ReportQuery) -> Summary:
+    """The period's volumes from one GROUP BY (status, level, month).
+
+    Status and level list every value in their natural order, zeros included,
+    and the months are those ``monthly`` lists.
+    """
+    month = year_month(Feedback.created_at)
+    rows = db.session.execute(
+        select(
+            Feedback.status, Feedback.level, month.label("month"),
+            func.count().label("total"),
+            func.count(Feedback.resolved_at).label("resolved"),
+            func.sum(_resolution_seconds()).label("seconds"),
+        )
+        .where(*_conditions(query))
+        .group_by(Feedback.status, Feedback.level, month)
+    ).all()
+    statuses = dict.fromkeys(FeedbackStatus, 0)
+    levels = dict.fromkeys(FeedbackLevel, 0)
+    months: dict[str, tuple[int, int]] = {}
+    seconds = 0
+    for row in rows:
+        statuses[row.status] += row.total
+        levels[row.level] += row.total
+        created, resolved = months.get(row.month, (0, 0))
+        months[row.month] = (created + row.total, resolved + row.resolved)
+        seconds += int(row.seconds or 0)
+    total = sum(statuses.values())
+    resolved = sum(done for _created, done in months.values())
+    return Summary(
+        query=query,
+        total=total,
+        resolved=resolved,
+        avg_hours=_hours(seconds / resolved) if resolved else None,
+        by_status=[Count(member.name, str(member.value), n) for member, n in statuses.items()],
+        by_level=[Count(member.name, str(member.value), n) for member, n in levels.items()],
+        monthly=[MonthCount(current, *months.get(current.strftime("%Y-%m"), (0, 0)))
+                 for current in _months(query, months)],
+    )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The desk at a moment: the backlog (whenever created), how much of it is
+    past its target, and how much was resolved in that calendar month."""
+
+    open: int
+    overdue: int
+    resolved_this_month: int
+
+
+def workload(at: datetime) -> Workload:
+    """``Workload`` at ``at``, in one query over the open and this month's resolved rows."""
+    start = datetime.combine(month_start(at.date()), time.min)
+    following = datetime.combine(month_start(at.date(), -1), time.min)
+    is_open = Feedback.status.in_(OPEN_STATUSES)
+    resolved = and_(Feedback.resolved_at >= start, Feedback.resolved_at < following)
+    row = db.session.execute(
+        select(_count_where(is_open), _count_where(overdue_condition(at)),
+               _count_where(resolved))
+        .where(or_(is_open, resolved))
+    ).one()
+    return Workload(*(int(value or 0) for value in row))
 
 
 # --- Detail rows (streamed, for the report's detail sheet) --------------------------

@@ -21,12 +21,12 @@ from app.permissions import READ
 from app.services.querying import EagerInterface
 from app.services.licenses import (
     LicenseState,
-    default_trial_end,
+    end_or_trial_default,
     filter_by_state,
     license_state,
     state_rank_expression,
     today,
-    trial_days,
+    trial_months,
 )
 from app.services.signing import SigningKeyMissing, license_file, public_key_pem
 
@@ -96,8 +96,8 @@ class LicenseInterface(EagerInterface):
 
 def _trial_hint() -> str:
     return gettext(
-        "For a trial, leave blank: it then ends %(days)d days after it starts.",
-        days=trial_days(),
+        "For a trial, leave blank: the trial then lasts %(months)d month(s) from its start date.",
+        months=trial_months(),
     )
 
 
@@ -108,10 +108,11 @@ def trial_defaulted(form_class):
         def validate(self, extra_validators=None):
             start, end, trial = self["valid_from"], self["valid_to"], self["is_trial"]
             typed = bool(end.raw_data and str(end.raw_data[0]).strip())
-            if trial.data and start.data and not typed:
-                end.data = default_trial_end(start.data)
-                end.raw_data = [end.data.isoformat()]
-                end.process_errors = []
+            if not typed:
+                end.data = end_or_trial_default(start.data, None, trial.data)
+                if end.data is not None:
+                    end.raw_data = [end.data.isoformat()]
+                    end.process_errors = []
             return super().validate(extra_validators=extra_validators)
 
     TrialDefaultedForm.__name__ = form_class.__name__
@@ -157,6 +158,7 @@ class LicenseView(CrmModelView):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.add_form = trial_defaulted(self.add_form)
+        self.edit_form = trial_defaulted(self.edit_form)
 
     @expose("/license-file/<int:pk>")
     @has_access
