@@ -99,6 +99,12 @@ LANGUAGES = {
     "en": {"flag": "gb", "name": "English"},
 }
 
+# Proxies (load balancers) in front of the app that set X-Forwarded-For, -Proto and
+# -Host: with n > 0 the app trusts the last n hops, so the change history and the
+# per-address sign-in limit see the client's address. 0: the headers are ignored
+# (anyone could forge them when nothing in front of the app rewrites them).
+CRM_PROXY_HOPS = int(os.environ.get("CRM_PROXY_HOPS") or 0)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = os.environ.get("CRM_SECURE_COOKIES", "") == "1"
@@ -110,8 +116,10 @@ WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 
 # Business settings.
 LICENSE_EXPIRY_WARNING_DAYS = 30
-LICENSE_TRIAL_DAYS = 30
-# Service targets for resolving feedback, in hours per level (the service report's KPI).
+# A trial entered without an end date lasts this many calendar months (app/services/licenses.py).
+LICENSE_TRIAL_MONTHS = 1
+# Service targets for resolving feedback, in hours per level: the desk's due times and
+# overdue marks, and the service report's KPI. A level left out keeps its default.
 FEEDBACK_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
 # The Ed25519 key that signs license files: this file if set (it must exist),
 # else instance/license_signing_key.pem, generated on first use (mode 0600).

@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    init_proxy(app)
     init_database(app)
     history.init_app(app)
     init_csrf(app)
@@ -30,6 +31,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_errors(app)
     init_cli(app)
     return app
+
+
+def init_proxy(app: Flask) -> None:
+    """Behind ``CRM_PROXY_HOPS`` proxies, take the client's address, scheme and host
+    from their X-Forwarded-* headers (history rows, sign-in limits, redirects)."""
+    hops = int(app.config.get("CRM_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def init_database(app: Flask) -> None:

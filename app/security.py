@@ -7,7 +7,9 @@ into Flask-AppBuilder's user pages, its login form and its JSON login.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+import re
+
+from flask import abort, current_app, flash, g, has_app_context, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -15,11 +17,19 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    Role,
+    ViewMenu,
+    assoc_permissionview_role,
+)
 from flask_appbuilder.security.views import AuthDBView, UserDBModelView, UserInfoEditView
 from flask_appbuilder.views import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
@@ -282,6 +292,114 @@ class CrmSecurityManager(SecurityManager):
 
     def on_user_logout(self, user):
         accounts.mark_signed_out(user.id)
+
+    # --- access checks: one query per request, not one per check -----------------
+    # FAB asks the database once per check, and a page checks every menu entry
+    # (the navbar's ``is_menu_visible``) besides the view itself. Here the
+    # (permission, view) pairs of the user's roles, or of the public role, are
+    # read once and kept in ``g``, which lives as long as the request: a role
+    # the admin edits takes effect on the next request.
+
+    def _has_view_access(self, user, permission_name, view_name) -> bool:
+        """Session, JWT and API-key users alike (FAB's ``has_access`` ends here)."""
+        roles = self.get_user_roles(user)
+        return self._builtin_access(roles, permission_name, view_name) or (
+            (permission_name, view_name) in self._granted(roles)
+        )
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        return self._builtin_access([self.auth_role_public], permission_name, view_name) or (
+            (permission_name, view_name) in self._public_granted()
+        )
+
+    def _get_user_permission_view_menus(self, user, permission_name, view_menus_name):
+        """The menu entries ``user`` (None: anonymous) may see, as FAB's, from the cache."""
+        if user is None:
+            roles, granted = [self.auth_role_public], self._public_granted()
+        else:
+            roles = self.get_user_roles(user)
+            granted = self._granted(roles)
+        views = {view for permission, view in granted if permission == permission_name}
+        views.update(
+            view for view in view_menus_name or ()
+            if self._builtin_access(roles, permission_name, view)
+        )
+        return views
+
+    def get_user_permissions(self, user):
+        roles = self.get_user_roles(user)
+        builtin = {
+            (permission, view)
+            for name in _names(roles) if name in self.builtin_roles
+            for view, permission in self.builtin_roles[name]
+        }
+        return builtin | self._granted(roles)
+
+    def add_permission_role(self, role, perm_view):
+        super().add_permission_role(role, perm_view)
+        _forget_grants()
+
+    def del_permission_role(self, role, perm_view):
+        super().del_permission_role(role, perm_view)
+        _forget_grants()
+
+    def _builtin_access(self, roles, permission_name, view_name) -> bool:
+        """``FAB_ROLES`` roles are regular expressions in the config, not rows."""
+        return any(
+            re.match(view, view_name) and re.match(permission, permission_name)
+            for name in _names(roles)
+            for view, permission in self.builtin_roles.get(name, ())
+        )
+
+    def _granted(self, roles) -> frozenset[tuple[str, str]]:
+        """The (permission, view) pairs of ``roles``' rows in the database."""
+        ids = frozenset(
+            role.id for role in roles
+            if role is not None and role.name not in self.builtin_roles
+        )
+        if not ids:
+            return frozenset()
+        return _per_request(("roles", ids), lambda: self._pairs(Role.id.in_(ids)))
+
+    def _public_granted(self) -> frozenset[tuple[str, str]]:
+        """The anonymous visitor's pairs: those of the ``AUTH_ROLE_PUBLIC`` row, if any."""
+        return _per_request("public", lambda: self._pairs(Role.name == self.auth_role_public))
+
+    def _pairs(self, which_roles) -> frozenset[tuple[str, str]]:
+        query = (
+            select(Permission.name, ViewMenu.name)
+            .select_from(PermissionView)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .join(assoc_permissionview_role,
+                  assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .join(Role, Role.id == assoc_permissionview_role.c.role_id)
+            .where(which_roles)
+        )
+        return frozenset(tuple(row) for row in self.session.execute(query))
+
+
+def _names(roles) -> list[str]:
+    """Role rows or role names (the public role may be only a name); None skipped."""
+    return [role if isinstance(role, str) else role.name for role in roles if role is not None]
+
+
+GRANTS_KEY = "crm_granted"
+
+
+def _per_request(key, load):
+    """``load()`` once per request (per app context), remembered under ``key``."""
+    if not has_app_context():
+        return load()
+    cache = g.setdefault(GRANTS_KEY, {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def _forget_grants() -> None:
+    if has_app_context():
+        g.pop(GRANTS_KEY, None)
 
 
 def _touch_last_seen():

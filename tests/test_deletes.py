@@ -2,7 +2,8 @@
 
 Every dependent case of ``app.services.integrity`` on the pages and the API,
 the database's own foreign keys (SQLite too) behind it, a delete that races
-a new dependent, the confirmation before deleting, and no bulk delete.
+a new dependent and the confirmation before deleting. Bulk delete from the
+lists is in tests/test_bulk_delete.py.
 Users referenced by records are tested in tests/test_users.py.
 """
 
@@ -250,7 +251,7 @@ def test_a_dependent_added_after_the_check_stops_the_api_delete(app, db_session,
     assert exists(db_session, Customer, contact.customer_id)
 
 
-# --------------------------------------------------------- confirmation, bulk delete
+# -------------------------------------------------------------------- confirmation
 
 
 def test_deleting_needs_a_post_with_the_form_token(admin, db_session):
@@ -267,19 +268,6 @@ def test_the_delete_button_asks_for_confirmation_first(admin, db_session):
     button = re.search(r'<a\s+id="btn-delete-/contacts/delete/%d"[^>]*>' % contact.id, page)
     assert button and "confirm" in button.group(0) and 'href="#"' in button.group(0)
     assert 'id="modal-confirm"' in page and "请确认" in page and "取消" in page
-
-
-def test_there_is_no_bulk_delete(admin, db_session):
-    """No list offers selecting rows for an action, and the action URL refuses."""
-    contacts = [make_contact(), make_contact()]
-    for base in BASES.values():
-        page = admin.get(f"/{base}/list/").get_data(as_text=True)
-        assert 'name="rowid"' not in page and "action_post" not in page, base
-    response = admin.post("/contacts/action_post", {
-        "action": "muldelete", "rowid": [str(c.id) for c in contacts]})
-    assert response.status_code == 404
-    assert admin.post(f"/contacts/action/muldelete/{contacts[0].id}").status_code == 404
-    assert all(exists(db_session, Contact, c.id) for c in contacts)
 
 
 def test_the_browser_delete_asks_and_cancel_keeps_the_record(app, live_server, page, db_session):

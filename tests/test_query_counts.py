@@ -364,3 +364,57 @@ def test_browser_searches_customers_as_the_user_types(app, live_server, page, ma
         "Q04321 批量客户4321"
     )
     assert page.locator("#customer option").count() <= 3
+
+
+# --- sorting by the related customer: one query, in the customer's code order ------------
+
+CUSTOMER_SORTED = [
+    ("ContactView", "contacts", "contact"),
+    ("ContractView", "contracts", "contract"),
+    ("ProductView", "products", "product"),
+    ("LicenseView", "licenses", "license"),
+    ("ReporterView", "reporters", "reporter"),
+    ("FeedbackView", "feedback", "feedback"),
+]
+
+
+def _shown_ids(page: str, base: str) -> list[int]:
+    import re
+
+    ids = [int(pk) for pk in re.findall(rf'href="/{base}/show/(\d+)', page)]
+    return list(dict.fromkeys(ids))
+
+
+@pytest.mark.parametrize("view, base, table", CUSTOMER_SORTED)
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_lists_sort_by_customer_in_one_query(app, admin, many_rows, view, base, table, direction):
+    from sqlalchemy import text
+
+    default_count, page = statements_for(app, admin, f"/{base}/list/?psize_{view}=50")
+    assert f"_oc_{view}=customer.code" in page  # the customer header is a sort link
+    url = f"/{base}/list/?psize_{view}=50&_oc_{view}=customer.code&_od_{view}={direction}"
+    with counting_statements(app) as statements:
+        page = admin.get(url).get_data(as_text=True)
+    assert len(statements) == default_count
+    listing = [s for s in statements if "ORDER BY customer.code" in s]
+    assert len(listing) == 1 and "LEFT OUTER JOIN customer AS customer " not in listing[0]
+    with app.app_context():
+        expected = db.session.scalars(text(
+            f"SELECT {table}.id FROM {table} JOIN customer ON customer.id = {table}.customer_id "
+            f"ORDER BY customer.code {direction}, {table}.id {direction} LIMIT 50")).all()
+        db.session.remove()
+    assert _shown_ids(page, base) == expected
+
+
+def test_the_export_follows_the_customer_sort(app, admin, many_rows):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    response = admin.get("/contacts/export.xlsx?_oc_ContactView=customer.code&_od_ContactView=desc")
+    assert response.status_code == 200
+    sheet = load_workbook(BytesIO(response.data), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = [str(label) for label in rows[0]].index("客户")
+    codes = [row[column].split(" ")[0] for row in rows[1:] if row[column]]
+    assert len(codes) > 100 and codes == sorted(codes, reverse=True)

@@ -16,14 +16,15 @@ class Contact(AuditMixin, Model):
     customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)
     customer = relationship("Customer")
     name = Column(String(50), nullable=False, index=True)
-    position = Column(String(50))
+    position = Column(String(50), index=True)
     birth_date = Column(Date)
-    national_id = Column(String(18))
+    national_id = Column(String(18), index=True)
     phone = Column(String(30), index=True)
-    email = Column(String(120))
+    email = Column(String(120), index=True)
     address = Column(String(300))
     status = enum_column(
-        ContactStatus, "ck_contact_status", nullable=False, default=ContactStatus.active
+        ContactStatus, "ck_contact_status", nullable=False, default=ContactStatus.active,
+        index=True,
     )
 
     def __str__(self) -> str:

@@ -24,10 +24,10 @@ class Contract(AuditMixin, Model):
     number = Column(String(50), unique=True, nullable=False)
     sign_date = Column(Date, index=True)
     end_date = Column(Date, index=True)
-    payment_date = Column(Date)
-    amount = Column(Numeric(14, 2), nullable=False, default=0)
-    party_a = Column(String(200))
-    party_b = Column(String(200))
+    payment_date = Column(Date, index=True)
+    amount = Column(Numeric(14, 2), nullable=False, default=0, index=True)
+    party_a = Column(String(200), index=True)
+    party_b = Column(String(200), index=True)
 
     def __str__(self) -> str:
         return self.number

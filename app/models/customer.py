@@ -22,7 +22,7 @@ class Customer(AuditMixin, Model):
     importance = enum_column(Importance, "ck_customer_importance", index=True)
     address = Column(String(300))
     phone = Column(String(30), index=True)
-    email = Column(String(120))
+    email = Column(String(120), index=True)
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

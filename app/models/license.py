@@ -21,11 +21,11 @@ class License(AuditMixin, Model):
     product_id = Column(Integer, ForeignKey("product.id"), nullable=False, index=True)
     product = relationship("Product")
     serial = Column(String(64), unique=True, nullable=False)
-    seats = Column(Integer, nullable=False, default=1)
+    seats = Column(Integer, nullable=False, default=1, index=True)
     valid_from = Column(Date, nullable=False, index=True)
     valid_to = Column(Date, nullable=False, index=True)
     machine_info = Column(Text)
-    is_trial = Column(Boolean, nullable=False, default=False)
+    is_trial = Column(Boolean, nullable=False, default=False, index=True)
 
     def __str__(self) -> str:
         return self.serial

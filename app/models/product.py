@@ -16,12 +16,12 @@ class Product(AuditMixin, Model):
     customer = relationship("Customer")
     name = Column(String(200), nullable=False, index=True)
     description = Column(Text)
-    version = Column(String(50))
+    version = Column(String(50), index=True)
     customization = Column(Text)
     backup_path = Column(String(500))
     manual_path = Column(String(500))
     created_date = Column(Date, index=True)
-    authorization_code = Column(String(100))
+    authorization_code = Column(String(100), index=True)
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}" if self.version else self.name

@@ -16,7 +16,7 @@ class Reporter(AuditMixin, Model):
     customer = relationship("Customer")
     name = Column(String(50), nullable=False, index=True)
     phone = Column(String(30), index=True)
-    email = Column(String(120))
+    email = Column(String(120), index=True)
     store = Column(String(100), index=True)
     address = Column(String(300))
 
