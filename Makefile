@@ -21,8 +21,17 @@ test: install-dev translations browser
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Debian's python3 comes without venv (python3-venv): installed here when root.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing python3-venv"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	      && $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "Python's venv module is missing: sudo apt-get install python3-venv"; exit 1; \
+	  fi; }
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
