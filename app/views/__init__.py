@@ -51,3 +51,15 @@ def register_views(appbuilder) -> None:
     register_apis(appbuilder)
     history.register(appbuilder)  # the admin's history page, under Security
     importing.register(appbuilder)  # the .xlsx import pages of three modules
+    _system_menu_last(appbuilder.menu)
+
+
+def _system_menu_last(menu) -> None:
+    """Administration (FAB's Security category, 系统管理) after the business menus,
+    without FAB's user groups: accounts here get their permissions from roles only."""
+    security = menu.find("Security")
+    if security is None:
+        return
+    security.childs = [item for item in security.childs if item.name != "List Groups"]
+    menu.menu.remove(security)
+    menu.menu.append(security)
