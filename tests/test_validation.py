@@ -425,29 +425,34 @@ def test_unknown_enum_code_is_refused_not_a_500(admin, db_session, related, base
 
 
 @pytest.mark.parametrize(
-    "base, overrides",
+    "base, overrides, message",
     [
-        ("contacts", {"customer": "999999"}),
-        ("contacts", {"customer": "abc"}),
-        ("licenses", {"product": "999999"}),
-        ("feedback", {"engineer": "999999"}),
-        ("contracts", {"sign_date": "2026-13-45"}),
-        ("contracts", {"sign_date": "昨天"}),
-        ("feedback", {"created_at": "2026-03-01 25:00:00"}),
-        ("licenses", {"seats": "十"}),
-        ("licenses", {"seats": "99999999999999999999"}),
-        ("customers", {"code": "C" * 21}),
-        ("customers", {"name": "名" * 201}),
+        ("contacts", {"customer": "999999"}, "请从列表中选择客户。"),
+        ("contacts", {"customer": "abc"}, "请从列表中选择客户。"),
+        ("licenses", {"product": "999999"}, "请从列表中选择产品。"),
+        ("feedback", {"engineer": "999999"}, "请从列表中选择跟踪工程师。"),
+        ("customers", {"status": "weird"}, "请从列表中选择客户状态。"),
+        ("contracts", {"sign_date": "2026-13-45"}, "签订日期必须是日期，例如 2026-01-31。"),
+        ("contracts", {"sign_date": "昨天"}, "签订日期必须是日期，例如 2026-01-31。"),
+        ("feedback", {"created_at": "2026-03-01 25:00:00"},
+         "创建日期必须是日期和时间，例如 2026-01-31 09:30。"),
+        ("licenses", {"seats": "十"}, "授权个数必须是整数。"),
+        ("licenses", {"seats": "99999999999999999999"}, "授权个数数值过大。"),
+        ("customers", {"code": "C" * 21}, "客户编码最多只能有 20 个字符（您输入了 21 个）。"),
+        ("customers", {"name": "名" * 201}, "公司名称最多只能有 200 个字符（您输入了 201 个）。"),
     ],
-    ids=lambda v: "-".join(f"{k}" for k in v) if isinstance(v, dict) else v,
+    ids=lambda v: "-".join(f"{k}" for k in v) if isinstance(v, dict) else None,
 )
-def test_malformed_input_is_refused_not_a_500(admin, db_session, related, base, overrides):
+def test_malformed_input_is_refused_with_what_to_correct(
+    admin, db_session, related, base, overrides, message
+):
+    """A value that cannot be read is told what it must be, naming the field; never a 500."""
     module = BY_BASE[base]
     before = _count(db_session, module.model)
     response = admin.post(f"/{base}/add", {**module.form(related), **overrides})
     assert response.status_code == 200
     field = next(iter(overrides))
-    assert field_errors(response).get(field), field_errors(response)
+    assert field_errors(response).get(field) == message, field_errors(response)
     assert _count(db_session, module.model) == before
 
 

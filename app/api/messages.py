@@ -15,19 +15,17 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
 from app.models.labels import labels_for
-from app.services.validation import field_message
-
-REQUIRED = _l("%(field)s is required.")  # the pages' rule (validation.required)
+from app.services.validation import NOT_READABLE, REQUIRED, field_message
 
 # marshmallow's "invalid" per field class, the most specific class first
 # (Date is a DateTime, Integer and Decimal are Numbers).
 INVALID = (
-    (fields.Boolean, _l("%(field)s must be true or false.")),
-    (fields.Date, _l("%(field)s must be a date such as 2026-01-31.")),
-    (fields.DateTime, _l("%(field)s must be a date and time such as 2026-01-31 09:30.")),
-    (fields.Integer, _l("%(field)s must be a whole number.")),
-    (fields.Number, _l("%(field)s must be a number.")),
-    (fields.String, _l("%(field)s must be text.")),
+    (fields.Boolean, NOT_READABLE["boolean"]),
+    (fields.Date, NOT_READABLE["date"]),
+    (fields.DateTime, NOT_READABLE["datetime"]),
+    (fields.Integer, NOT_READABLE["integer"]),
+    (fields.Number, NOT_READABLE["number"]),
+    (fields.String, NOT_READABLE["text"]),
 )
 
 SCHEMA_ERRORS = {

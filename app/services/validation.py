@@ -61,6 +61,19 @@ def national_id_check_digit(first_17: str) -> str:
     return ID_CHECK_DIGITS[total % 11]
 
 
+REQUIRED = _l("%(field)s is required.")
+# What a value of the wrong kind is told, on the pages and in the API alike.
+NOT_READABLE = {
+    "boolean": _l("%(field)s must be true or false."),
+    "date": _l("%(field)s must be a date such as 2026-01-31."),
+    "datetime": _l("%(field)s must be a date and time such as 2026-01-31 09:30."),
+    "integer": _l("%(field)s must be a whole number."),
+    "number": _l("%(field)s must be a number."),
+    "text": _l("%(field)s must be text."),
+    "choice": _l("Choose %(field)s from the list."),
+}
+
+
 def field_message(template, model, field, **extra) -> str:
     """``template`` with ``%(field)s`` as the field's label: every rule names its field."""
     return str(template) % {"field": label_of(model, field), **extra}
@@ -70,7 +83,7 @@ def required(*fields: str) -> Rule:
     def rule(values, model, pk):
         for field in fields:
             if is_blank(values.get(field)):
-                yield field, field_message(_l("%(field)s is required."), model, field)
+                yield field, field_message(REQUIRED, model, field)
 
     return rule
 

@@ -22,16 +22,16 @@ import re
 from flask import jsonify, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access_api
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import MANYTOONE
 from wtforms import Field
-from wtforms.validators import DataRequired, Optional, StopValidation
+from wtforms.validators import DataRequired, Optional
 
 from app.extensions import db
 from app.permissions import READ
+from app.services.validation import NOT_READABLE
 
 LOOKUP_PAGE_SIZE = 20
 MAX_TERM_LENGTH = 100
@@ -126,7 +126,6 @@ class RelatedSelectField(Field):
         self.column = column
         self.depends_on = depends_on
         self.for_search = for_search
-        self._invalid = False
 
     def lookup_url(self) -> str:
         return url_for(f"{self.view_endpoint}.related", column=self.column)
@@ -149,18 +148,13 @@ class RelatedSelectField(Field):
         self.data = value if isinstance(value, self.model) else None
 
     def process_formdata(self, valuelist):
-        self._invalid = False
         raw = (valuelist[0] if valuelist else "") or ""
-        if not raw.strip():
-            self.data = None
-            return
-        pk = _whole_number(raw, 2**31 - 1)
-        self.data = db.session.get(self.model, pk) if pk is not None else None
-        self._invalid = self.data is None
-
-    def pre_validate(self, form):
-        if self._invalid:
-            raise StopValidation(gettext("Not a valid choice"))
+        self.data = None
+        if raw.strip():
+            pk = _whole_number(raw, 2**31 - 1)
+            self.data = db.session.get(self.model, pk) if pk is not None else None
+            if self.data is None:  # no such record (deleted meanwhile, or a made-up id)
+                raise ValueError(str(NOT_READABLE["choice"]) % {"field": self.label.text})
 
     def _value(self):
         return "" if self.data is None else str(self.data.id)

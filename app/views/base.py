@@ -13,7 +13,16 @@ from flask_appbuilder.actions import action as list_action  # `action` is also a
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, DateTime, Enum, Numeric
-from wtforms import HiddenField, PasswordField
+from wtforms import (
+    DateField,
+    DateTimeField,
+    DecimalField,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+)
+from wtforms.fields.choices import SelectFieldBase
 
 from app.extensions import db
 from app.models.labels import labels_for
@@ -28,7 +37,7 @@ from app.services.querying import (
     refuse_bad_paging,
 )
 from app.services.saving import SaveFailed, guard_writes
-from app.services.validation import validate
+from app.services.validation import NOT_READABLE, field_message, validate
 from app.services.versioning import (
     VERSION_FIELD,
     VersionInvalid,
@@ -37,7 +46,7 @@ from app.services.versioning import (
     parse_version,
 )
 
-from .ajax_select import RelatedLookupMixin
+from .ajax_select import RelatedLookupMixin, RelatedSelectField
 from .export import ExportMixin
 from .fields import EnumSelectField, LenientDateTimeField
 
@@ -75,6 +84,10 @@ def rule_checked(form_class, model, versioned: bool = False):
             valid = super().validate(extra_validators=extra_validators)
             data = {name: value for name, value in self.data.items() if name != VERSION_FIELD}
             errors = validate(model, data, pk=getattr(self, "_id", None))
+            # A value that could not be read ("十" seats) is told so, not "required".
+            for name, field in self._fields.items():
+                if field.process_errors:
+                    errors[name] = field_message(NOT_READABLE[_kind_of(field)], model, name)
             for field, message in errors.items():
                 if field in self:
                     self[field].errors = [message]
@@ -117,6 +130,19 @@ def rule_checked(form_class, model, versioned: bool = False):
         RuleCheckedForm.row_version = HiddenField()
     RuleCheckedForm.__name__ = form_class.__name__
     return RuleCheckedForm
+
+
+def _kind_of(field) -> str:
+    """Which ``NOT_READABLE`` message a form field's unreadable value gets."""
+    if isinstance(field, (SelectFieldBase, RelatedSelectField)):
+        return "choice"
+    if isinstance(field, DateTimeField):  # WTForms' DateField is one too
+        return "date" if isinstance(field, DateField) else "datetime"
+    if isinstance(field, IntegerField):
+        return "integer"
+    if isinstance(field, (DecimalField, FloatField)):
+        return "number"
+    return "text"
 
 
 def strip_text(form) -> None:
