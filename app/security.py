@@ -255,6 +255,29 @@ class CrmSecurityApi(SecurityApi):
             return self.response(401, message=_("Invalid login. Please try again."))
         return response
 
+    def response_400(self, message=None):
+        """FAB's refusals of a malformed sign-in (marshmallow's, in English) in the user's language."""
+        if isinstance(message, dict):
+            return super().response_400(message={
+                field: [_login_field_problem(field, problems)] for field, problems in message.items()
+            })
+        return super().response_400(message=_(
+            'Send the sign-in as JSON: {"username": …, "password": …, "provider": "db"}.'))
+
+
+LOGIN_FIELDS = {"username": _l("Login name"), "password": _l("Password")}
+
+
+def _login_field_problem(field: str, problems) -> str:
+    if field == "provider":
+        return _('The provider must be "db".')
+    if field not in LOGIN_FIELDS:
+        return _("This record has no such field, or it cannot be set: leave it out.")
+    label = LOGIN_FIELDS[field]
+    if any("Missing data" in str(problem) for problem in problems or ()):
+        return _("%(field)s is required.", field=label)
+    return _("%(field)s must be text.", field=label)
+
 
 class CrmSecurityManager(SecurityManager):
     user_model = CrmUser

@@ -173,3 +173,21 @@ def test_english_after_switching_the_language(app, api):
     assert {f["name"]: f["label"] for f in info["add_columns"]}["code"] == "Customer code"
     # and Chinese again without the switch
     assert _refusal(api.get("/api/v1/customers/987654"), 404) == "页面或记录不存在，可能已被删除。"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({}, {"username": ["请填写登录名。"], "password": ["请填写密码。"]}),
+    ({"username": "sales", "password": 5, "provider": "db"}, {"password": ["密码必须是文本。"]}),
+    ({"username": "sales", "password": "x", "provider": "ldap"},
+     {"provider": ['认证方式（provider）必须为 "db"。']}),
+], ids=["empty", "password-not-text", "other-provider"])
+def test_a_malformed_sign_in_is_a_400_in_chinese(app, body, expected):
+    response = app.test_client().post("/api/v1/security/login", json=body)
+    assert response.status_code == 400, response.json
+    assert response.json["message"] == expected
+
+
+def test_a_sign_in_that_is_not_json_is_a_400_in_chinese(app):
+    response = app.test_client().post("/api/v1/security/login", data="username=sales")
+    message = _refusal(response, 400)
+    assert message.startswith("请以 JSON 格式提交登录信息"), message
