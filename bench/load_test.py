@@ -14,17 +14,29 @@ first ten pages), a show page (a random feedback or customer), a search
 name). No think time: each user sends its next request when the previous
 one is answered, so 50 users keep 50 requests in flight.
 
-Prints requests/s, p50/p95/p99 latency per kind and overall, and errors
-(anything but HTTP 200, and connection failures). The client is plain
-``http.client`` in threads, no new library; it runs on the same machine, so
-it takes some of the CPU the server could use (stated in RESULTS.md).
-Bounded: ``--seconds`` of traffic, at most ``--max-requests`` in all.
+Prints requests/s, p50/p95/p99 latency and errors (anything but HTTP 200,
+and connection failures). Two clients, both on the same machine as the
+server, so they take some of its CPU:
+
+- ``--client wrk`` (default when Debian's ``wrk`` is installed: ``apt-get
+  install wrk``): wrk in C, ``--users`` connections, each request with the
+  session cookie of one of the signed-in users and a path drawn from the
+  same mix; overall figures only.
+- ``--client python``: ``http.client`` in one thread per user, one
+  keep-alive connection each; figures per kind (list, show, search). Python
+  threads share one core's worth of interpreter, so this client saturates
+  before the server does on a small machine.
+
+Bounded: ``--seconds`` of traffic, at most ``--max-requests`` in all (python).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
+import shutil
+import tempfile
 import os
 import random
 import re
@@ -199,6 +211,8 @@ def main(argv=None) -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--client", choices=("wrk", "python"),
+                        default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args(argv)
 
     url = common.database_url(args.customers, args.feedback, args.seed)
@@ -223,11 +237,76 @@ def main(argv=None) -> None:
             user.sign_in()
         print(f"{len(users)} users signed in; {args.seconds:.0f} s of traffic …")
         args.load_before = os.getloadavg()[0]
-        results = run(users, ids, args.seconds, args.max_requests)
+        if args.client == "wrk":
+            figures = run_wrk(port, users, ids, args)
+        else:
+            results = run(users, ids, args.seconds, args.max_requests)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    report(results, args, url)
+    if args.client == "wrk":
+        report_wrk(figures, args, url)
+    else:
+        report(results, args, url)
+
+
+# wrk's Lua: each request a path of the mix and the cookie of one signed-in user;
+# anything but 200 is counted per thread and summed when wrk is done.
+WRK_SCRIPT = """
+local plan = %(plan)s
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0; n = math.random(#plan.paths) end
+function request()
+  n = n %% #plan.paths + 1
+  return wrk.format("GET", plan.paths[n], {Cookie = plan.cookies[n %% #plan.cookies + 1]})
+end
+function response(status, headers, body) if status ~= 200 then bad = bad + 1 end end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("bad") end
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    bad, e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def run_wrk(port: int, users: list[User], ids: dict, args) -> dict:
+    """wrk with ``--users`` connections for ``--seconds``; its figures as a dict."""
+    rng = random.Random(args.seed)
+    plan = {
+        "paths": [next_url(rng, ids)[1] for _ in range(20_000)],
+        "cookies": ["; ".join(f"{k}={v}" for k, v in user.cookies.items()) for user in users],
+    }
+    lua = "{" + ", ".join(f"{key} = {{{', '.join(json.dumps(v) for v in values)}}}"
+                          for key, values in plan.items()) + "}"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"plan": lua})
+    command = ["wrk", "--threads", "2", "--connections", str(args.users),
+               "--duration", f"{int(args.seconds)}s", "--timeout", "60s", "--script",
+               script.name, f"http://127.0.0.1:{port}"]
+    print("client:", " ".join(command))
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("WRK "))
+    keys = ("requests", "duration_us", "p50_us", "p95_us", "p99_us", "not_200", "socket_errors",
+            "http_errors")
+    return dict(zip(keys, map(int, line.split()[1:])))
+
+
+def report_wrk(figures: dict, args, url: str) -> None:
+    seconds = figures["duration_us"] / 1e6
+    print(f"{url.split('://')[0]}, {args.workers} gunicorn workers, {args.users} connections "
+          f"(wrk, 2 threads), {seconds:.0f} s, 1-min load average before/after: "
+          f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    print(f"requests {figures['requests']}, {figures['requests'] / seconds:.1f} req/s, "
+          f"p50 {figures['p50_us'] / 1000:.0f} ms, p95 {figures['p95_us'] / 1000:.0f} ms, "
+          f"p99 {figures['p99_us'] / 1000:.0f} ms")
+    print(f"errors: {figures['not_200']} answers other than 200, "
+          f"{figures['socket_errors']} connection errors")
+    print("machine:", ", ".join(f"{k} {v}" for k, v in common.machine().items()))
 
 
 def run(users: list[User], ids: dict, seconds: float, max_requests: int):
