@@ -32,7 +32,9 @@ from test_licenses import reader_without_license  # noqa: F401  (a fixture)
 
 ON = date(2026, 6, 15)
 ISSUED = datetime(2026, 6, 15, 2, 30, tzinfo=timezone.utc)
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "licenses.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "licenses.md"
+README = ROOT / "README.md"
 
 
 @pytest.fixture
@@ -324,17 +326,18 @@ def test_cli_verify_missing_file_is_a_usage_error(app, tmp_path):
 
 # ------------------------------------------------------------------ the documented snippet
 
-def documented_verifier():
-    """The standalone function from docs/licenses.md, run as the vendor would embed it."""
-    text = DOCS.read_text(encoding="utf-8")
+def documented_verifier(document: Path):
+    """The standalone function from ``document``, run as the vendor would embed it."""
+    text = document.read_text(encoding="utf-8")
     code = re.search(r"```python\n(.*?def verify_license.*?)```", text, re.S).group(1)
     namespace: dict = {}
-    exec(compile(code, str(DOCS), "exec"), namespace)  # noqa: S102  (our own documentation)
+    exec(compile(code, str(document), "exec"), namespace)  # noqa: S102  (our own documentation)
     return namespace["verify_license"]
 
 
-def test_documented_standalone_verifier(license_row, expired_row, login_as):
-    verify_license = documented_verifier()
+@pytest.mark.parametrize("document", [DOCS, README], ids=["docs-licenses", "readme"])
+def test_documented_standalone_verifier(license_row, expired_row, login_as, document):
+    verify_license = documented_verifier(document)
     sales = login_as("sales")
     public_pem = sales.get("/licenses/public-key.pem").data
     good = sales.get(f"/licenses/license-file/{license_row.id}").data
