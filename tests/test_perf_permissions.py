@@ -56,8 +56,13 @@ def extra_menu_entries(app, number: int, role_names):
             appbuilder.menu.menu[:] = [
                 item for item in appbuilder.menu.menu if item.name != EXTRA_MENU
             ]
+            roles = [sm.find_role(role) for role in role_names]
             for name in names:
+                view = sm.find_permission_view_menu("menu_access", name)
+                for role in roles:  # FAB keeps a permission a role still holds
+                    sm.del_permission_role(role, view)
                 sm.del_permission_view_menu("menu_access", name, cascade=True)
+                sm.del_view_menu(name)
             db.session.remove()
 
 

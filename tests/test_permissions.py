@@ -523,6 +523,37 @@ def test_roles_that_edit_feedback_edit_all_of_it(db_session, signed_in, role):
 
 # ---------------------------------------------------------------- crm init and the admin's edits
 
+def test_the_admin_edits_a_role_in_the_role_pages_and_it_takes_effect(app, login_as):
+    """Through /roles/edit as the admin does, not in the database: the next request obeys."""
+    from app.extensions import db
+    from app.models import ChangeRecord
+    from app.services.roles import apply_roles
+
+    with app.app_context():
+        role = app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"][SALES])
+        role_id, role_name = role.id, role.name
+        kept = [pv.id for pv in role.permissions
+                if (pv.permission.name, pv.view_menu.name) != ("can_read", CUSTOMER)]
+        db.session.remove()
+    admin, sales = login_as(ADMIN), login_as(SALES)
+    assert sales.get("/customers/list/").status_code == 200
+    try:
+        response = admin.post(f"/roles/edit/{role_id}", {"name": role_name, "permissions": kept})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        assert sales.get("/customers/list/").status_code == 403
+        assert sales.get("/contacts/list/").status_code == 200  # the rest of the role stays
+        with app.app_context():
+            assert ("can_read", CUSTOMER) not in _role_permissions(app, SALES)
+            recorded = db.session.scalar(select(func.count()).select_from(ChangeRecord).where(
+                ChangeRecord.model == "Role", ChangeRecord.row_id == role_id))
+            db.session.remove()
+        assert recorded >= 1  # the change history has the role edit
+    finally:
+        with app.app_context():
+            apply_roles(app.appbuilder, reset=True)
+            db.session.remove()
+
+
 def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
     from app.services.roles import apply_roles
 

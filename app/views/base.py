@@ -84,9 +84,9 @@ def rule_checked(form_class, model, versioned: bool = False):
             valid = super().validate(extra_validators=extra_validators)
             data = {name: value for name, value in self.data.items() if name != VERSION_FIELD}
             errors = validate(model, data, pk=getattr(self, "_id", None))
-            # A value that could not be read ("十" seats) is told so, not "required".
+            # A value typed that could not be read ("十" seats) is told so, not "required".
             for name, field in self._fields.items():
-                if field.process_errors:
+                if field.process_errors and any(str(v).strip() for v in field.raw_data or ()):
                     errors[name] = field_message(NOT_READABLE[_kind_of(field)], model, name)
             for field, message in errors.items():
                 if field in self:
