@@ -7,7 +7,7 @@ from app.services.record_rules import RecordForbidden, check_feedback_editable
 from .base import CrmModelApi
 
 
-class FeedbackApi(CrmModelApi):
+class FeedbackApi(desk.LifeCycleHooks, CrmModelApi):
     model = Feedback
     resource_name = "feedback"
     add_columns = edit_columns = ["customer", "reporter", "product", "problem", "details", "level", "status", "engineer", "created_at", "resolved_at", "cause", "city", "store"]
@@ -23,21 +23,3 @@ class FeedbackApi(CrmModelApi):
                 return self.response(403, message=str(refusal))
         return super().put_headless(pk)
 
-    # The life cycle (app.services.feedback): the rules refuse a forbidden move with a
-    # 422 in pre_add/pre_update (CrmModelApi); then the move's effects, and the
-    # reporter's notice, sent once the change is committed.
-    def pre_add(self, item):
-        super().pre_add(item)
-        desk.before_save(item, None)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        desk.before_save(item, item.id)
-
-    def post_add(self, item):
-        super().post_add(item)
-        desk.after_save(item)
-
-    def post_update(self, item):
-        super().post_update(item)
-        desk.after_save(item)

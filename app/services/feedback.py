@@ -122,6 +122,31 @@ def after_save(item: Feedback) -> None:
         send_pending(item.id)
 
 
+class LifeCycleHooks:
+    """The life cycle on Flask-AppBuilder's save hooks, for the feedback page and its API.
+
+    The record rules refuse a forbidden move first (the base classes' pre_add and
+    pre_update); then the move's effects, and the reporter's notice, sent once the
+    change is committed.
+    """
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        before_save(item, None)
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        before_save(item, item.id)
+
+    def post_add(self, item):
+        super().post_add(item)
+        after_save(item)
+
+    def post_update(self, item):
+        super().post_update(item)
+        after_save(item)
+
+
 # --- the desk's queues --------------------------------------------------------
 
 class FeedbackQueue(LabeledEnum):

@@ -130,7 +130,7 @@ class DeskWidget(RenderTemplateWidget):
     template = "feedback/desk.html"
 
 
-class FeedbackView(CrmModelView):
+class FeedbackView(desk.LifeCycleHooks, CrmModelView):
     model = Feedback
     noun = _l("Feedback")
     route_base = "/feedback"
@@ -180,22 +180,6 @@ class FeedbackView(CrmModelView):
             except RecordForbidden as refusal:
                 abort(403, description=str(refusal))
         return super()._edit(pk)
-
-    def pre_add(self, item):
-        super().pre_add(item)
-        desk.before_save(item, None)
-
-    def pre_update(self, item):
-        super().pre_update(item)
-        desk.before_save(item, item.id)
-
-    def post_add(self, item):
-        super().post_add(item)
-        desk.after_save(item)
-
-    def post_update(self, item):
-        super().post_update(item)
-        desk.after_save(item)
 
     # --- the feedback page --------------------------------------------------------
 
