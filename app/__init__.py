@@ -48,12 +48,14 @@ def init_database(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _enforce_sqlite_foreign_keys(db.engine)
+            _configure_sqlite_connections(db.engine)
 
 
-def _enforce_sqlite_foreign_keys(engine) -> None:
-    """SQLite ignores foreign keys unless each connection asks for them."""
+def _configure_sqlite_connections(engine) -> None:
+    """SQLite ignores foreign keys unless each connection asks for them, and has no median."""
     from sqlalchemy import event
+
+    from app.services.sqlfunctions import SqliteMedian
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -61,6 +63,7 @@ def _enforce_sqlite_foreign_keys(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+        SqliteMedian.register(dbapi_connection)
 
 
 def init_csrf(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Feedback statistics: the one place that computes service KPIs.
 
-Everything is aggregated by the database (GROUP BY, window functions); Python
-only receives one row per group. The results are plain dataclasses, shared
+Everything is aggregated by the database (GROUP BY; the median is an aggregate
+too, in the same query); Python only receives one row per group. The results are plain dataclasses, shared
 by the Excel service report, the dashboard and the REST API.
 
 Definitions (the same for every breakdown):
@@ -29,82 +29,26 @@ from typing import Any, Iterator, Mapping
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    BigInteger,
     DateTime,
-    String,
     and_,
     case,
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.expression import FunctionElement
 
 from app.extensions import db
 from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter
 from app.services.feedback import OPEN_STATUSES, overdue_condition, target_hours
+from app.services.sqlfunctions import median, seconds_between, year_month
 
 DIMENSIONS = ("status", "level", "engineer", "customer", "city", "store", "cause")
 MAX_TREND_MONTHS = 240  # longer periods list only the months between the first and last feedback
 # The backlog's age groups: each bound is where a group ends, in days.
 BACKLOG_AGE_BOUNDS_DAYS = (1, 3, 7, 30)
-
-
-# --- Dialect-specific SQL, kept here and nowhere else -----------------------------
-
-
-class seconds_between(FunctionElement):
-    """Whole seconds from ``start`` to ``end`` (NULL if either is NULL).
-
-    Both dialects drop fractional seconds first, so they agree to the second.
-    """
-
-    type = BigInteger()
-    name = "seconds_between"
-    inherit_cache = True
-
-
-@compiles(seconds_between)
-def _seconds_between_postgresql(element, compiler, **kw):
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (
-        f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {end}))"
-        f" - EXTRACT(EPOCH FROM date_trunc('second', {start})) AS BIGINT)"
-    )
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (
-        f"(CAST(strftime('%s', {end}) AS INTEGER)"
-        f" - CAST(strftime('%s', {start}) AS INTEGER))"
-    )
-
-
-class year_month(FunctionElement):
-    """``'YYYY-MM'`` of a timestamp."""
-
-    type = String()
-    name = "year_month"
-    inherit_cache = True
-
-
-@compiles(year_month)
-def _year_month_postgresql(element, compiler, **kw):
-    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"to_char({value}, 'YYYY-MM')"
-
-
-@compiles(year_month, "sqlite")
-def _year_month_sqlite(element, compiler, **kw):
-    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"strftime('%Y-%m', {value})"
 
 
 # --- What is asked ------------------------------------------------------------------
@@ -271,6 +215,7 @@ def _aggregates(targets: dict[FeedbackLevel, int], as_of: datetime) -> list:
         func.count().label("total"),
         func.count(Feedback.resolved_at).label("resolved"),
         func.avg(seconds).label("avg_seconds"),
+        median(seconds).label("median_seconds"),
         _count_where(within).label("within_target"),
         _count_where(is_open).label("open"),
         func.avg(case((is_open, age), else_=None)).label("open_avg_age"),
@@ -278,31 +223,7 @@ def _aggregates(targets: dict[FeedbackLevel, int], as_of: datetime) -> list:
     ]
 
 
-def _medians(query: ReportQuery, key=None) -> dict[Any, float]:
-    """Median resolution seconds per ``key`` (or overall under ``None``).
-
-    Portable SQL: number the resolved rows in order within each group and
-    average the middle one (odd count) or two (even count).
-    """
-    seconds = _resolution_seconds()
-    partition = {"partition_by": key} if key is not None else {}
-    ranked = (
-        select(
-            (key if key is not None else null()).label("key"),
-            seconds.label("seconds"),
-            func.row_number().over(order_by=seconds, **partition).label("position"),
-            func.count().over(**partition).label("size"),
-        )
-        .where(*_conditions(query), Feedback.resolved_at.is_not(None))
-        .subquery()
-    )
-    middle = select(ranked.c.key, func.avg(ranked.c.seconds)).where(
-        ranked.c.position.between((ranked.c.size + 1) // 2, (ranked.c.size + 2) // 2)
-    ).group_by(ranked.c.key)
-    return {row[0]: float(row[1]) for row in db.session.execute(middle)}
-
-
-def _kpis(row, median_seconds: float | None) -> Kpis:
+def _kpis(row) -> Kpis:
     total, resolved = int(row.total or 0), int(row.resolved or 0)
     within = int(row.within_target or 0)
     return Kpis(
@@ -310,7 +231,7 @@ def _kpis(row, median_seconds: float | None) -> Kpis:
         resolved=resolved,
         resolution_rate=resolved / total if total else None,
         avg_hours=_hours(row.avg_seconds),
-        median_hours=_hours(median_seconds),
+        median_hours=_hours(row.median_seconds),
         within_target=within,
         within_target_rate=within / resolved if resolved else None,
         open=int(row.open or 0),
@@ -328,7 +249,7 @@ def overall(query: ReportQuery, as_of: datetime | None = None) -> Kpis:
     row = db.session.execute(
         select(*_aggregates(target_hours(), as_of)).where(*_conditions(query))
     ).one()
-    return _kpis(row, _medians(query).get(None))
+    return _kpis(row)
 
 
 def _dimension(name: str):
@@ -370,9 +291,8 @@ def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> l
     for target, on in joins:
         statement = statement.outerjoin(target, on)
     statement = statement.where(*_conditions(query)).group_by(key, *label_columns)
-    medians = _medians(query, key)
     rows = [
-        GroupRow(key=_stable(row.key), label=labeller(row.key, row), kpis=_kpis(row, medians.get(row.key)))
+        GroupRow(key=_stable(row.key), label=labeller(row.key, row), kpis=_kpis(row))
         for row in db.session.execute(statement)
     ]
     if name in ("status", "level"):
@@ -400,8 +320,7 @@ def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]
         .where(*_conditions(query))
         .group_by(month)
     )
-    medians = _medians(query, month)
-    found = {row.key: _kpis(row, medians.get(row.key)) for row in db.session.execute(statement)}
+    found = {row.key: _kpis(row) for row in db.session.execute(statement)}
     return [MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
             for current in _months(query, found)]
 

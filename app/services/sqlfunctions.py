@@ -1,0 +1,113 @@
+"""SQL the two databases spell differently, kept here and nowhere else.
+
+Each construct compiles to PostgreSQL's SQL by default and to SQLite's where
+they differ; ``SqliteMedian`` is the aggregate SQLite lacks, registered on
+every SQLite connection by ``app.init_database``. Only SQLAlchemy is imported
+here, so the app factory can load it before anything else is set up.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from sqlalchemy import BigInteger, Float, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+
+class seconds_between(FunctionElement):
+    """Whole seconds from ``start`` to ``end`` (NULL if either is NULL).
+
+    Both dialects drop fractional seconds first, so they agree to the second.
+    """
+
+    type = BigInteger()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {end}))"
+        f" - EXTRACT(EPOCH FROM date_trunc('second', {start})) AS BIGINT)"
+    )
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"(CAST(strftime('%s', {end}) AS INTEGER)"
+        f" - CAST(strftime('%s', {start}) AS INTEGER))"
+    )
+
+
+class year_month(FunctionElement):
+    """``'YYYY-MM'`` of a timestamp."""
+
+    type = String()
+    name = "year_month"
+    inherit_cache = True
+
+
+@compiles(year_month)
+def _year_month_postgresql(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"to_char({value}, 'YYYY-MM')"
+
+
+@compiles(year_month, "sqlite")
+def _year_month_sqlite(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"strftime('%Y-%m', {value})"
+
+
+class median(FunctionElement):
+    """The median of a group's non-NULL values, an aggregate like ``avg``.
+
+    PostgreSQL's ordered-set aggregate; SQLite has none, so ``crm_median``
+    (``SqliteMedian``, registered on each connection) does the same inside
+    SQLite's GROUP BY. Both average the middle two of an even count.
+    """
+
+    type = Float()
+    name = "median"
+    inherit_cache = True
+
+
+@compiles(median)
+def _median_postgresql(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {value})"
+
+
+@compiles(median, "sqlite")
+def _median_sqlite(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{SqliteMedian.name}({value})"
+
+
+class SqliteMedian:
+    """SQLite aggregate ``crm_median(x)``: keeps a group's values (8 bytes each), then the middle."""
+
+    name = "crm_median"
+
+    def __init__(self):
+        self.values = array("d")
+
+    def step(self, value):
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self):
+        values = sorted(self.values)
+        if not values:
+            return None
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+    @classmethod
+    def register(cls, dbapi_connection) -> None:
+        dbapi_connection.create_aggregate(cls.name, 1, cls)
