@@ -154,6 +154,9 @@ def measure_page(app, client, engine, url: str, repeat: int) -> tuple[float, int
 
 
 def measure_raw(engine, statements: list[str], repeat: int) -> float:
+    if engine.dialect.paramstyle in ("format", "pyformat"):  # psycopg: % starts a parameter
+        statements = [statement.replace("%", "%%") for statement in statements]
+
     def run():
         with engine.connect() as conn:
             for statement in statements:

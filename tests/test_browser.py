@@ -91,3 +91,37 @@ def test_wrong_password_shows_chinese_login_failed(live_server, page):
     expect(page.locator(".alert")).to_contain_text("登录失败")
     page.goto(f"{live_server}/customers/list/")
     expect(page).to_have_url(re.compile(r"/login/"))
+
+
+WATCH_NOTE = """id => {
+  window.noteShown = false;
+  const note = document.getElementById(id);
+  new MutationObserver(() => { if (!note.classList.contains('hidden')) window.noteShown = true; })
+    .observe(note, {attributes: true});
+}"""
+
+
+def test_the_report_download_shows_a_progress_note_until_the_file_arrives(live_server, page):
+    sign_in(page, live_server, "support", PASSWORD)
+    page.goto(f"{live_server}/reports/service/")
+    page.fill("#report-from", "2026-01-01")
+    page.fill("#report-to", "2026-12-31")
+    page.evaluate(WATCH_NOTE, "report-progress")
+    with page.expect_download() as download:
+        page.locator("#service-report-form button[type=submit]").click()
+    assert download.value.suggested_filename == "服务报表_2026-01-01_2026-12-31.xlsx"
+    assert page.evaluate("window.noteShown")  # shown while the workbook was made …
+    expect(page.locator("#report-progress")).to_be_hidden()  # … and gone once it came
+    expect(page.locator("#service-report-form button[type=submit]")).to_be_enabled()
+    expect(page.locator("#report-progress")).to_contain_text("正在生成报表")
+
+
+def test_a_list_export_shows_a_progress_note_until_the_file_arrives(live_server, page):
+    sign_in(page, live_server, "admin", PASSWORD)
+    page.goto(f"{live_server}/customers/list/")
+    page.evaluate(WATCH_NOTE, "export-progress")
+    with page.expect_download() as download:
+        page.locator("#export-xlsx").click()
+    assert download.value.suggested_filename.startswith("客户列表_")
+    assert page.evaluate("window.noteShown")
+    expect(page.locator("#export-progress")).to_be_hidden()

@@ -559,3 +559,28 @@ def _answers(visitor, url, args) -> bool:
     if response.status_code == 302:
         response = visitor.get(response.headers["Location"])
     return response.status_code == 200
+
+
+# ---------------------------------------------------------------- how values read
+
+
+def test_lists_and_show_pages_show_dates_times_and_money_as_chinese_users_read_them(
+    admin, db_session
+):
+    """2026-11-25, 2026-11-25 14:03 and ¥12,345.00: never ISO's T, seconds or a bare Decimal."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from factories import make_contract, make_feedback
+
+    contract = make_contract(number="HT-FMT", amount=Decimal("12345"), sign_date=date(2026, 11, 25),
+                             end_date=date(2027, 11, 24))
+    feedback = make_feedback(created_at=datetime(2026, 11, 25, 14, 3, 27))
+    for url in ("/contracts/list/", f"/contracts/show/{contract.id}"):
+        page = text_of(admin.get(url))
+        assert "¥12,345.00" in page and "2026-11-25" in page, url
+        assert "12345.00" not in page.replace("¥12,345.00", ""), url
+    for url in ("/feedback/list/", f"/feedback/show/{feedback.id}"):
+        page = text_of(admin.get(url))
+        assert "2026-11-25 14:03" in page, url
+        assert "2026-11-25 14:03:27" not in page and "2026-11-25T14:03" not in page, url

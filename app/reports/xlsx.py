@@ -7,6 +7,7 @@ passes through ``safe_cell`` (the one sanitising function).
 
 from __future__ import annotations
 
+import re
 import tempfile
 import unicodedata
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import quote
 
-from flask import send_file
+from flask import request, send_file
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
@@ -32,6 +33,9 @@ HOURS_FORMAT = "#,##0.0"
 INTEGER_FORMAT = "#,##0"
 MONEY_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.0%"
+
+# Set on a download when the request carries a ticket (static/crm/download_progress.js).
+DOWNLOAD_COOKIE = "crm_download"
 
 # Text starting with one of these is a formula, or becomes one when edited.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -233,4 +237,8 @@ def send_workbook(workbook: Workbook, filename: str, fallback: str):
     response = send_file(handle, mimetype=XLSX_MIMETYPE, max_age=0, conditional=False)
     response.headers["Content-Disposition"] = content_disposition(filename, fallback)
     response.headers["Cache-Control"] = "no-store"
+    ticket = request.args.get("ticket", "")
+    if re.fullmatch(r"[a-z0-9]{1,20}", ticket):  # the page's progress note waits for it
+        response.set_cookie(DOWNLOAD_COOKIE, ticket, max_age=60, samesite="Lax",
+                            secure=request.is_secure)
     return response
