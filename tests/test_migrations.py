@@ -161,8 +161,9 @@ def test_migrated_schema_enforces_the_rules_too(scratch_app):
 
 
 @pytest.mark.skipif(_postgres_base() is not None, reason="the SQLite file case of the README")
-def test_readme_command_builds_a_fresh_sqlite_database(tmp_path):
-    """``flask --app run.py db upgrade`` as `make run` types it, in a new instance folder."""
+def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
+    """``db upgrade`` and ``crm init`` as `make run` types them, in a new instance folder,
+    twice: the second start, like every later one, says nothing but the roles' state."""
     env = {
         **os.environ,
         "CRM_INSTANCE_DIR": str(tmp_path),
@@ -180,3 +181,12 @@ def test_readme_command_builds_a_fresh_sqlite_database(tmp_path):
         assert set(Model.metadata.tables) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+    for _run in (1, 2):
+        init = subprocess.run(
+            [str(flask), "--app", "run.py", "crm", "init"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert init.returncode == 0, init.stderr
+    # e.g. FAB pruning a resource shared by two pages with different permission lists
+    assert "Refused" not in init.stdout + init.stderr, init.stderr
+    assert init.stdout.count("保留现有设置") == 4, init.stdout
