@@ -15,7 +15,7 @@ from sqlalchemy import String, Text
 
 from app.errors import NOT_FOUND
 from app.extensions import db
-from app.models.labels import label_of, labels_for
+from app.models.labels import label_of, labels_for, page_titles
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, READ, permission_name, resource_of
 from app.services.integrity import DeleteRefused, check_deletable
 from app.services.querying import EagerInterface, is_key
@@ -157,13 +157,7 @@ class CrmModelApi(ModelRestApi):
             **(cls.label_columns or {}),
         }
         noun = _l(cls.model.__name__)  # the module's page noun: the same msgid
-        titles = {
-            "list_title": _l("%(name)s list", name=noun),
-            "show_title": _l("View %(name)s", name=noun),
-            "add_title": _l("Add %(name)s", name=noun),
-            "edit_title": _l("Edit %(name)s", name=noun),
-        }
-        for key, title in titles.items():
+        for key, title in page_titles(noun).items():
             setattr(cls, key, getattr(cls, key, None) or title)
 
     def _get_field_info(self, field, *args, **kwargs):

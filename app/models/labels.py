@@ -101,3 +101,14 @@ def labels_for(model) -> dict:
 
 def label_of(model, field: str) -> str:
     return str(labels_for(model).get(field, field))
+
+
+def page_titles(noun) -> dict:
+    """A module's four page titles, read as "Customer list" in the catalog's language
+    (FAB's own read "List Customer"); the pages and the API's spec share them."""
+    return {
+        "list_title": _l("%(name)s list", name=noun),
+        "show_title": _l("View %(name)s", name=noun),
+        "add_title": _l("Add %(name)s", name=noun),
+        "edit_title": _l("Edit %(name)s", name=noun),
+    }

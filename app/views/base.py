@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectFieldBase
 
 from app.extensions import db
-from app.models.labels import labels_for
+from app.models.labels import labels_for, page_titles
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, EXPORT, READ, permission_name, resource_of
 from app.services.display import format_bool, format_datetime, format_money
 from app.services.integrity import DeleteRefused, check_deletable
@@ -177,7 +177,7 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
                 **_typed_fields(cls.model, for_search=True),
                 **(cls.search_form_extra_fields or {}),
             }
-            for key, title in _titles(cls.noun).items():
+            for key, title in page_titles(cls.noun).items():
                 setattr(cls, key, getattr(cls, key, None) or title)
             if cls.order_columns is not None:
                 cls.order_columns = [*cls.order_columns, *_relation_sorts(cls)]
@@ -366,16 +366,6 @@ def _column_formatters(model) -> dict:
         elif isinstance(column.type, Numeric):
             formatters[column.key] = format_money
     return formatters
-
-
-def _titles(name) -> dict:
-    """Titles read as "Customer list" in the catalog's language, not FAB's "List Customer"."""
-    return {
-        "list_title": _l("%(name)s list", name=name),
-        "show_title": _l("View %(name)s", name=name),
-        "add_title": _l("Add %(name)s", name=name),
-        "edit_title": _l("Edit %(name)s", name=name),
-    }
 
 
 def audit_fieldset():
