@@ -29,7 +29,7 @@ from app.models import Feedback, FeedbackNotification, NotificationState
 from app.permissions import EDIT, FEEDBACK, permission_name
 from app.services import feedback as desk
 from app.services import notifications
-from app.services.display import format_datetime
+from app.services.display import format_datetime, state_badge
 from app.services.record_rules import RecordForbidden, check_feedback_editable, may_edit_feedback
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -86,11 +86,7 @@ def format_engineer(user) -> Markup:
 
 
 def format_notification_state(state) -> Markup:
-    if not isinstance(state, NotificationState):
-        return Markup("")
-    return Markup('<span class="{} notification-state" data-state="{}">{}</span>').format(
-        STATE_STYLES[state], state.name, escape(str(state))
-    )
+    return state_badge(state, STATE_STYLES, "notification")
 
 
 class QueueFilter(BaseFilter):

@@ -12,12 +12,13 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import asc, desc
 from wtforms import BooleanField
 
 from app.models import License
 from app.permissions import READ
+from app.services.display import state_badge
 from app.services.querying import EagerInterface
 from app.services.licenses import (
     LicenseState,
@@ -46,11 +47,7 @@ STATE_STYLES = {
 
 def format_state(state) -> Markup:
     """A coloured badge, so expiring and expired licenses stand out in lists."""
-    if not isinstance(state, LicenseState):
-        return Markup("")
-    return Markup('<span class="{} license-state" data-state="{}">{}</span>').format(
-        STATE_STYLES[state], state.name, escape(str(state))
-    )
+    return state_badge(state, STATE_STYLES, "license")
 
 
 class LicenseStateFilter(BaseFilter):
