@@ -183,6 +183,25 @@ def admin(login_as):
 
 
 @pytest.fixture(scope="session")
+def jwt_headers(app):
+    """``jwt_headers("sales")``: the REST API's Authorization header for a seeded user
+    (signed in once per session through /api/v1/security/login)."""
+    tokens = {}
+
+    def get(username: str) -> dict:
+        if username not in tokens:
+            response = app.test_client().post(
+                "/api/v1/security/login",
+                json={"username": username, "password": PASSWORD, "provider": "db"},
+            )
+            assert response.status_code == 200, response.json
+            tokens[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
+        return tokens[username]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def live_server(app):
     """The app served over HTTP on 127.0.0.1 for the browser tests."""
     from werkzeug.serving import make_server

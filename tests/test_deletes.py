@@ -117,10 +117,10 @@ def test_a_record_with_dependents_is_not_deleted_on_the_page(admin, db_session, 
 
 
 @pytest.mark.parametrize("parent, kind", CASES, ids=[f"{p}-with-{k}" for p, k in CASES])
-def test_a_record_with_dependents_is_not_deleted_through_the_api(app, db_session, parent, kind):
+def test_a_record_with_dependents_is_not_deleted_through_the_api(app, db_session, jwt_headers, parent, kind):
     record, counted = BUILDERS[parent](kind)
     response = _api(app).delete(f"/api/v1/{BASES[type(record)]}/{record.id}",
-                                headers=_api_headers(app))
+                                headers=jwt_headers("admin"))
     assert response.status_code == 422
     assert counted in response.json["message"]
     assert exists(db_session, type(record), record.id)
@@ -174,9 +174,9 @@ def test_a_record_without_dependents_is_deleted(admin, db_session, base):
 
 
 @pytest.mark.parametrize("base", ["customers", "licenses"])
-def test_a_record_without_dependents_is_deleted_through_the_api(app, db_session, base):
+def test_a_record_without_dependents_is_deleted_through_the_api(app, db_session, jwt_headers, base):
     record = LEAVES[base]()
-    response = _api(app).delete(f"/api/v1/{base}/{record.id}", headers=_api_headers(app))
+    response = _api(app).delete(f"/api/v1/{base}/{record.id}", headers=jwt_headers("admin"))
     assert response.status_code == 200
     assert not exists(db_session, type(record), record.id)
 
@@ -241,11 +241,11 @@ def test_a_dependent_added_after_the_check_still_stops_the_delete(
     assert exists(db_session, Contact, contact.id)
 
 
-def test_a_dependent_added_after_the_check_stops_the_api_delete(app, db_session,
+def test_a_dependent_added_after_the_check_stops_the_api_delete(app, db_session, jwt_headers,
                                                                 check_passes_too_early):
     contact = make_contact()
     response = _api(app).delete(f"/api/v1/customers/{contact.customer_id}",
-                                headers=_api_headers(app))
+                                headers=jwt_headers("admin"))
     assert response.status_code == 409
     assert "仍有其他记录引用它" in response.json["message"]
     assert exists(db_session, Customer, contact.customer_id)
@@ -297,8 +297,3 @@ def test_the_browser_delete_asks_and_cancel_keeps_the_record(app, live_server, p
 def _api(app):
     return app.test_client()
 
-
-def _api_headers(app) -> dict:
-    token = app.test_client().post("/api/v1/security/login", json={
-        "username": "admin", "password": PASSWORD, "provider": "db"}).json["access_token"]
-    return {"Authorization": f"Bearer {token}"}

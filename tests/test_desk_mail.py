@@ -17,7 +17,7 @@ from app.models import Feedback, FeedbackNotification, NotificationState
 from app.services import notifications
 from tests.factories import make_reporter
 from tests.test_feedback_desk import (  # noqa: F401  (fixtures)
-    CAUSE, FROZEN, S, api_token, edit_form, feedback_in, frozen, list_rows, notices_of,
+    CAUSE, FROZEN, S, edit_form, feedback_in, frozen, list_rows, notices_of,
     row_ids, signed_in, stored, text_of, user_id,
 )
 from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
@@ -115,11 +115,11 @@ def test_resolving_does_not_wait_for_a_stalled_mail_server(db_session, signed_in
 
 # --------------------------------------------------------------------------- the REST API
 
-def test_resolving_through_the_api_mails_the_reporter(app, db_session, api_token, smtp_server):
+def test_resolving_through_the_api_mails_the_reporter(app, db_session, jwt_headers, smtp_server):
     item = feedback_in(S.in_progress, problem="收银机无法打印小票")
     response = app.test_client().put(
         f"/api/v1/feedback/{item.id}", json={"status": "resolved", "cause": CAUSE},
-        headers=api_token("support"),
+        headers=jwt_headers("support"),
     )
     assert response.status_code == 200, response.json
     notifications.wait_for_sending()
@@ -134,9 +134,9 @@ def test_resolving_through_the_api_mails_the_reporter(app, db_session, api_token
     # Reopening sends nothing; resolving again sends a new notice.
     client = app.test_client()
     assert client.put(f"/api/v1/feedback/{item.id}", json={"status": "in_progress"},
-                      headers=api_token("support")).status_code == 200
+                      headers=jwt_headers("support")).status_code == 200
     assert client.put(f"/api/v1/feedback/{item.id}", json={"status": "resolved", "cause": CAUSE},
-                      headers=api_token("support")).status_code == 200
+                      headers=jwt_headers("support")).status_code == 200
     notifications.wait_for_sending()
     assert [n.state for n in notices_of(db_session, item.id)] == [NotificationState.sent] * 2
     assert len(smtp_server.messages) == 2

@@ -54,23 +54,6 @@ def signed_in(app):
     return get
 
 
-@pytest.fixture(scope="module")
-def api_token(app):
-    tokens = {}
-
-    def get(username):
-        if username not in tokens:
-            response = app.test_client().post(
-                "/api/v1/security/login",
-                json={"username": username, "password": PASSWORD, "provider": "db"},
-            )
-            assert response.status_code == 200, response.json
-            tokens[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
-        return tokens[username]
-
-    return get
-
-
 @pytest.fixture
 def frozen(monkeypatch):
     monkeypatch.setattr(desk, "now", lambda: FROZEN)
@@ -157,11 +140,11 @@ def test_every_move_on_the_page(db_session, signed_in, before, after):
 
 
 @pytest.mark.parametrize("before,after", ALL_MOVES, ids=lambda s: s.name)
-def test_every_move_through_the_api(app, db_session, api_token, before, after):
+def test_every_move_through_the_api(app, db_session, jwt_headers, before, after):
     item = feedback_in(before)
     response = app.test_client().put(
         f"/api/v1/feedback/{item.id}", json={"status": after.name, "cause": CAUSE},
-        headers=api_token("support"),
+        headers=jwt_headers("support"),
     )
     assert response.status_code in (200, 422), response.json
     _check_move(db_session, item.id, before, after, response.status_code == 422,
@@ -169,7 +152,7 @@ def test_every_move_through_the_api(app, db_session, api_token, before, after):
 
 
 def test_resolving_without_a_cause_is_refused_on_page_and_api(db_session, signed_in, app,
-                                                               api_token):
+                                                               jwt_headers):
     item = feedback_in(S.in_progress)
     response = signed_in("support").post(
         f"/feedback/edit/{item.id}", data=edit_form(item, status="resolved", cause="  ")
@@ -177,7 +160,7 @@ def test_resolving_without_a_cause_is_refused_on_page_and_api(db_session, signed
     assert response.status_code == 200 and "请填写原因分析" in text_of(response)
     response = app.test_client().put(
         f"/api/v1/feedback/{item.id}", json={"status": "resolved", "cause": ""},
-        headers=api_token("support"),
+        headers=jwt_headers("support"),
     )
     assert response.status_code == 422 and "请填写原因分析" in str(response.json)
     assert stored(db_session, item.id).status == S.in_progress

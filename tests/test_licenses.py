@@ -230,23 +230,6 @@ def test_non_trial_without_end_date_is_refused_in_chinese(login_as, db_session):
 # ------------------------------------------------------------------ the REST API
 
 
-@pytest.fixture(scope="module")
-def api_headers(app):
-    tokens = {}
-
-    def get(username="engineer"):
-        if username not in tokens:
-            response = app.test_client().post(
-                "/api/v1/security/login",
-                json={"username": username, "password": PASSWORD, "provider": "db"},
-            )
-            assert response.status_code == 200, response.json
-            tokens[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
-        return tokens[username]
-
-    return get
-
-
 def _api_body(product, **overrides):
     body = dict(customer=product.customer_id, product=product.id, serial="API-TRIAL",
                 seats=3, valid_from="2026-01-31", is_trial=True)
@@ -255,20 +238,20 @@ def _api_body(product, **overrides):
 
 
 @pytest.mark.parametrize("end", [..., None], ids=["valid_to-absent", "valid_to-null"])
-def test_api_trial_without_end_date_lasts_one_month(app, db_session, api_headers, end):
+def test_api_trial_without_end_date_lasts_one_month(app, db_session, jwt_headers, end):
     product = make_product()
     response = app.test_client().post(
-        "/api/v1/licenses/", json=_api_body(product, valid_to=end), headers=api_headers()
+        "/api/v1/licenses/", json=_api_body(product, valid_to=end), headers=jwt_headers("engineer")
     )
     assert response.status_code == 201, response.json
     stored = db_session.get(License, response.json["id"])
     assert stored.valid_to == D(2026, 2, 28)
 
 
-def test_api_non_trial_without_end_date_is_refused_in_chinese(app, db_session, api_headers):
+def test_api_non_trial_without_end_date_is_refused_in_chinese(app, db_session, jwt_headers):
     product = make_product()
     response = app.test_client().post(
-        "/api/v1/licenses/", json=_api_body(product, is_trial=False), headers=api_headers()
+        "/api/v1/licenses/", json=_api_body(product, is_trial=False), headers=jwt_headers("engineer")
     )
     assert response.status_code == 422
     assert "请填写终止日期" in str(response.json["message"]["valid_to"])
@@ -276,26 +259,26 @@ def test_api_non_trial_without_end_date_is_refused_in_chinese(app, db_session, a
 
 
 def test_api_trial_with_an_end_date_keeps_it_and_a_cleared_one_gets_one_month(
-    app, db_session, api_headers
+    app, db_session, jwt_headers
 ):
     product = make_product()
     client = app.test_client()
     created = client.post("/api/v1/licenses/", json=_api_body(product, valid_to="2026-02-10"),
-                          headers=api_headers())
+                          headers=jwt_headers("engineer"))
     assert created.status_code == 201, created.json
     pk = created.json["id"]
     assert db_session.get(License, pk).valid_to == D(2026, 2, 10)
     cleared = client.put(f"/api/v1/licenses/{pk}",
                          json={"valid_from": "2026-06-01", "valid_to": None},
-                         headers=api_headers())
+                         headers=jwt_headers("engineer"))
     assert cleared.status_code == 200, cleared.json
     db_session.expire_all()
     assert db_session.get(License, pk).valid_to == D(2026, 6, 30)
 
 
-def test_api_shows_the_state_code(app, frozen_today, known_licenses, api_headers):
+def test_api_shows_the_state_code(app, frozen_today, known_licenses, jwt_headers):
     client = app.test_client()
-    listed = client.get("/api/v1/licenses/?q=(page_size:100)", headers=api_headers("sales"))
+    listed = client.get("/api/v1/licenses/?q=(page_size:100)", headers=jwt_headers("sales"))
     assert listed.status_code == 200, listed.json
     states = {row["serial"]: row["state"] for row in listed.json["result"]}
     assert states == {
@@ -306,19 +289,19 @@ def test_api_shows_the_state_code(app, frozen_today, known_licenses, api_headers
     assert listed.json["label_columns"]["state"] == "授权状态"
     pk = next(pk for pk, row in zip(listed.json["ids"], listed.json["result"])
               if row["serial"] == "A-TRIAL")
-    shown = client.get(f"/api/v1/licenses/{pk}", headers=api_headers("sales"))
+    shown = client.get(f"/api/v1/licenses/{pk}", headers=jwt_headers("sales"))
     assert shown.status_code == 200 and shown.json["result"]["state"] == "trial"
     # asked for alone, the state still reads the dates it comes from
     only = client.get("/api/v1/licenses/?q=(select_columns:!(serial,state),page_size:100)",
-                      headers=api_headers("sales"))
+                      headers=jwt_headers("sales"))
     assert only.status_code == 200, only.json
     assert {row["serial"]: row["state"] for row in only.json["result"]} == states
 
 
-def test_api_state_is_read_only(app, db_session, api_headers):
+def test_api_state_is_read_only(app, db_session, jwt_headers):
     item = make_license(serial="API-RO")
     response = app.test_client().put(f"/api/v1/licenses/{item.id}", json={"state": "expired"},
-                                     headers=api_headers())
+                                     headers=jwt_headers("engineer"))
     assert response.status_code == 422
     db_session.expire_all()
     assert db_session.get(License, item.id).valid_to == D(2026, 12, 31)
