@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app run.py
 CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test install install-dev translations babel-pot babel-extract browser db migration
+.PHONY: run test lint install install-dev translations babel-pot babel-extract browser db migration
 
 run: install translations db
 	$(BIN)/python run.py
@@ -17,6 +17,11 @@ db: install translations
 
 test: install-dev translations browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# ruff: the lint rules and the formatter, both configured in pyproject.toml.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -22,7 +22,7 @@ def _database_url() -> str:
     # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

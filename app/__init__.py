@@ -78,9 +78,7 @@ def init_appbuilder(app: Flask) -> None:
     from app.views import IndexView, register_views
 
     with app.app_context():
-        appbuilder = AppBuilder(
-            security_manager_class=CrmSecurityManager, indexview=IndexView
-        )
+        appbuilder = AppBuilder(security_manager_class=CrmSecurityManager, indexview=IndexView)
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
     # The REST API authenticates with JWT bearer tokens, not cookies.

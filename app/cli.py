@@ -71,8 +71,12 @@ def _create_first_admin() -> None:
     if os.environ.get("CRM_ADMIN_PASSWORD"):
         click.echo(_("Administrator 'admin' created with the password from CRM_ADMIN_PASSWORD."))
     else:
-        click.echo(_("Administrator 'admin' created; password (shown only this once): %(password)s",
-                     password=password))
+        click.echo(
+            _(
+                "Administrator 'admin' created; password (shown only this once): %(password)s",
+                password=password,
+            )
+        )
 
 
 @crm.command("demo")
@@ -92,14 +96,24 @@ def demo_command(customers: int, feedback: int, seed: int | None, force: bool) -
         counts = demo.write(plan, advance=bar.update)
     for model, number in counts.items():
         click.echo(f"{model.__tablename__}: {number}")
-    click.echo(_("Done in %(seconds).1f s (seed %(seed)d).",
-                 seconds=time.perf_counter() - started, seed=plan.seed))
+    click.echo(
+        _(
+            "Done in %(seconds).1f s (seed %(seed)d).",
+            seconds=time.perf_counter() - started,
+            seed=plan.seed,
+        )
+    )
 
 
 @crm.command("notify")
-@click.option("--older-than", "minutes", type=click.IntRange(min=1, max=100_000),
-              default=int(notifications.STALE_AFTER.total_seconds() // 60), show_default=True,
-              help="Minutes an e-mail must have waited (younger ones are still being sent).")
+@click.option(
+    "--older-than",
+    "minutes",
+    type=click.IntRange(min=1, max=100_000),
+    default=int(notifications.STALE_AFTER.total_seconds() // 60),
+    show_default=True,
+    help="Minutes an e-mail must have waited (younger ones are still being sent).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing when no e-mail was waiting.")
 @with_appcontext
 def notify_command(minutes: int, quiet: bool) -> None:
@@ -116,21 +130,38 @@ def notify_command(minutes: int, quiet: bool) -> None:
     """
     if not notifications.mail_configured():
         raise click.ClickException(
-            _("The mail server is not configured (MAIL_SERVER): no e-mail can be sent."))
+            _("The mail server is not configured (MAIL_SERVER): no e-mail can be sent.")
+        )
     results = notifications.send_stale(timedelta(minutes=minutes))
     if not results:
         if not quiet:
-            click.echo(_("No e-mail to a reporter has waited more than %(minutes)d minutes.",
-                         minutes=minutes))
+            click.echo(
+                _(
+                    "No e-mail to a reporter has waited more than %(minutes)d minutes.",
+                    minutes=minutes,
+                )
+            )
         return
     failed = [notice for notice in results if notice.state == NotificationState.failed]
-    click.echo(_("E-mails waiting more than %(minutes)d minutes: %(count)d; sent %(sent)d, "
-                 "failed %(failed)d.", minutes=minutes, count=len(results),
-                 sent=sum(notice.state == NotificationState.sent for notice in results),
-                 failed=len(failed)))
+    click.echo(
+        _(
+            "E-mails waiting more than %(minutes)d minutes: %(count)d; sent %(sent)d, "
+            "failed %(failed)d.",
+            minutes=minutes,
+            count=len(results),
+            sent=sum(notice.state == NotificationState.sent for notice in results),
+            failed=len(failed),
+        )
+    )
     for notice in failed:
-        click.echo("  " + _("Feedback %(feedback)s, to %(recipient)s: %(error)s",
-                            feedback=notice.feedback_id, recipient=notice.recipient,
-                            error=notice.error or ""))
+        click.echo(
+            "  "
+            + _(
+                "Feedback %(feedback)s, to %(recipient)s: %(error)s",
+                feedback=notice.feedback_id,
+                recipient=notice.recipient,
+                error=notice.error or "",
+            )
+        )
     if failed:
         click.get_current_context().exit(1)

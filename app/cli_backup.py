@@ -103,7 +103,9 @@ def postgres_tool(name: str) -> str:
     )
     if candidates:
         return candidates[-1]
-    raise BackupFailed(f"{name} is not installed (Debian/Ubuntu: apt-get install postgresql-client)")
+    raise BackupFailed(
+        f"{name} is not installed (Debian/Ubuntu: apt-get install postgresql-client)"
+    )
 
 
 def libpq_arguments(url) -> tuple[list[str], dict[str, str]]:
@@ -119,9 +121,14 @@ def libpq_arguments(url) -> tuple[list[str], dict[str, str]]:
     if url.username:
         args += ["--username", url.username]
     for key, value in (url.query or {}).items():
-        variable = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
-                    "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
-                    "application_name": "PGAPPNAME", "host": "PGHOST"}.get(key)
+        variable = {
+            "sslmode": "PGSSLMODE",
+            "sslrootcert": "PGSSLROOTCERT",
+            "sslcert": "PGSSLCERT",
+            "sslkey": "PGSSLKEY",
+            "application_name": "PGAPPNAME",
+            "host": "PGHOST",
+        }.get(key)
         if variable:
             env[variable] = value if isinstance(value, str) else value[0]
     return args, env
@@ -131,8 +138,17 @@ def backup_postgresql(url, target: Path) -> int:
     """``pg_dump --format=custom``: one consistent snapshot, restorable with pg_restore."""
     args, env = libpq_arguments(url)
     partial = target.with_name(f".{target.name}.partial")
-    command = [postgres_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-               "--file", str(partial), *args, "--dbname", url.database]
+    command = [
+        postgres_tool("pg_dump"),
+        "--format=custom",
+        "--no-owner",
+        "--no-privileges",
+        "--file",
+        str(partial),
+        *args,
+        "--dbname",
+        url.database,
+    ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
         partial.unlink(missing_ok=True)
@@ -168,8 +184,10 @@ def restore_command(path: str, yes: bool) -> None:
     safety = restore_sqlite(Path(path), live)
     if safety:
         click.echo(f"the previous database was saved as {safety}")
-    click.echo(f"restored {live} from {path}; run `flask --app run.py db upgrade` "
-               "if the backup is from an older version")
+    click.echo(
+        f"restored {live} from {path}; run `flask --app run.py db upgrade` "
+        "if the backup is from an older version"
+    )
 
 
 def check_sqlite_backup(path: Path) -> None:
@@ -178,8 +196,10 @@ def check_sqlite_backup(path: Path) -> None:
         conn = sqlite3.connect(_read_only(path), uri=True)
         try:
             status = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            tables = {row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:

@@ -42,7 +42,9 @@ def license_group():
 @license_group.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--public-key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Check against this public key (PEM) instead of this server's signing key.",
 )
 @click.option("--on", "on", type=DATE, help="Check as of this date (YYYY-MM-DD), not today.")
@@ -66,20 +68,39 @@ def verify_command(file: Path, public_key_file: Path | None, on) -> None:
     if result.payload:
         payload = result.payload
         click.echo(_("Customer: %(code)s", code=payload.get("customer_code", "")))
-        click.echo(_("Product: %(name)s %(version)s", name=payload.get("product", ""),
-                     version=payload.get("product_version", "")))
-        click.echo(_("Serial: %(serial)s; seats: %(seats)s",
-                     serial=payload.get("serial", ""), seats=payload.get("seats", "")))
+        click.echo(
+            _(
+                "Product: %(name)s %(version)s",
+                name=payload.get("product", ""),
+                version=payload.get("product_version", ""),
+            )
+        )
+        click.echo(
+            _(
+                "Serial: %(serial)s; seats: %(seats)s",
+                serial=payload.get("serial", ""),
+                seats=payload.get("seats", ""),
+            )
+        )
         if payload.get("trial"):
             click.echo(_("Trial license"))
-        click.echo(_("Valid from %(start)s to %(end)s", start=payload.get("valid_from", ""),
-                     end=payload.get("valid_to", "")))
+        click.echo(
+            _(
+                "Valid from %(start)s to %(end)s",
+                start=payload.get("valid_from", ""),
+                end=payload.get("valid_to", ""),
+            )
+        )
     click.get_current_context().exit(EXIT_CODES[result.verdict])
 
 
 @click.command("alerts")
-@click.option("--days", type=click.IntRange(min=0, max=3660), default=None,
-              help="Window in days (default: LICENSE_EXPIRY_WARNING_DAYS).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0, max=3660),
+    default=None,
+    help="Window in days (default: LICENSE_EXPIRY_WARNING_DAYS).",
+)
 @with_appcontext
 def alerts_command(days: int | None) -> None:
     """List licenses and contracts ending within the window; for a daily cron job."""
@@ -91,31 +112,43 @@ def alerts_command(days: int | None) -> None:
         click.echo(_("No license or contract ends within %(days)d days.", days=days))
         return
     if licenses:
-        click.echo(_("Licenses ending within %(days)d days: %(count)d",
-                     days=days, count=len(licenses)))
+        click.echo(
+            _("Licenses ending within %(days)d days: %(count)d", days=days, count=len(licenses))
+        )
         for item in licenses:
-            click.echo("  " + "  ".join([
-                item.valid_to.isoformat(),
-                _days_left(item.valid_to, on),
-                item.customer.code,
-                item.customer.name,
-                f"{item.product.name} {item.product.version or ''}".strip(),
-                item.serial,
-                _("%(seats)d seats", seats=item.seats),
-                *([_("Trial")] if item.is_trial else []),
-            ]))
+            click.echo(
+                "  "
+                + "  ".join(
+                    [
+                        item.valid_to.isoformat(),
+                        _days_left(item.valid_to, on),
+                        item.customer.code,
+                        item.customer.name,
+                        f"{item.product.name} {item.product.version or ''}".strip(),
+                        item.serial,
+                        _("%(seats)d seats", seats=item.seats),
+                        *([_("Trial")] if item.is_trial else []),
+                    ]
+                )
+            )
     if contracts:
-        click.echo(_("Contracts ending within %(days)d days: %(count)d",
-                     days=days, count=len(contracts)))
+        click.echo(
+            _("Contracts ending within %(days)d days: %(count)d", days=days, count=len(contracts))
+        )
         for item in contracts:
-            click.echo("  " + "  ".join([
-                item.end_date.isoformat(),
-                _days_left(item.end_date, on),
-                item.customer.code,
-                item.customer.name,
-                item.number,
-                format_money(item.amount),
-            ]))
+            click.echo(
+                "  "
+                + "  ".join(
+                    [
+                        item.end_date.isoformat(),
+                        _days_left(item.end_date, on),
+                        item.customer.code,
+                        item.customer.name,
+                        item.number,
+                        format_money(item.amount),
+                    ]
+                )
+            )
 
 
 def _days_left(end, on) -> str:

@@ -23,16 +23,26 @@ NOT_FOUND = _l("The page or record does not exist. It may have been deleted.")
 
 # Other client errors: (title, message); a code not listed gets the ``None`` pair.
 CLIENT_ERRORS = {
-    400: (_l("Bad request (400)"),
-          _l("The request could not be understood. Go back, reload the page and try again.")),
-    405: (_l("Operation not allowed (405)"),
-          _l("This address does not accept %(method)s requests.")),
+    400: (
+        _l("Bad request (400)"),
+        _l("The request could not be understood. Go back, reload the page and try again."),
+    ),
+    405: (
+        _l("Operation not allowed (405)"),
+        _l("This address does not accept %(method)s requests."),
+    ),
     413: (_l("Too much data (413)"), _l("What was sent is too large to be accepted.")),
-    429: (_l("Too many requests (429)"),
-          _l("Too many requests in a short time. Wait a moment and try again.")),
-    None: (_l("Request refused (%(code)s)"),
-           _l("The request cannot be carried out. Go back and try again; "
-              "if this keeps happening, tell the administrator.")),
+    429: (
+        _l("Too many requests (429)"),
+        _l("Too many requests in a short time. Wait a moment and try again."),
+    ),
+    None: (
+        _l("Request refused (%(code)s)"),
+        _l(
+            "The request cannot be carried out. Go back and try again; "
+            "if this keeps happening, tell the administrator."
+        ),
+    ),
 }
 
 
@@ -70,10 +80,17 @@ def _page(template: str, code: int, message: str, headers=None, **context):
     appbuilder = current_app.appbuilder
     if "user" not in g:  # refused before FAB's hook ran (CSRFProtect's comes first)
         appbuilder.sm.before_request()
-    return render_template(
-        template, message=message, appbuilder=appbuilder,
-        base_template=appbuilder.base_template, **context,
-    ), code, headers or {}
+    return (
+        render_template(
+            template,
+            message=message,
+            appbuilder=appbuilder,
+            base_template=appbuilder.base_template,
+            **context,
+        ),
+        code,
+        headers or {},
+    )
 
 
 def forbidden(error):
@@ -90,9 +107,15 @@ def not_found(error):
 
 def csrf_error(error):
     """A form without its token, or with one that has expired (Flask-WTF's English reason)."""
-    return _page("errors/4xx.html", 400, _(
-        "The form has expired or did not come from this page, so nothing was saved. "
-        "Reload the page and try again."), title=_("Form expired (400)"))
+    return _page(
+        "errors/4xx.html",
+        400,
+        _(
+            "The form has expired or did not come from this page, so nothing was saved. "
+            "Reload the page and try again."
+        ),
+        title=_("Form expired (400)"),
+    )
 
 
 def client_error(error):
@@ -102,11 +125,13 @@ def client_error(error):
     title, template = CLIENT_ERRORS.get(error.code, CLIENT_ERRORS[None])
     # Flask-Limiter's 429 description is its limit, in English.
     message = (_custom_description(error) if error.code != 429 else None) or (
-        str(template) % {"method": request.method})
+        str(template) % {"method": request.method}
+    )
     # werkzeug's headers but its Content-Type: Allow (405), Retry-After (429)…
     headers = {key: value for key, value in error.get_headers() if key.lower() != "content-type"}
-    return _page("errors/4xx.html", error.code, message, headers,
-                 title=str(title) % {"code": error.code})
+    return _page(
+        "errors/4xx.html", error.code, message, headers, title=str(title) % {"code": error.code}
+    )
 
 
 def _rollback() -> None:
@@ -115,7 +140,7 @@ def _rollback() -> None:
 
     try:
         db.session.rollback()
-    except Exception:  # noqa: BLE001 - the pool discards the dead connection
+    except Exception:
         log.warning("rollback after an error failed", exc_info=True)
 
 
@@ -139,8 +164,10 @@ def database_error(error):
         raise error  # a refused statement is a bug: Flask's 500 handling (server_error)
     log.error("database unavailable: %s", type(error.orig or error).__name__)
     _rollback()
-    message = _("The database cannot be reached right now. Nothing is lost: "
-                "please try again in a moment. If this lasts, tell the administrator.")
+    message = _(
+        "The database cannot be reached right now. Nothing is lost: "
+        "please try again in a moment. If this lasts, tell the administrator."
+    )
     if _wants_json():
         return jsonify(message=message), 503
     # Not render_template: its context processors load the signed-in user from the database.
@@ -150,8 +177,10 @@ def database_error(error):
 
 def server_error(error):
     _rollback()
-    message = _("Something went wrong on the server; nothing was saved. "
-                "Try again, or tell the administrator what you were doing.")
+    message = _(
+        "Something went wrong on the server; nothing was saved. "
+        "Try again, or tell the administrator what you were doing."
+    )
     if _wants_json():
         return jsonify(message=message), 500
     return render_template("errors/500.html", message=message, locale=_locale()), 500

@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     def health():
         try:
             db.session.execute(text("SELECT 1"))
-        except Exception:  # any database failure means "not ready"
+        except Exception:  # noqa: BLE001 - any database failure means "not ready"
             db.session.rollback()
             return jsonify(status="error", database="unavailable"), 503
         return jsonify(status="ok", database="ok")

@@ -63,8 +63,17 @@ VIEW_LABELS = {
 # Labels Flask-AppBuilder makes from its own models' column names; listed here so
 # extraction keeps them in the catalogs (_translate_framework_labels looks them up).
 FRAMEWORK_LABELS = (
-    _l("Description"), _l("Groups"), _l("Id"), _l("Label"), _l("Name"), _l("Permission Id"),
-    _l("Role"), _l("Roles"), _l("User"), _l("Users"), _l("View Menu Id"),
+    _l("Description"),
+    _l("Groups"),
+    _l("Id"),
+    _l("Label"),
+    _l("Name"),
+    _l("Permission Id"),
+    _l("Role"),
+    _l("Roles"),
+    _l("User"),
+    _l("Users"),
+    _l("View Menu Id"),
 )
 
 
@@ -140,7 +149,9 @@ def _translate_framework_labels(appbuilder) -> None:
     from flask_appbuilder.baseviews import BaseModelView
 
     for view in appbuilder.baseviews:
-        if not isinstance(view, BaseModelView) or not type(view).__module__.startswith("flask_appbuilder"):
+        if not isinstance(view, BaseModelView) or not type(view).__module__.startswith(
+            "flask_appbuilder"
+        ):
             continue
         plain = {key: text for key, text in view.label_columns.items() if isinstance(text, str)}
         if not plain:
@@ -175,4 +186,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["crm_locale"] = _ui_locale
     app.jinja_env.globals["crm_cell"] = cell
     app.jinja_env.globals["crm_label"] = label
-    app.jinja_env.globals["crm_labels"] = lambda labels: {key: label(text) for key, text in labels.items()}
+    app.jinja_env.globals["crm_labels"] = lambda labels: {
+        key: label(text) for key, text in labels.items()
+    }

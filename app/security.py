@@ -42,7 +42,13 @@ from app.services.validation import validate
 from app.views.base import rule_checked
 
 PROFILE_COLUMNS = [
-    "first_name", "phone", "email", "age", "position", "years_of_work", "home_address",
+    "first_name",
+    "phone",
+    "email",
+    "age",
+    "position",
+    "years_of_work",
+    "home_address",
 ]
 AUDIT_TIMES = ["last_login", "last_seen_at", "locked_until", "created_on", "changed_on"]
 
@@ -63,8 +69,10 @@ def _role_names(roles) -> str:
 
 # What the user pages show instead of Python's None, True and [<Role>] lists.
 USER_FORMATTERS = {
-    **{column: _blank_if_none for column in
-       ["username", *PROFILE_COLUMNS, "login_count", "fail_login_count"]},
+    **{
+        column: _blank_if_none
+        for column in ["username", *PROFILE_COLUMNS, "login_count", "fail_login_count"]
+    },
     **{column: format_datetime for column in AUDIT_TIMES},
     "active": format_bool,
     "roles": _role_names,
@@ -106,8 +114,12 @@ class CrmUserView(UserDBModelView):
             _l("Audit Info"),
             {
                 "fields": [
-                    "last_login", "last_seen_at", "fail_login_count", "locked_until",
-                    "created_on", "changed_on",
+                    "last_login",
+                    "last_seen_at",
+                    "fail_login_count",
+                    "locked_until",
+                    "created_on",
+                    "changed_on",
                 ],
                 "expanded": False,
             },
@@ -163,12 +175,17 @@ class CrmUserView(UserDBModelView):
         widgets = self._get_show_widget(pk, item, actions=actions)
         self.update_redirect()
         return self.render_template(
-            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-            appbuilder=self.appbuilder, related_views=self._related_views,
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            appbuilder=self.appbuilder,
+            related_views=self._related_views,
         )
 
     @action(
-        "deactivate", _l("Deactivate"),
+        "deactivate",
+        _l("Deactivate"),
         _l("Deactivate this account? It will no longer be able to sign in."),
         "fa-user-slash",
     )
@@ -184,8 +201,10 @@ class CrmUserView(UserDBModelView):
                 db.session.rollback()
                 flash(str(refusal), "danger")
             else:
-                flash(_("User %(name)s is deactivated: it can no longer sign in.",
-                        name=str(item)), "success")
+                flash(
+                    _("User %(name)s is deactivated: it can no longer sign in.", name=str(item)),
+                    "success",
+                )
         if single:
             return redirect(url_for(f"{self.endpoint}.show", pk=items.id))
         return redirect(url_for(f"{self.endpoint}.list"))
@@ -200,8 +219,9 @@ def _profile_field(field: str, kind=StringField, required: bool = False):
     validators = [DataRequired()] if required else [Optional()]
     if kind is IntegerField:
         validators.append(NumberRange(min=0))
-    return kind(labels_for(CrmUser).get(field, field), validators=validators,
-                widget=BS3TextFieldWidget())
+    return kind(
+        labels_for(CrmUser).get(field, field), validators=validators, widget=BS3TextFieldWidget()
+    )
 
 
 class ProfileForm(DynamicForm):
@@ -258,11 +278,15 @@ class CrmSecurityApi(SecurityApi):
     def response_400(self, message=None):
         """FAB's refusals of a malformed sign-in (marshmallow's, in English) in the user's language."""
         if isinstance(message, dict):
-            return super().response_400(message={
-                field: [_login_field_problem(field, problems)] for field, problems in message.items()
-            })
-        return super().response_400(message=_(
-            'Send the sign-in as JSON: {"username": …, "password": …, "provider": "db"}.'))
+            return super().response_400(
+                message={
+                    field: [_login_field_problem(field, problems)]
+                    for field, problems in message.items()
+                }
+            )
+        return super().response_400(
+            message=_('Send the sign-in as JSON: {"username": …, "password": …, "provider": "db"}.')
+        )
 
 
 LOGIN_FIELDS = {"username": _l("Login name"), "password": _l("Password")}
@@ -344,7 +368,8 @@ class CrmSecurityManager(SecurityManager):
             granted = self._granted(roles)
         views = {view for permission, view in granted if permission == permission_name}
         views.update(
-            view for view in view_menus_name or ()
+            view
+            for view in view_menus_name or ()
             if self._builtin_access(roles, permission_name, view)
         )
         return views
@@ -353,7 +378,8 @@ class CrmSecurityManager(SecurityManager):
         roles = self.get_user_roles(user)
         builtin = {
             (permission, view)
-            for name in _names(roles) if name in self.builtin_roles
+            for name in _names(roles)
+            if name in self.builtin_roles
             for view, permission in self.builtin_roles[name]
         }
         return builtin | self._granted(roles)
@@ -377,8 +403,7 @@ class CrmSecurityManager(SecurityManager):
     def _granted(self, roles) -> frozenset[tuple[str, str]]:
         """The (permission, view) pairs of ``roles``' rows in the database."""
         ids = frozenset(
-            role.id for role in roles
-            if role is not None and role.name not in self.builtin_roles
+            role.id for role in roles if role is not None and role.name not in self.builtin_roles
         )
         if not ids:
             return frozenset()
@@ -394,8 +419,10 @@ class CrmSecurityManager(SecurityManager):
             .select_from(PermissionView)
             .join(Permission, PermissionView.permission_id == Permission.id)
             .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-            .join(assoc_permissionview_role,
-                  assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .join(
+                assoc_permissionview_role,
+                assoc_permissionview_role.c.permission_view_id == PermissionView.id,
+            )
             .join(Role, Role.id == assoc_permissionview_role.c.role_id)
             .where(which_roles)
         )

@@ -40,11 +40,13 @@ def make_app(url: str, extra_views=None):
     """The real app on ``url``; ``extra_views(appbuilder)`` registers bench-only pages."""
     from app import create_app
 
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": url,
-        "RATELIMIT_ENABLED": False,
-        "SERVER_NAME": None,
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
     if extra_views is not None:
         with app.app_context():
             extra_views(app.appbuilder)
@@ -67,9 +69,12 @@ def ensure_database(url: str, customers: int, feedback: int, seed: int, log=prin
         sm = app.appbuilder.sm
         if sm.find_user(username="admin") is None:
             sm.add_user(
-                username="admin", first_name="管理员", last_name="",
+                username="admin",
+                first_name="管理员",
+                last_name="",
                 email="admin@example.com",
-                role=sm.find_role(app.config["AUTH_ROLE_ADMIN"]), password=ADMIN_PASSWORD,
+                role=sm.find_role(app.config["AUTH_ROLE_ADMIN"]),
+                password=ADMIN_PASSWORD,
             )
         if demo.business_counts():
             return
@@ -171,8 +176,10 @@ def _version(module: str) -> str:
 def git_revision() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except OSError:
         return "?"
-

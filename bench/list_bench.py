@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 TEXT = "打印"  # a word of many demo problems ("…无法打印小票", "…打印错位")
 
@@ -47,9 +47,12 @@ def register_bench_views(appbuilder) -> None:
         return type(f"Stock{model.__name__}View", (ModelView,), attrs)
 
     children = [
-        stock(Contact, "/stock/contacts"), stock(Contract, "/stock/contracts"),
-        stock(Product, "/stock/products"), stock(License, "/stock/licenses"),
-        stock(Feedback, "/stock/feedback"), stock(Reporter, "/stock/reporters"),
+        stock(Contact, "/stock/contacts"),
+        stock(Contract, "/stock/contracts"),
+        stock(Product, "/stock/products"),
+        stock(License, "/stock/licenses"),
+        stock(Feedback, "/stock/feedback"),
+        stock(Reporter, "/stock/reporters"),
     ]
     for view in children:
         appbuilder.add_view_no_menu(view)
@@ -87,11 +90,15 @@ def raw_customer_show(customer_id: int) -> list[str]:
         "contact": ("SELECT t.* FROM contact t", "t.id DESC"),
         "contract": ("SELECT t.* FROM contract t", "t.sign_date DESC, t.id DESC"),
         "product": ("SELECT t.* FROM product t", "t.created_date DESC, t.id DESC"),
-        "license": ("SELECT t.*, p.name, p.version FROM license t "
-                    "JOIN product p ON p.id = t.product_id", "t.valid_to ASC, t.id ASC"),
-        "feedback": ("SELECT t.*, u.first_name, u.username FROM feedback t "
-                     "LEFT JOIN ab_user u ON u.id = t.engineer_id",
-                     "t.created_at DESC, t.id DESC"),
+        "license": (
+            "SELECT t.*, p.name, p.version FROM license t JOIN product p ON p.id = t.product_id",
+            "t.valid_to ASC, t.id ASC",
+        ),
+        "feedback": (
+            "SELECT t.*, u.first_name, u.username FROM feedback t "
+            "LEFT JOIN ab_user u ON u.id = t.engineer_id",
+            "t.created_at DESC, t.id DESC",
+        ),
         "reporter": ("SELECT t.* FROM reporter t", "t.id DESC"),
     }
     for table, (select, order) in related.items():
@@ -103,33 +110,50 @@ def raw_customer_show(customer_id: int) -> list[str]:
 def cases(app, busiest_customer: int, like: str):
     """(label, CRM url, stock url, raw statements)."""
     sort = "_oc_{v}=created_at&_od_{v}=desc"
-    status = {v: filter_arg(app, v, "status", "FilterEqual", "new")
-              for v in ("FeedbackView", "StockFeedbackView")}
-    customer = {v: filter_arg(app, v, "customer", "FilterRelationOneToManyEqual",
-                              busiest_customer)
-                for v in ("FeedbackView", "StockFeedbackView")}
-    text = {v: filter_arg(app, v, "problem", "FilterContains", TEXT)
-            for v in ("FeedbackView", "StockFeedbackView")}
+    status = {
+        v: filter_arg(app, v, "status", "FilterEqual", "new")
+        for v in ("FeedbackView", "StockFeedbackView")
+    }
+    customer = {
+        v: filter_arg(app, v, "customer", "FilterRelationOneToManyEqual", busiest_customer)
+        for v in ("FeedbackView", "StockFeedbackView")
+    }
+    text = {
+        v: filter_arg(app, v, "problem", "FilterContains", TEXT)
+        for v in ("FeedbackView", "StockFeedbackView")
+    }
     stock_sort = sort.format(v="StockFeedbackView")
     return [
-        ("feedback list, default sort",
-         "/feedback/list/", f"/stock/feedback/list/?{stock_sort}",
-         raw_feedback_page()),
-        ("feedback list, status = new",
-         f"/feedback/list/?{status['FeedbackView']}",
-         f"/stock/feedback/list/?{status['StockFeedbackView']}&{stock_sort}",
-         raw_feedback_page("WHERE f.status = 'new'")),
-        (f"feedback list, customer #{busiest_customer}",
-         f"/feedback/list/?{customer['FeedbackView']}",
-         f"/stock/feedback/list/?{customer['StockFeedbackView']}&{stock_sort}",
-         raw_feedback_page(f"WHERE f.customer_id = {int(busiest_customer)}")),
-        (f"feedback list, problem contains '{TEXT}'",
-         f"/feedback/list/?{text['FeedbackView']}",
-         f"/stock/feedback/list/?{text['StockFeedbackView']}&{stock_sort}",
-         raw_feedback_page(f"WHERE f.problem {like} '%{TEXT}%'")),
-        (f"customer #{busiest_customer} show page",
-         f"/customers/show/{busiest_customer}", f"/stock/customers/show/{busiest_customer}",
-         raw_customer_show(busiest_customer)),
+        (
+            "feedback list, default sort",
+            "/feedback/list/",
+            f"/stock/feedback/list/?{stock_sort}",
+            raw_feedback_page(),
+        ),
+        (
+            "feedback list, status = new",
+            f"/feedback/list/?{status['FeedbackView']}",
+            f"/stock/feedback/list/?{status['StockFeedbackView']}&{stock_sort}",
+            raw_feedback_page("WHERE f.status = 'new'"),
+        ),
+        (
+            f"feedback list, customer #{busiest_customer}",
+            f"/feedback/list/?{customer['FeedbackView']}",
+            f"/stock/feedback/list/?{customer['StockFeedbackView']}&{stock_sort}",
+            raw_feedback_page(f"WHERE f.customer_id = {int(busiest_customer)}"),
+        ),
+        (
+            f"feedback list, problem contains '{TEXT}'",
+            f"/feedback/list/?{text['FeedbackView']}",
+            f"/stock/feedback/list/?{text['StockFeedbackView']}&{stock_sort}",
+            raw_feedback_page(f"WHERE f.problem {like} '%{TEXT}%'"),
+        ),
+        (
+            f"customer #{busiest_customer} show page",
+            f"/customers/show/{busiest_customer}",
+            f"/stock/customers/show/{busiest_customer}",
+            raw_customer_show(busiest_customer),
+        ),
     ]
 
 
@@ -149,8 +173,12 @@ def measure_page(app, client, engine, url: str, repeat: int) -> tuple[float, int
         with common.timing_queries(engine) as durations:
             client.get(url)
         sql_times.append(sum(durations))
-    return (common.median_ms(lambda: client.get(url), repeat), queries, size,
-            statistics.median(sql_times))
+    return (
+        common.median_ms(lambda: client.get(url), repeat),
+        queries,
+        size,
+        statistics.median(sql_times),
+    )
 
 
 def measure_raw(engine, statements: list[str], repeat: int) -> float:
@@ -186,31 +214,39 @@ def main(argv=None) -> None:
     with app.app_context():
         engine = db.engine
         busiest = db.session.execute(
-            select(Feedback.customer_id, func.count()).group_by(Feedback.customer_id)
-            .order_by(func.count().desc()).limit(1)
+            select(Feedback.customer_id, func.count())
+            .group_by(Feedback.customer_id)
+            .order_by(func.count().desc())
+            .limit(1)
         ).first()
         total = db.session.scalar(select(func.count()).select_from(Feedback))
         db.session.remove()
     like = "ILIKE" if engine.dialect.name == "postgresql" else "LIKE"
 
-    print(f"{engine.dialect.name}, {total} feedback rows; busiest customer #{busiest[0]} "
-          f"has {busiest[1]}; median of {args.repeat} requests")
-    header = (f"{'case':44} {'CRM ms':>8} {'q':>3} {'in SQL':>7} {'raw ms':>7} {'CRM/raw':>8} "
-              f"{'SQL/raw':>8} {'stock ms':>9} {'q':>4} {'stock/CRM':>9} {'CRM KB':>7} "
-              f"{'stock KB':>8}")
+    print(
+        f"{engine.dialect.name}, {total} feedback rows; busiest customer #{busiest[0]} "
+        f"has {busiest[1]}; median of {args.repeat} requests"
+    )
+    header = (
+        f"{'case':44} {'CRM ms':>8} {'q':>3} {'in SQL':>7} {'raw ms':>7} {'CRM/raw':>8} "
+        f"{'SQL/raw':>8} {'stock ms':>9} {'q':>4} {'stock/CRM':>9} {'CRM KB':>7} "
+        f"{'stock KB':>8}"
+    )
     print(header)
     rows = []
     for label, crm_url, stock_url, raw in cases(app, busiest[0], like):
-        crm_ms, crm_q, crm_size, crm_sql = measure_page(app, client, engine, crm_url,
-                                                        args.repeat)
+        crm_ms, crm_q, crm_size, crm_sql = measure_page(app, client, engine, crm_url, args.repeat)
         raw_ms = measure_raw(engine, raw, args.repeat)
-        stock_ms, stock_q, stock_size, _sql = measure_page(app, client, engine, stock_url,
-                                                           args.repeat)
+        stock_ms, stock_q, stock_size, _sql = measure_page(
+            app, client, engine, stock_url, args.repeat
+        )
         rows.append((label, crm_ms, crm_q, raw_ms, stock_ms, stock_q, crm_size, stock_size))
-        print(f"{label:44} {crm_ms:8.1f} {crm_q:3d} {crm_sql:7.1f} {raw_ms:7.1f} "
-              f"{crm_ms / raw_ms:7.1f}x {crm_sql / raw_ms:7.1f}x "
-              f"{stock_ms:9.1f} {stock_q:4d} {stock_ms / crm_ms:8.1f}x "
-              f"{crm_size // 1024:7d} {stock_size // 1024:8d}")
+        print(
+            f"{label:44} {crm_ms:8.1f} {crm_q:3d} {crm_sql:7.1f} {raw_ms:7.1f} "
+            f"{crm_ms / raw_ms:7.1f}x {crm_sql / raw_ms:7.1f}x "
+            f"{stock_ms:9.1f} {stock_q:4d} {stock_ms / crm_ms:8.1f}x "
+            f"{crm_size // 1024:7d} {stock_size // 1024:8d}"
+        )
 
     sizes = {}
     for size in (10, 100):

@@ -35,16 +35,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
-import tempfile
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -53,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 USER_PASSWORD = "Load-Passw0rd!"
 WORDS = ("打印", "会员", "支付", "库存", "报表")
@@ -71,8 +71,12 @@ def ensure_users(url: str, count: int) -> None:
             username = f"load{number}"
             if sm.find_user(username=username) is None:
                 sm.add_user(
-                    username=username, first_name=f"压测用户{number}", last_name="",
-                    email=f"{username}@example.com", role=role, password=USER_PASSWORD,
+                    username=username,
+                    first_name=f"压测用户{number}",
+                    last_name="",
+                    email=f"{username}@example.com",
+                    role=role,
+                    password=USER_PASSWORD,
                 )
         db.session.remove()
 
@@ -111,11 +115,15 @@ def next_url(rng: random.Random, ids: dict) -> tuple[str, str]:
     """(kind, path) of a user's next request."""
     roll = rng.random()
     if roll < 0.35:
-        view, path = rng.choice([
-            ("FeedbackView", "/feedback/list/"), ("CustomerView", "/customers/list/"),
-            ("ReporterView", "/reporters/list/"), ("LicenseView", "/licenses/list/"),
-            ("ProductView", "/products/list/"),
-        ])
+        view, path = rng.choice(
+            [
+                ("FeedbackView", "/feedback/list/"),
+                ("CustomerView", "/customers/list/"),
+                ("ReporterView", "/reporters/list/"),
+                ("LicenseView", "/licenses/list/"),
+                ("ProductView", "/products/list/"),
+            ]
+        )
         page = rng.randrange(10)
         return "list", f"{path}?page_{view}={page}" if page else path
     if roll < 0.65:
@@ -159,7 +167,7 @@ class User:
                 response = self.connection.getresponse()
                 text = response.read().decode("utf-8", "replace")
                 break
-            except (http.client.HTTPException, ConnectionError, socket.timeout):
+            except (TimeoutError, http.client.HTTPException, ConnectionError):
                 self.connection.close()
                 self.connection = None
                 if attempt == 2:
@@ -172,9 +180,15 @@ class User:
     def sign_in(self) -> None:
         _status, page = self.request("GET", "/login/")
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        status, _page = self.request("POST", "/login/", {
-            "username": self.username, "password": USER_PASSWORD, "csrf_token": token,
-        })
+        status, _page = self.request(
+            "POST",
+            "/login/",
+            {
+                "username": self.username,
+                "password": USER_PASSWORD,
+                "csrf_token": token,
+            },
+        )
         check, _page = self.request("GET", "/login/")
         if status != 302 or check != 302:
             raise RuntimeError(f"{self.username} could not sign in")
@@ -211,8 +225,9 @@ def main(argv=None) -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-requests", type=int, default=200_000)
-    parser.add_argument("--client", choices=("wrk", "python"),
-                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument(
+        "--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
     args = parser.parse_args(argv)
 
     url = common.database_url(args.customers, args.feedback, args.seed)
@@ -224,8 +239,15 @@ def main(argv=None) -> None:
     env = {**os.environ, "DATABASE_URL": url, "CRM_INSTANCE_DIR": os.environ["CRM_INSTANCE_DIR"]}
     env.pop("SECRET_KEY", None)  # the workers share instance/secret_key, as in production
     command = [
-        str(Path(sys.executable).parent / "gunicorn"), "--workers", str(args.workers),
-        "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--workers",
+        str(args.workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
         "app:create_app()",
     ]
     print("server:", " ".join(command))
@@ -280,32 +302,63 @@ def run_wrk(port: int, users: list[User], ids: dict, args) -> dict:
         "paths": [next_url(rng, ids)[1] for _ in range(20_000)],
         "cookies": ["; ".join(f"{k}={v}" for k, v in user.cookies.items()) for user in users],
     }
-    lua = "{" + ", ".join(f"{key} = {{{', '.join(json.dumps(v) for v in values)}}}"
-                          for key, values in plan.items()) + "}"
+    lua = (
+        "{"
+        + ", ".join(
+            f"{key} = {{{', '.join(json.dumps(v) for v in values)}}}"
+            for key, values in plan.items()
+        )
+        + "}"
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {"plan": lua})
-    command = ["wrk", "--threads", "2", "--connections", str(args.users),
-               "--duration", f"{int(args.seconds)}s", "--timeout", "60s", "--script",
-               script.name, f"http://127.0.0.1:{port}"]
+    command = [
+        "wrk",
+        "--threads",
+        "2",
+        "--connections",
+        str(args.users),
+        "--duration",
+        f"{int(args.seconds)}s",
+        "--timeout",
+        "60s",
+        "--script",
+        script.name,
+        f"http://127.0.0.1:{port}",
+    ]
     print("client:", " ".join(command))
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
     line = next(line for line in output.splitlines() if line.startswith("WRK "))
-    keys = ("requests", "duration_us", "p50_us", "p95_us", "p99_us", "not_200", "socket_errors",
-            "http_errors")
-    return dict(zip(keys, map(int, line.split()[1:])))
+    keys = (
+        "requests",
+        "duration_us",
+        "p50_us",
+        "p95_us",
+        "p99_us",
+        "not_200",
+        "socket_errors",
+        "http_errors",
+    )
+    return dict(zip(keys, map(int, line.split()[1:]), strict=False))
 
 
 def report_wrk(figures: dict, args, url: str) -> None:
     seconds = figures["duration_us"] / 1e6
-    print(f"{url.split('://')[0]}, {args.workers} gunicorn workers, {args.users} connections "
-          f"(wrk, 2 threads), {seconds:.0f} s, 1-min load average before/after: "
-          f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}")
-    print(f"requests {figures['requests']}, {figures['requests'] / seconds:.1f} req/s, "
-          f"p50 {figures['p50_us'] / 1000:.0f} ms, p95 {figures['p95_us'] / 1000:.0f} ms, "
-          f"p99 {figures['p99_us'] / 1000:.0f} ms")
-    print(f"errors: {figures['not_200']} answers other than 200, "
-          f"{figures['socket_errors']} connection errors")
+    print(
+        f"{url.split('://')[0]}, {args.workers} gunicorn workers, {args.users} connections "
+        f"(wrk, 2 threads), {seconds:.0f} s, 1-min load average before/after: "
+        f"{args.load_before:.2f}/{os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"requests {figures['requests']}, {figures['requests'] / seconds:.1f} req/s, "
+        f"p50 {figures['p50_us'] / 1000:.0f} ms, p95 {figures['p95_us'] / 1000:.0f} ms, "
+        f"p99 {figures['p99_us'] / 1000:.0f} ms"
+    )
+    print(
+        f"errors: {figures['not_200']} answers other than 200, "
+        f"{figures['socket_errors']} connection errors"
+    )
     print("machine:", ", ".join(f"{k} {v}" for k, v in common.machine().items()))
 
 
@@ -343,20 +396,26 @@ def report(outcome, args, url: str) -> None:
     by_kind = defaultdict(list)
     for kind, ms, status in results:
         by_kind[kind].append((ms, status))
-    print(f"{url.split('://')[0]}, {args.workers} gunicorn workers, {args.users} users, "
-          f"{elapsed:.0f} s, 1-min load average before/after: {args.load_before:.2f}/"
-          f"{os.getloadavg()[0]:.2f}")
-    print(f"{'kind':8} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>7}")
+    print(
+        f"{url.split('://')[0]}, {args.workers} gunicorn workers, {args.users} users, "
+        f"{elapsed:.0f} s, 1-min load average before/after: {args.load_before:.2f}/"
+        f"{os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'kind':8} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>7}"
+    )
     for kind in ("list", "show", "search", "all"):
         rows = [r for k, v in by_kind.items() if kind in (k, "all") for r in v]
         if not rows:
             continue
         times = [ms for ms, _status in rows]
         errors = sum(1 for _ms, status in rows if status != 200)
-        print(f"{kind:8} {len(rows):9d} {len(rows) / elapsed:7.1f} "
-              f"{percentile(times, 0.50):8.0f} {percentile(times, 0.95):8.0f} "
-              f"{percentile(times, 0.99):8.0f} {errors:7d}")
+        print(
+            f"{kind:8} {len(rows):9d} {len(rows) / elapsed:7.1f} "
+            f"{percentile(times, 0.50):8.0f} {percentile(times, 0.95):8.0f} "
+            f"{percentile(times, 0.99):8.0f} {errors:7d}"
+        )
     statuses = defaultdict(int)
     for _kind, _ms, status in results:
         statuses[status] += 1

@@ -27,6 +27,7 @@ every N. Not a test: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -52,12 +53,14 @@ START, END = datetime(2025, 1, 1), datetime(2025, 12, 31, 23, 59)
 def make_app(db_path: Path):
     from app import create_app
 
-    return create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-        "RATELIMIT_ENABLED": False,
-        "SERVER_NAME": None,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
 
 
 # --- Building the scratch database -------------------------------------------------
@@ -69,7 +72,13 @@ def build_database(db_path: Path, rows: int, customers: int = 300) -> None:
 
     from app.extensions import db
     from app.models import (
-        Customer, CustomerStatus, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter,
+        Customer,
+        CustomerStatus,
+        Feedback,
+        FeedbackLevel,
+        FeedbackStatus,
+        Product,
+        Reporter,
     )
     from app.services.roles import apply_roles
 
@@ -83,23 +92,42 @@ def build_database(db_path: Path, rows: int, customers: int = 300) -> None:
         sm.add_user("admin", "管理员", "", "admin@example.com", admin_role, PASSWORD)
         engineer_role = sm.find_role(app.config["CRM_ROLE_NAMES"]["engineer"])
         engineers = [
-            sm.add_user(f"eng{n}", f"工程师{n}", "", f"eng{n}@example.com", engineer_role,
-                        PASSWORD).id
+            sm.add_user(
+                f"eng{n}", f"工程师{n}", "", f"eng{n}@example.com", engineer_role, PASSWORD
+            ).id
             for n in range(12)
         ]
-        db.session.execute(insert(Customer), [
-            {"id": n, "code": f"C{n:06d}", "name": f"长益测试客户{n}",
-             "status": CustomerStatus.signed}
-            for n in range(1, customers + 1)
-        ])
-        db.session.execute(insert(Reporter), [
-            {"id": n, "customer_id": (n - 1) // 3 + 1, "name": f"店长{n}", "store": f"第{n}门店"}
-            for n in range(1, customers * 3 + 1)
-        ])
-        db.session.execute(insert(Product), [
-            {"id": n, "customer_id": n, "name": f"门店管理系统{n}", "version": "5.2"}
-            for n in range(1, customers + 1)
-        ])
+        db.session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": n,
+                    "code": f"C{n:06d}",
+                    "name": f"长益测试客户{n}",
+                    "status": CustomerStatus.signed,
+                }
+                for n in range(1, customers + 1)
+            ],
+        )
+        db.session.execute(
+            insert(Reporter),
+            [
+                {
+                    "id": n,
+                    "customer_id": (n - 1) // 3 + 1,
+                    "name": f"店长{n}",
+                    "store": f"第{n}门店",
+                }
+                for n in range(1, customers * 3 + 1)
+            ],
+        )
+        db.session.execute(
+            insert(Product),
+            [
+                {"id": n, "customer_id": n, "name": f"门店管理系统{n}", "version": "5.2"}
+                for n in range(1, customers + 1)
+            ],
+        )
         cities = ["上海", "北京", "广州", "深圳", "杭州", "南京", "成都", "武汉"]
         causes = [None, "打印机驱动过旧", "网络中断", "数据库锁等待", "操作失误", "配置错误"]
         levels, statuses = list(FeedbackLevel), list(FeedbackStatus)
@@ -110,16 +138,29 @@ def build_database(db_path: Path, rows: int, customers: int = 300) -> None:
             customer = (reporter - 1) // 3 + 1
             created = START + timedelta(seconds=rng.randrange(span))
             status = rng.choice(statuses)
-            resolved = (created + timedelta(minutes=rng.randrange(10, 60 * 24 * 10))
-                        if status in (FeedbackStatus.resolved, FeedbackStatus.closed) else None)
-            batch.append({
-                "customer_id": customer, "reporter_id": reporter, "product_id": customer,
-                "problem": f"收银机无法打印小票 #{n}", "cause": rng.choice(causes),
-                "engineer_id": rng.choice(engineers + [None]), "created_at": created,
-                "resolved_at": resolved, "level": rng.choice(levels), "status": status,
-                "city": rng.choice(cities), "store": f"第{reporter}门店",
-                "created_on": created, "changed_on": created,
-            })
+            resolved = (
+                created + timedelta(minutes=rng.randrange(10, 60 * 24 * 10))
+                if status in (FeedbackStatus.resolved, FeedbackStatus.closed)
+                else None
+            )
+            batch.append(
+                {
+                    "customer_id": customer,
+                    "reporter_id": reporter,
+                    "product_id": customer,
+                    "problem": f"收银机无法打印小票 #{n}",
+                    "cause": rng.choice(causes),
+                    "engineer_id": rng.choice(engineers + [None]),
+                    "created_at": created,
+                    "resolved_at": resolved,
+                    "level": rng.choice(levels),
+                    "status": status,
+                    "city": rng.choice(cities),
+                    "store": f"第{reporter}门店",
+                    "created_on": created,
+                    "changed_on": created,
+                }
+            )
             if len(batch) == 20_000:
                 db.session.execute(insert(Feedback), batch)
                 batch = []
@@ -135,8 +176,9 @@ def _signed_in_client(app):
     client = app.test_client()
     page = client.get("/login/").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post("/login/", data={"username": "admin", "password": PASSWORD,
-                                            "csrf_token": token})
+    response = client.post(
+        "/login/", data={"username": "admin", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302, "bench admin could not sign in"
     return client
 
@@ -222,10 +264,8 @@ def _status_kb(field: str) -> int | None:
 def _reset_peak() -> int:
     """Start a fresh peak-RSS count (Linux: clear_refs 5); returns the RSS now, in kB."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
     return _status_kb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -261,10 +301,15 @@ def run_case(case: str, db_path: Path, rows: int) -> dict:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = _peak_kb()
     return {
-        "case": case, "rows": written, "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
-        "rows_per_cpu_s": round(written / cpu), "rows_per_s": round(written / seconds),
+        "case": case,
+        "rows": written,
+        "seconds": round(seconds, 2),
+        "cpu_s": round(cpu, 2),
+        "rows_per_cpu_s": round(written / cpu),
+        "rows_per_s": round(written / seconds),
         "file_mb": round(size / 2**20, 1),
-        "peak_rss_mb": round(peak / 1024), "rise_mb": round((peak - baseline) / 1024),
+        "peak_rss_mb": round(peak / 1024),
+        "rise_mb": round((peak - baseline) / 1024),
     }
 
 
@@ -286,11 +331,16 @@ def main() -> None:
     cases = [case for case in args.cases.split(",") if case]
     from common import git_revision, machine  # bench/ is on sys.path when run as a script
 
-    print("# " + ", ".join(f"{key} {value}" for key, value in machine().items())
-          + f", revision {git_revision()}")
+    print(
+        "# "
+        + ", ".join(f"{key} {value}" for key, value in machine().items())
+        + f", revision {git_revision()}"
+    )
     print(f"# load average at start: {os.getloadavg()[0]:.1f} (1 min)")
-    print(f"{'N':>8} {'case':<13} {'rows/cpu-s':>11} {'rows/s':>8} {'cpu s':>7} {'wall s':>7} "
-          f"{'file MB':>8} {'peak RSS MB':>12} {'rise MB':>8}")
+    print(
+        f"{'N':>8} {'case':<13} {'rows/cpu-s':>11} {'rows/s':>8} {'cpu s':>7} {'wall s':>7} "
+        f"{'file MB':>8} {'peak RSS MB':>12} {'rise MB':>8}"
+    )
     for rows in (int(value) for value in args.rows.split(",")):
         with tempfile.TemporaryDirectory(prefix="crm-bench-db-") as folder:
             db_path = Path(folder) / "bench.sqlite3"
@@ -299,16 +349,34 @@ def main() -> None:
             print(f"# N={rows}: database built in {time.perf_counter() - built:.1f} s", flush=True)
             results = {}
             for case in cases:
-                output = subprocess.run(
-                    [sys.executable, __file__, "--case", case, "--db", str(db_path),
-                     "--rows", str(rows)],
-                    check=True, capture_output=True, text=True, cwd=ROOT,
-                ).stdout.strip().splitlines()[-1]
+                output = (
+                    subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--case",
+                            case,
+                            "--db",
+                            str(db_path),
+                            "--rows",
+                            str(rows),
+                        ],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        cwd=ROOT,
+                    )
+                    .stdout.strip()
+                    .splitlines()[-1]
+                )
                 result = results[case] = json.loads(output)
-                print(f"{rows:>8} {case:<13} {result['rows_per_cpu_s']:>11} "
-                      f"{result['rows_per_s']:>8} "
-                      f"{result['cpu_s']:>7} {result['seconds']:>7} {result['file_mb']:>8} "
-                      f"{result['peak_rss_mb']:>12} {result['rise_mb']:>8}", flush=True)
+                print(
+                    f"{rows:>8} {case:<13} {result['rows_per_cpu_s']:>11} "
+                    f"{result['rows_per_s']:>8} "
+                    f"{result['cpu_s']:>7} {result['seconds']:>7} {result['file_mb']:>8} "
+                    f"{result['peak_rss_mb']:>12} {result['rise_mb']:>8}",
+                    flush=True,
+                )
             for mine, plain in (("export", "plain-list"), ("report", "plain-detail")):
                 if mine in results and plain in results:
                     ratio = results[mine]["rows_per_cpu_s"] / results[plain]["rows_per_cpu_s"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 
 def main(argv=None) -> None:
@@ -50,15 +50,19 @@ def main(argv=None) -> None:
             select(func.min(Feedback.created_at), func.max(Feedback.created_at))
         ).one()
         busiest = db.session.execute(
-            select(Feedback.customer_id, func.count()).group_by(Feedback.customer_id)
-            .order_by(func.count().desc()).limit(1)
+            select(Feedback.customer_id, func.count())
+            .group_by(Feedback.customer_id)
+            .order_by(func.count().desc())
+            .limit(1)
         ).first()
         end = last.date()
         cases = [
             ("whole period", ReportQuery(first.date(), end)),
             ("last year", ReportQuery(end - timedelta(days=364), end)),
-            (f"customer #{busiest[0]} ({busiest[1]} rows)",
-             ReportQuery(first.date(), end, busiest[0])),
+            (
+                f"customer #{busiest[0]} ({busiest[1]} rows)",
+                ReportQuery(first.date(), end, busiest[0]),
+            ),
         ]
         print(f"{engine.dialect.name}, {total} feedback rows; median of {args.repeat} calls")
         print(f"{'case':40} {'ms':>9} {'SQL':>4}")
@@ -81,10 +85,14 @@ def main(argv=None) -> None:
                 rows = conn.exec_driver_sql("SELECT status, level FROM feedback")
                 Counter((status, level) for status, level in rows)
 
-        print(f"{'raw SQL: one GROUP BY status, level':40} "
-              f"{common.median_ms(raw_group_by, args.repeat):9.0f}    1")
-        print(f"{'every row to Python, counted there':40} "
-              f"{common.median_ms(python_grouping, args.repeat):9.0f}    1")
+        print(
+            f"{'raw SQL: one GROUP BY status, level':40} "
+            f"{common.median_ms(raw_group_by, args.repeat):9.0f}    1"
+        )
+        print(
+            f"{'every row to Python, counted there':40} "
+            f"{common.median_ms(python_grouping, args.repeat):9.0f}    1"
+        )
     print("machine:", ", ".join(f"{k} {v}" for k, v in common.machine().items()))
 
 

@@ -15,13 +15,13 @@ import threading
 # Before anything imports config.py: keep keys and files out of the checkout.
 os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
 
-import pytest  # noqa: E402
-from sqlalchemy import bindparam, delete, select, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import pytest
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.engine import make_url
 
-from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.models import (  # noqa: E402
+from app import create_app
+from app.extensions import db
+from app.models import (
     ChangeRecord,
     Contact,
     Contract,
@@ -32,13 +32,19 @@ from app.models import (  # noqa: E402
     Product,
     Reporter,
 )
-from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPORT  # noqa: E402
+from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPORT
 
 PASSWORD = "Test-Passw0rd!"
 ROLE_KEYS = (ADMIN, *ROLE_GRANTS)
 # login name -> role key; engineer2 exists for the "assigned to me" rule.
-SEEDED_USERS = {ADMIN: ADMIN, SALES: SALES, SUPPORT: SUPPORT, ENGINEER: ENGINEER,
-                MANAGER: MANAGER, "engineer2": ENGINEER}
+SEEDED_USERS = {
+    ADMIN: ADMIN,
+    SALES: SALES,
+    SUPPORT: SUPPORT,
+    ENGINEER: ENGINEER,
+    MANAGER: MANAGER,
+    "engineer2": ENGINEER,
+}
 CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
 
 
@@ -114,9 +120,14 @@ def _restore_seeded_accounts(app) -> None:
     """Whatever a test did to a seeded account (lock, deactivate, new password) is undone."""
     table = CrmUser.__table__
     db.session.execute(
-        update(table).where(table.c.id == bindparam("b_id")).values(
-            password=bindparam("b_password"), active=True, fail_login_count=0,
-            locked_until=None, last_seen_at=None,
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            password=bindparam("b_password"),
+            active=True,
+            fail_login_count=0,
+            locked_until=None,
+            last_seen_at=None,
         ),
         app.config["TEST_SEEDED_ACCOUNTS"],
     )
@@ -221,8 +232,12 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
                 "--disable-sync",
             ],
         )

@@ -43,8 +43,11 @@ def _save(item):
 def make_customer(**overrides) -> Customer:
     n = _next()
     values = dict(
-        code=f"C{n:06d}", name=f"测试客户{n}", status=CustomerStatus.signed,
-        phone="021-62345678", email=f"c{n}@example.com",
+        code=f"C{n:06d}",
+        name=f"测试客户{n}",
+        status=CustomerStatus.signed,
+        phone="021-62345678",
+        email=f"c{n}@example.com",
     )
     return _save(Customer(**{**values, **overrides}))
 
@@ -58,8 +61,11 @@ def make_contact(customer=None, **overrides) -> Contact:
 def make_contract(customer=None, **overrides) -> Contract:
     customer = customer or make_customer()
     values = dict(
-        customer=customer, number=f"HT-{_next():06d}", sign_date=date(2026, 1, 1),
-        end_date=date(2026, 12, 31), amount=Decimal("12345.67"),
+        customer=customer,
+        number=f"HT-{_next():06d}",
+        sign_date=date(2026, 1, 1),
+        end_date=date(2026, 12, 31),
+        amount=Decimal("12345.67"),
     )
     return _save(Contract(**{**values, **overrides}))
 
@@ -73,8 +79,12 @@ def make_product(customer=None, **overrides) -> Product:
 def make_license(product=None, **overrides) -> License:
     product = product or make_product()
     values = dict(
-        customer=product.customer, product=product, serial=f"SN-{_next():08d}", seats=10,
-        valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31),
+        customer=product.customer,
+        product=product,
+        serial=f"SN-{_next():08d}",
+        seats=10,
+        valid_from=date(2026, 1, 1),
+        valid_to=date(2026, 12, 31),
     )
     return _save(License(**{**values, **overrides}))
 
@@ -82,8 +92,11 @@ def make_license(product=None, **overrides) -> License:
 def make_reporter(customer=None, **overrides) -> Reporter:
     customer = customer or make_customer()
     values = dict(
-        customer=customer, name=f"店长{_next()}", store="南京路店",
-        phone="13912345678", email="store@example.com",
+        customer=customer,
+        name=f"店长{_next()}",
+        store="南京路店",
+        phone="13912345678",
+        email="store@example.com",
     )
     return _save(Reporter(**{**values, **overrides}))
 
@@ -91,8 +104,13 @@ def make_reporter(customer=None, **overrides) -> Reporter:
 def make_feedback(reporter=None, **overrides) -> Feedback:
     reporter = reporter or make_reporter()
     values = dict(
-        customer=reporter.customer, reporter=reporter, problem=f"收银机无法打印小票{_next()}",
-        level=FeedbackLevel.medium, status=FeedbackStatus.new,
-        created_at=datetime(2026, 3, 1, 9, 0), city="上海", store=reporter.store,
+        customer=reporter.customer,
+        reporter=reporter,
+        problem=f"收银机无法打印小票{_next()}",
+        level=FeedbackLevel.medium,
+        status=FeedbackStatus.new,
+        created_at=datetime(2026, 3, 1, 9, 0),
+        city="上海",
+        store=reporter.store,
     )
     return _save(Feedback(**{**values, **overrides}))

@@ -23,8 +23,11 @@ def frozen_today(monkeypatch):
 @pytest.fixture
 def endings(db_session):
     """Licenses and contracts ending around TODAY, named by where they fall."""
-    product = make_product(customer=make_customer(code="C-ALERT", name="警报测试客户"),
-                           name="门店管理系统", version="5.2")
+    product = make_product(
+        customer=make_customer(code="C-ALERT", name="警报测试客户"),
+        name="门店管理系统",
+        version="5.2",
+    )
     licenses = {
         "LIC-YESTERDAY": (D(2026, 1, 1), D(2026, 6, 14), False),
         "LIC-TODAY": (D(2026, 1, 1), D(2026, 6, 15), False),
@@ -34,8 +37,9 @@ def endings(db_session):
         "LIC-NEXT-YEAR": (D(2026, 1, 1), D(2027, 6, 15), False),
     }
     for serial, (valid_from, valid_to, trial) in licenses.items():
-        make_license(product=product, serial=serial, valid_from=valid_from, valid_to=valid_to,
-                     is_trial=trial)
+        make_license(
+            product=product, serial=serial, valid_from=valid_from, valid_to=valid_to, is_trial=trial
+        )
     contracts = {
         "HT-YESTERDAY": D(2026, 6, 14),
         "HT-TODAY": D(2026, 6, 15),
@@ -44,8 +48,9 @@ def endings(db_session):
         "HT-OPEN-ENDED": None,
     }
     for number, end_date in contracts.items():
-        make_contract(customer=product.customer, number=number, sign_date=D(2025, 1, 1),
-                      end_date=end_date)
+        make_contract(
+            customer=product.customer, number=number, sign_date=D(2025, 1, 1), end_date=end_date
+        )
     return licenses, contracts
 
 
@@ -55,12 +60,16 @@ def mentioned(output: str, names) -> set[str]:
 
 def test_services_list_exactly_the_window(endings):
     assert [item.serial for item in licenses_ending(TODAY, 30)] == [
-        "LIC-TODAY", "LIC-TRIAL-DAY-5", "LIC-DAY-30",
+        "LIC-TODAY",
+        "LIC-TRIAL-DAY-5",
+        "LIC-DAY-30",
     ]
     assert [item.number for item in contracts_ending(TODAY, 30)] == ["HT-TODAY", "HT-DAY-30"]
     assert [item.serial for item in licenses_ending(TODAY, 0)] == ["LIC-TODAY"]
     assert [item.number for item in contracts_ending(TODAY, 31)] == [
-        "HT-TODAY", "HT-DAY-30", "HT-DAY-31",
+        "HT-TODAY",
+        "HT-DAY-30",
+        "HT-DAY-31",
     ]
 
 

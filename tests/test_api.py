@@ -10,7 +10,9 @@ import html
 import re
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, select
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.models import (
     Contact,
@@ -23,12 +25,17 @@ from app.models import (
     Product,
     Reporter,
 )
-from conftest import PASSWORD
 from factories import make_contact, make_contract, make_customer, make_product, make_reporter
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
-MODULE_PATHS = ["customers", "contacts", "contracts", "products", "licenses", "feedback",
-                "reporters"]
+MODULE_PATHS = [
+    "customers",
+    "contacts",
+    "contracts",
+    "products",
+    "licenses",
+    "feedback",
+    "reporters",
+]
 
 
 @pytest.fixture
@@ -110,10 +117,16 @@ def test_the_swagger_ui_is_not_served(api):
 
 def test_enumerations_are_their_codes(api, db_session):
     api.as_("sales")
-    response = api.post("/api/v1/customers/", json={
-        "code": "C-ENUM", "name": "枚举客户", "status": "prospect", "importance": "B",
-        "category": None,
-    })
+    response = api.post(
+        "/api/v1/customers/",
+        json={
+            "code": "C-ENUM",
+            "name": "枚举客户",
+            "status": "prospect",
+            "importance": "B",
+            "category": None,
+        },
+    )
     assert response.status_code == 201, response.json
     row = api.get(f"/api/v1/customers/{response.json['id']}").json["result"]
     assert (row["status"], row["importance"], row["category"]) == ("prospect", "B", None)
@@ -128,8 +141,13 @@ def test_enumerations_are_their_codes(api, db_session):
 
 def test_the_api_refuses_what_the_page_refuses_with_the_same_messages(api, admin, db_session):
     make_customer(code="C-TAKEN")
-    bad = {"code": "C-TAKEN", "name": "重复客户", "status": "signed", "phone": "12345",
-           "email": "not-an-email"}
+    bad = {
+        "code": "C-TAKEN",
+        "name": "重复客户",
+        "status": "signed",
+        "phone": "12345",
+        "email": "not-an-email",
+    }
     before = _count(db_session, Customer)
 
     response = api.as_("sales").post("/api/v1/customers/", json=bad)
@@ -166,11 +184,13 @@ def test_taking_another_records_unique_code_on_update_is_a_422_naming_it(api, db
     taken = make_customer(code="C-TAKEN")
     customer = make_customer()
     customer.changed_by_fk = db_session.scalar(
-        select(CrmUser.id).where(CrmUser.username == "manager"))
+        select(CrmUser.id).where(CrmUser.username == "manager")
+    )
     db_session.commit()
     db_session.expire_all()  # the request loads both afresh
-    response = api.as_("sales").put(f"/api/v1/customers/{customer.id}",
-                                    json={"code": "C-TAKEN", "name": "新名字"})
+    response = api.as_("sales").put(
+        f"/api/v1/customers/{customer.id}", json={"code": "C-TAKEN", "name": "新名字"}
+    )
     assert response.status_code == 422, response.json
     assert response.json["message"] == {"code": ["客户编码“C-TAKEN”已被使用，请换一个。"]}
     db_session.expire_all()
@@ -219,49 +239,114 @@ def valid_bodies(db_session):
         "contacts": {"customer": customer.id, "name": "张三", "status": "active"},
         "contracts": {"customer": customer.id, "number": "HT-API", "amount": "100.00"},
         "products": {"customer": customer.id, "name": "门店系统"},
-        "licenses": {"customer": customer.id, "product": product.id, "serial": "SN-API",
-                     "seats": 5, "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
-        "feedback": {"customer": customer.id, "reporter": reporter.id, "problem": "打印机不出纸",
-                     "level": "medium", "status": "new"},
+        "licenses": {
+            "customer": customer.id,
+            "product": product.id,
+            "serial": "SN-API",
+            "seats": 5,
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-12-31",
+        },
+        "feedback": {
+            "customer": customer.id,
+            "reporter": reporter.id,
+            "problem": "打印机不出纸",
+            "level": "medium",
+            "status": "new",
+        },
         "reporters": {"customer": customer.id, "name": "店长"},
     }
 
 
-MODELS = {"customers": Customer, "contacts": Contact, "contracts": Contract,
-          "products": Product, "licenses": License, "feedback": Feedback,
-          "reporters": Reporter}
+MODELS = {
+    "customers": Customer,
+    "contacts": Contact,
+    "contracts": Contract,
+    "products": Product,
+    "licenses": License,
+    "feedback": Feedback,
+    "reporters": Reporter,
+}
 MISSING = object()
 
 
-@pytest.mark.parametrize("path,field,value,message", [
-    pytest.param("customers", "name", MISSING, "请填写公司名称。", id="missing"),
-    pytest.param("reporters", "customer", MISSING, "请填写客户。", id="missing-relation"),
-    pytest.param("customers", "name", None, "请填写公司名称。", id="null"),
-    pytest.param("feedback", "reporter", None, "请填写反馈人员。", id="null-relation"),
-    pytest.param("customers", "status", "签约",
-                 "客户状态必须是以下之一：prospect, signed, suspended, lost。", id="unknown-code"),
-    pytest.param("feedback", "level", "__class__",
-                 "问题级别必须是以下之一：urgent, high, medium, low。", id="attribute-as-code"),
-    pytest.param("contacts", "status", 1, "状态必须是以下之一：active, left。", id="number-as-code"),
-    pytest.param("customers", "code", 42, "客户编码必须是文本。", id="number-as-text"),
-    pytest.param("contracts", "amount", "abc", "合同金额必须是数字。", id="not-a-number"),
-    pytest.param("licenses", "seats", "many", "授权个数必须是整数。", id="not-an-integer"),
-    pytest.param("licenses", "is_trial", "maybe", "试用必须是 true 或 false。", id="not-a-boolean"),
-    pytest.param("contracts", "sign_date", "2026-13-01", "签订日期必须是日期，例如 2026-01-31。",
-                 id="not-a-date"),
-    pytest.param("feedback", "created_at", "yesterday",
-                 "创建日期必须是日期和时间，例如 2026-01-31 09:30。", id="not-a-date-time"),
-    pytest.param("products", "customer", "abc", "客户须为已有记录的编号（整数）。",
-                 id="relation-not-a-key"),
-    pytest.param("products", "customer", 987654, "客户：编号为 987654 的记录不存在。",
-                 id="relation-missing"),
-    pytest.param("customers", "nope", "x", "此记录没有这个字段，或该字段不能填写，请去掉它。",
-                 id="unknown-field"),
-    pytest.param("customers", "id", 5, "此记录没有这个字段，或该字段不能填写，请去掉它。",
-                 id="read-only-field"),
-])
+@pytest.mark.parametrize(
+    "path,field,value,message",
+    [
+        pytest.param("customers", "name", MISSING, "请填写公司名称。", id="missing"),
+        pytest.param("reporters", "customer", MISSING, "请填写客户。", id="missing-relation"),
+        pytest.param("customers", "name", None, "请填写公司名称。", id="null"),
+        pytest.param("feedback", "reporter", None, "请填写反馈人员。", id="null-relation"),
+        pytest.param(
+            "customers",
+            "status",
+            "签约",
+            "客户状态必须是以下之一：prospect, signed, suspended, lost。",
+            id="unknown-code",
+        ),
+        pytest.param(
+            "feedback",
+            "level",
+            "__class__",
+            "问题级别必须是以下之一：urgent, high, medium, low。",
+            id="attribute-as-code",
+        ),
+        pytest.param(
+            "contacts", "status", 1, "状态必须是以下之一：active, left。", id="number-as-code"
+        ),
+        pytest.param("customers", "code", 42, "客户编码必须是文本。", id="number-as-text"),
+        pytest.param("contracts", "amount", "abc", "合同金额必须是数字。", id="not-a-number"),
+        pytest.param("licenses", "seats", "many", "授权个数必须是整数。", id="not-an-integer"),
+        pytest.param(
+            "licenses", "is_trial", "maybe", "试用必须是 true 或 false。", id="not-a-boolean"
+        ),
+        pytest.param(
+            "contracts",
+            "sign_date",
+            "2026-13-01",
+            "签订日期必须是日期，例如 2026-01-31。",
+            id="not-a-date",
+        ),
+        pytest.param(
+            "feedback",
+            "created_at",
+            "yesterday",
+            "创建日期必须是日期和时间，例如 2026-01-31 09:30。",
+            id="not-a-date-time",
+        ),
+        pytest.param(
+            "products",
+            "customer",
+            "abc",
+            "客户须为已有记录的编号（整数）。",
+            id="relation-not-a-key",
+        ),
+        pytest.param(
+            "products",
+            "customer",
+            987654,
+            "客户：编号为 987654 的记录不存在。",
+            id="relation-missing",
+        ),
+        pytest.param(
+            "customers",
+            "nope",
+            "x",
+            "此记录没有这个字段，或该字段不能填写，请去掉它。",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "customers",
+            "id",
+            5,
+            "此记录没有这个字段，或该字段不能填写，请去掉它。",
+            id="read-only-field",
+        ),
+    ],
+)
 def test_bad_input_is_a_422_naming_the_field_in_chinese(
-        api, db_session, valid_bodies, path, field, value, message):
+    api, db_session, valid_bodies, path, field, value, message
+):
     body = dict(valid_bodies[path])
     if value is MISSING:
         body.pop(field)
@@ -300,8 +385,9 @@ def test_a_body_that_is_not_an_object_is_a_422_in_chinese(api, db_session):
 
 def test_an_update_with_a_wrong_type_changes_nothing(api, db_session):
     contract = make_contract()
-    response = api.as_("sales").put(f"/api/v1/contracts/{contract.id}",
-                                    json={"amount": "lots", "number": "HT-NEW"})
+    response = api.as_("sales").put(
+        f"/api/v1/contracts/{contract.id}", json={"amount": "lots", "number": "HT-NEW"}
+    )
     assert response.status_code == 422
     assert response.json["message"] == {"amount": ["合同金额必须是数字。"]}
     db_session.expire_all()
@@ -313,8 +399,10 @@ def test_an_update_with_a_wrong_type_changes_nothing(api, db_session):
 
 def _page_labels(visitor, path: str) -> dict[str, str]:
     page = visitor.get(f"/{path}/add").get_data(as_text=True)
-    return {name: html.unescape(text).strip() for name, text in re.findall(
-        r'<label for="(\w+)"[^>]*>\s*([^<]*?)\s*(?:<|$)', page)}
+    return {
+        name: html.unescape(text).strip()
+        for name, text in re.findall(r'<label for="(\w+)"[^>]*>\s*([^<]*?)\s*(?:<|$)', page)
+    }
 
 
 @pytest.mark.parametrize("path", MODULE_PATHS)
@@ -339,8 +427,9 @@ def test_list_labels_and_title_are_chinese(api, db_session, path):
     assert "Project-Id-Version" not in response.get_data(as_text=True)
     labels = response.json["label_columns"]
     assert set(labels) == set(response.json["list_columns"])
-    english = {column: text for column, text in labels.items()
-               if not re.search(r"[\u4e00-\u9fff]", text)}
+    english = {
+        column: text for column, text in labels.items() if not re.search(r"[\u4e00-\u9fff]", text)
+    }
     assert not english
     assert re.search(r"[\u4e00-\u9fff]", response.json["list_title"])
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from conftest import PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PASSWORD
 from factories import make_contact, make_contract, make_feedback, make_license, make_product
 
 
@@ -35,8 +35,10 @@ def known_ids(db_session):
     feedback = make_feedback()
     product = make_product(customer=feedback.customer)
     return {
-        "customers": feedback.customer_id, "reporters": feedback.reporter_id,
-        "feedback": feedback.id, "products": product.id,
+        "customers": feedback.customer_id,
+        "reporters": feedback.reporter_id,
+        "feedback": feedback.id,
+        "products": product.id,
         "licenses": make_license(product=product).id,
         "contacts": make_contact(customer=feedback.customer).id,
         "contracts": make_contract(customer=feedback.customer).id,
@@ -63,7 +65,10 @@ def cases_for(operation, known_ids):
 
 
 FUZZ = settings(
-    max_examples=25, deadline=None, derandomize=True, database=None,
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
 
@@ -78,6 +83,7 @@ def test_no_request_is_a_server_error(api_schema, bearer, known_ids):
     server_errors = []
 
     for operation in operations:
+
         @FUZZ
         @given(case=cases_for(operation, known_ids))
         def requests_to(case):
@@ -90,4 +96,3 @@ def test_no_request_is_a_server_error(api_schema, bearer, known_ids):
 
         requests_to()
     assert not server_errors, "\n".join(server_errors[:20])
-

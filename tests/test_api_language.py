@@ -14,11 +14,11 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
+from test_api import api  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import CrmUser
 from factories import make_customer
-from test_api import api  # noqa: F401  (fixture)
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -49,12 +49,19 @@ def test_no_token_is_a_401_saying_to_sign_in(app):
     assert message.startswith("请先登录") and "Authorization" in message
 
 
-@pytest.mark.parametrize("token", [
-    pytest.param("abc", id="malformed"),
-    pytest.param("a.b.c", id="not-base64"),
-    pytest.param(pyjwt.encode({"sub": "1", "type": "access"}, "not the app's key " * 4,
-                              algorithm="HS256"), id="foreign-signature"),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("abc", id="malformed"),
+        pytest.param("a.b.c", id="not-base64"),
+        pytest.param(
+            pyjwt.encode(
+                {"sub": "1", "type": "access"}, "not the app's key " * 4, algorithm="HS256"
+            ),
+            id="foreign-signature",
+        ),
+    ],
+)
 def test_a_broken_token_is_a_401_in_chinese(app, token):
     message = _refusal(app.test_client().get("/api/v1/customers/", headers=_bearer(token)), 401)
     assert message == "访问令牌无效，请重新登录以获取新令牌。"
@@ -73,8 +80,9 @@ def test_an_expired_token_is_a_401_in_chinese(app):
 
 
 def test_a_revoked_token_is_a_401_in_chinese(app, monkeypatch):
-    monkeypatch.setattr(app.appbuilder.sm.jwt_manager, "_token_in_blocklist_callback",
-                        lambda header, data: True)
+    monkeypatch.setattr(
+        app.appbuilder.sm.jwt_manager, "_token_in_blocklist_callback", lambda header, data: True
+    )
     token = _token(app, "sales")
     message = _refusal(app.test_client().get("/api/v1/customers/", headers=_bearer(token)), 401)
     assert message == "访问令牌已被撤销，请重新登录。"
@@ -107,18 +115,29 @@ def test_a_missing_record_is_a_404_in_chinese(api):
         assert _refusal(response, 404) == "页面或记录不存在，可能已被删除。", method
 
 
-@pytest.mark.parametrize("q,message", [
-    pytest.param("(((", "参数 q 不是有效的 Rison 或 JSON。", id="nested-open"),
-    pytest.param("!)", "参数 q 不是有效的 Rison 或 JSON。", id="not-rison"),
-    pytest.param("(page:x)", "参数 q 与接口说明（/api/v1/_openapi）不符，请检查其中的键和值。",
-                 id="schema"),
-    pytest.param("(filters:!((col:nope,opr:eq,value:1)))", "不能按“nope”筛选列表。",
-                 id="filter-column"),
-    pytest.param("(order_column:nope,order_direction:asc)", "不能按“nope”排序列表。",
-                 id="order-column"),
-    pytest.param("(columns:!(code),select_columns:!(code))",
-                 "参数 q 中的 columns 和 select_columns 只能二选一。", id="both-column-lists"),
-])
+@pytest.mark.parametrize(
+    "q,message",
+    [
+        pytest.param("(((", "参数 q 不是有效的 Rison 或 JSON。", id="nested-open"),
+        pytest.param("!)", "参数 q 不是有效的 Rison 或 JSON。", id="not-rison"),
+        pytest.param(
+            "(page:x)",
+            "参数 q 与接口说明（/api/v1/_openapi）不符，请检查其中的键和值。",
+            id="schema",
+        ),
+        pytest.param(
+            "(filters:!((col:nope,opr:eq,value:1)))", "不能按“nope”筛选列表。", id="filter-column"
+        ),
+        pytest.param(
+            "(order_column:nope,order_direction:asc)", "不能按“nope”排序列表。", id="order-column"
+        ),
+        pytest.param(
+            "(columns:!(code),select_columns:!(code))",
+            "参数 q 中的 columns 和 select_columns 只能二选一。",
+            id="both-column-lists",
+        ),
+    ],
+)
 def test_bad_list_arguments_are_a_400_in_chinese(api, q, message):
     response = api.as_("manager").get("/api/v1/customers/", query_string={"q": q})
     assert _refusal(response, 400) == message
@@ -165,22 +184,33 @@ def test_english_after_switching_the_language(app, api):
         "status": ["Customer status must be one of: prospect, signed, suspended, lost."],
     }
     assert _refusal(api.get("/api/v1/customers/987654?_l_=en"), 404) == (
-        "The page or record does not exist. It may have been deleted.")
+        "The page or record does not exist. It may have been deleted."
+    )
     q = "(order_column:nope,order_direction:asc)"
     assert _refusal(api.get("/api/v1/customers/", query_string={"q": q, "_l_": "en"}), 400) == (
-        "The list cannot be sorted by nope.")
+        "The list cannot be sorted by nope."
+    )
     info = api.get("/api/v1/customers/_info?_l_=en").json
     assert {f["name"]: f["label"] for f in info["add_columns"]}["code"] == "Customer code"
     # and Chinese again without the switch
     assert _refusal(api.get("/api/v1/customers/987654"), 404) == "页面或记录不存在，可能已被删除。"
 
 
-@pytest.mark.parametrize("body, expected", [
-    ({}, {"username": ["请填写登录名。"], "password": ["请填写密码。"]}),
-    ({"username": "sales", "password": 5, "provider": "db"}, {"password": ["密码必须是文本。"]}),
-    ({"username": "sales", "password": "x", "provider": "ldap"},
-     {"provider": ['认证方式（provider）必须为 "db"。']}),
-], ids=["empty", "password-not-text", "other-provider"])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({}, {"username": ["请填写登录名。"], "password": ["请填写密码。"]}),
+        (
+            {"username": "sales", "password": 5, "provider": "db"},
+            {"password": ["密码必须是文本。"]},
+        ),
+        (
+            {"username": "sales", "password": "x", "provider": "ldap"},
+            {"provider": ['认证方式（provider）必须为 "db"。']},
+        ),
+    ],
+    ids=["empty", "password-not-text", "other-provider"],
+)
 def test_a_malformed_sign_in_is_a_400_in_chinese(app, body, expected):
     response = app.test_client().post("/api/v1/security/login", json=body)
     assert response.status_code == 400, response.json

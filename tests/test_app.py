@@ -1,7 +1,5 @@
 """The application as a whole: health, sign-in, Chinese by default."""
 
-from sqlalchemy import text
-
 from app.extensions import db
 
 

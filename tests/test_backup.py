@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -16,7 +17,6 @@ from app import create_app
 from app.cli_backup import libpq_arguments, postgres_tool
 from app.extensions import db
 from app.models import BUSINESS_MODELS, Contact, Customer, CustomerStatus
-from conftest import PASSWORD, Visitor
 
 TABLES = [model.__tablename__ for model in BUSINESS_MODELS] + ["ab_user", "change_record"]
 
@@ -37,8 +37,9 @@ class Writer(threading.Thread):
             with self.app.app_context():
                 while not self.stop.is_set():
                     n = self.written
-                    customer = Customer(code=f"BK{n:06d}", name=f"备份客户{n}",
-                                        status=CustomerStatus.signed)
+                    customer = Customer(
+                        code=f"BK{n:06d}", name=f"备份客户{n}", status=CustomerStatus.signed
+                    )
                     db.session.add_all([customer, Contact(customer=customer, name=f"联系人{n}")])
                     db.session.commit()
                     with self.progress:
@@ -107,8 +108,9 @@ def _migrated_to_head(app) -> None:
 
 def _app_counts(app) -> dict:
     with app.app_context():
-        counts = {table: db.session.scalar(text(f"SELECT count(*) FROM {table}"))
-                  for table in TABLES}
+        counts = {
+            table: db.session.scalar(text(f"SELECT count(*) FROM {table}")) for table in TABLES
+        }
         db.session.remove()
     return counts
 
@@ -127,17 +129,24 @@ def test_sqlite_backup_during_writes_restores_to_a_working_app(app, tmp_path):
     before, after = _backup_while_writing(app, backup)
 
     with sqlite3.connect(backup) as conn:
-        counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in TABLES}
-        codes = [row[0] for row in conn.execute(
-            "SELECT code FROM customer WHERE code LIKE 'BK%' ORDER BY code")]
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES
+        }
+        codes = [
+            row[0]
+            for row in conn.execute("SELECT code FROM customer WHERE code LIKE 'BK%' ORDER BY code")
+        ]
     _check_snapshot(counts, codes, before, after)
 
     # Restore into another app's database (which has other content) with the command.
-    scratch = create_app({
-        "TESTING": True, "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'restored.sqlite3'}",
-    })
+    scratch = create_app(
+        {
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'restored.sqlite3'}",
+        }
+    )
     (tmp_path / "restored.sqlite3").write_bytes(b"")
     refused = scratch.test_cli_runner().invoke(args=["crm", "restore", str(backup)], input="n\n")
     assert refused.exit_code != 0  # asked, and "no" leaves it alone
@@ -186,7 +195,8 @@ def test_postgresql_pg_dump_during_writes_restores_to_a_working_app(app, tmp_pat
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     scratch_name = f"crm_restore_{worker_id}"
     admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{scratch_name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{scratch_name}"')
@@ -194,23 +204,45 @@ def test_postgresql_pg_dump_during_writes_restores_to_a_working_app(app, tmp_pat
     args, env = libpq_arguments(scratch_url)
     assert all(str(url.password or "\0") not in arg for arg in args)  # only in PGPASSWORD
     restore = subprocess.run(
-        [postgres_tool("pg_restore"), "--no-owner", "--exit-on-error", *args,
-         "--dbname", scratch_name, str(backup)],
-        env=env, capture_output=True, text=True,
+        [
+            postgres_tool("pg_restore"),
+            "--no-owner",
+            "--exit-on-error",
+            *args,
+            "--dbname",
+            scratch_name,
+            str(backup),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert restore.returncode == 0, restore.stderr
     counted = subprocess.run(
-        [postgres_tool("psql"), *args, "--dbname", scratch_name, "-At", "-c",
-         "SELECT code FROM customer WHERE code LIKE 'BK%' ORDER BY code"],
-        env=env, capture_output=True, text=True,
+        [
+            postgres_tool("psql"),
+            *args,
+            "--dbname",
+            scratch_name,
+            "-At",
+            "-c",
+            "SELECT code FROM customer WHERE code LIKE 'BK%' ORDER BY code",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert counted.returncode == 0, counted.stderr
     codes = counted.stdout.split()
 
-    scratch = create_app({
-        "TESTING": True, "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
-        "SQLALCHEMY_DATABASE_URI": scratch_url.render_as_string(hide_password=False),
-    })
+    scratch = create_app(
+        {
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+            "SQLALCHEMY_DATABASE_URI": scratch_url.render_as_string(hide_password=False),
+        }
+    )
     try:
         counts = _app_counts(scratch)
         _check_snapshot(counts, codes, before, after)

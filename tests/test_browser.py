@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-
 from conftest import PASSWORD
+from playwright.sync_api import Page, expect
 
 # (menu category, list URL, the list page's heading)
 MODULE_PAGES = [

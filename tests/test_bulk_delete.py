@@ -9,10 +9,12 @@ import html
 import json
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, select
+from test_deletes import LEAVES, exists, text_of
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.models import ChangeAction, ChangeRecord, Contact, Customer, Product
-from conftest import PASSWORD
 from factories import (
     make_contact,
     make_contract,
@@ -21,15 +23,16 @@ from factories import (
     make_license,
     make_product,
 )
-from test_deletes import LEAVES, exists, text_of
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 CONFIRMATION = "删除所选记录？删除后无法恢复。"
 
 
 def _bulk_delete(visitor, base, records, **kwargs):
-    return visitor.post(f"/{base}/action_post", {
-        "action": "muldelete", "rowid": [str(record.id) for record in records]}, **kwargs)
+    return visitor.post(
+        f"/{base}/action_post",
+        {"action": "muldelete", "rowid": [str(record.id) for record in records]},
+        **kwargs,
+    )
 
 
 def _count(db_session, model) -> int:
@@ -63,8 +66,11 @@ def test_records_without_dependents_are_deleted_together(admin, db_session, base
 def test_the_deletes_are_in_the_history(admin, db_session):
     customers = [make_customer(), make_customer()]
     _bulk_delete(admin, "customers", customers)
-    deleted = db_session.scalars(select(ChangeRecord.row_id).where(
-        ChangeRecord.model == "Customer", ChangeRecord.action == ChangeAction.delete)).all()
+    deleted = db_session.scalars(
+        select(ChangeRecord.row_id).where(
+            ChangeRecord.model == "Customer", ChangeRecord.action == ChangeAction.delete
+        )
+    ).all()
     assert sorted(deleted) == sorted(c.id for c in customers)
 
 
@@ -98,13 +104,15 @@ def test_a_dependent_added_after_the_check_rolls_back_every_row(admin, db_sessio
     assert exists(db_session, Customer, free.id) and exists(db_session, Customer, busy.id)
 
 
-@pytest.mark.parametrize("username, base, make", [
-    ("sales", "products", make_product),  # sales reads products only
-    ("engineer", "feedback", make_feedback),  # engineers read and edit feedback, no delete
-    ("manager", "customers", make_customer),  # managers read and export
-])
-def test_a_role_without_delete_neither_sees_nor_uses_it(login_as, db_session, username, base,
-                                                        make):
+@pytest.mark.parametrize(
+    "username, base, make",
+    [
+        ("sales", "products", make_product),  # sales reads products only
+        ("engineer", "feedback", make_feedback),  # engineers read and edit feedback, no delete
+        ("manager", "customers", make_customer),  # managers read and export
+    ],
+)
+def test_a_role_without_delete_neither_sees_nor_uses_it(login_as, db_session, username, base, make):
     records = [make(), make()]
     visitor = login_as(username)
     page = visitor.get(f"/{base}/list/").get_data(as_text=True)
@@ -132,8 +140,9 @@ def test_unknown_actions_and_oversized_selections_are_refused(admin, db_session)
     assert exists(db_session, Contact, contact.id)
     response = admin.post("/contacts/action_post", {"action": "drop_all", "rowid": contact.id})
     assert response.status_code == 404
-    response = admin.post("/contacts/action_post", {"action": "muldelete",
-                                                    "rowid": ["987654", "x"]})
+    response = admin.post(
+        "/contacts/action_post", {"action": "muldelete", "rowid": ["987654", "x"]}
+    )
     assert "请先勾选要删除的记录。" in text_of(admin.get(response.headers["Location"]))
 
 

@@ -22,7 +22,10 @@ EN_CATALOG = ROOT / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 def extracted(tmp_path_factory):
     pot = tmp_path_factory.mktemp("babel") / "messages.pot"
     result = subprocess.run(
-        ["make", "-s", "babel-pot", f"POT={pot}"], cwd=ROOT, capture_output=True, text=True,
+        ["make", "-s", "babel-pot", f"POT={pot}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     with pot.open("rb") as handle:
@@ -50,7 +53,8 @@ def test_every_extracted_string_has_a_chinese_translation(extracted):
     missing = sorted(_key(message_id) for message_id in extracted if _key(message_id) not in zh)
     fuzzy = sorted(key for key, message in zh.items() if message.fuzzy)
     empty = sorted(
-        key for key, message in zh.items()
+        key
+        for key, message in zh.items()
         if not (all(message.string) if isinstance(message.string, tuple) else message.string)
     )
     problems = [f"missing: {key!r}" for key in missing]
@@ -61,5 +65,7 @@ def test_every_extracted_string_has_a_chinese_translation(extracted):
 
 def test_english_catalog_has_no_fuzzy_entry():
     # An English msgstr is needed only where it differs from the msgid; a fuzzy one is ignored.
-    fuzzy = sorted(_key(message.id) for message in _read(EN_CATALOG) if message.id and message.fuzzy)
+    fuzzy = sorted(
+        _key(message.id) for message in _read(EN_CATALOG) if message.id and message.fuzzy
+    )
     assert not fuzzy, fuzzy

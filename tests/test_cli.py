@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import Visitor
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -20,7 +21,6 @@ from app import create_app
 from app.extensions import db
 from app.models import CrmUser, FeedbackNotification, NotificationState
 from app.services import notifications
-from conftest import Visitor
 from tests.factories import make_feedback
 from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
 
@@ -138,15 +138,21 @@ def test_role_edits_are_kept_unless_reset(fresh_app):
     output = crm_init(fresh_app, "--reset-roles")
     assert "角色 销售：已恢复为预设权限" in output
     with fresh_app.app_context():
-        assert len(db.session.scalar(select(Role).where(Role.name == "销售")).permissions) == granted
+        assert (
+            len(db.session.scalar(select(Role).where(Role.name == "销售")).permissions) == granted
+        )
         db.session.remove()
 
 
 # ------------------------------------------------------------------ crm notify
 
 
-def waiting_notice(db_session, minutes_ago: int, state=NotificationState.pending,
-                   subject="您反馈的问题已解决：收银机无法打印小票") -> int:
+def waiting_notice(
+    db_session,
+    minutes_ago: int,
+    state=NotificationState.pending,
+    subject="您反馈的问题已解决：收银机无法打印小票",
+) -> int:
     """A notice queued ``minutes_ago`` whose sending thread never ran (the worker died)."""
     notice = notifications.queue_message(make_feedback(), subject, "正文：问题已解决。")
     notice.state = state

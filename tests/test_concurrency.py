@@ -13,12 +13,12 @@ import json
 import re
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import event, func, select, text
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import ChangeRecord, Customer, Product
-from conftest import PASSWORD
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 from factories import (
     make_contact,
     make_contract,
@@ -31,17 +31,23 @@ from factories import (
 
 def customer_form(customer: Customer, **changes) -> dict:
     values = {
-        "code": customer.code, "name": customer.name, "category": "",
-        "status": customer.status.name, "importance": "", "address": customer.address or "",
-        "phone": customer.phone or "", "email": customer.email or "",
+        "code": customer.code,
+        "name": customer.name,
+        "category": "",
+        "status": customer.status.name,
+        "importance": "",
+        "address": customer.address or "",
+        "phone": customer.phone or "",
+        "email": customer.email or "",
     }
     return {**values, **changes}
 
 
 def loaded_version(visitor, url: str) -> str:
     page = visitor.get(url).get_data(as_text=True)
-    match = re.search(r'<input id="row_version" name="row_version" type="hidden" value="(\d+)">',
-                      page)
+    match = re.search(
+        r'<input id="row_version" name="row_version" type="hidden" value="(\d+)">', page
+    )
     assert match, "the edit form carries no record version"
     return match.group(1)
 
@@ -98,18 +104,23 @@ def test_resubmitting_the_refused_form_is_refused_again(login_as, admin, db_sess
     url = f"/customers/edit/{customer.id}"
     sales = login_as("sales")
     version = loaded_version(sales, url)
-    assert admin.post(url, customer_form(customer, name="乙", row_version=version)).status_code == 302
+    assert (
+        admin.post(url, customer_form(customer, name="乙", row_version=version)).status_code == 302
+    )
     for _attempt in range(2):
         response = sales.post(url, customer_form(customer, name="丙", row_version=version))
-        assert response.status_code == 200 and "您的修改没有保存" in flashed(response.get_data(as_text=True))
+        assert response.status_code == 200 and "您的修改没有保存" in flashed(
+            response.get_data(as_text=True)
+        )
     assert stored(db_session, customer.id).name == "乙"
 
 
 @pytest.mark.parametrize("version", ["abc", "-1", "1; DROP TABLE customer"])
 def test_a_damaged_version_field_is_refused(admin, db_session, version):
     customer = make_customer(name="甲")
-    response = admin.post(f"/customers/edit/{customer.id}",
-                          customer_form(customer, name="乙", row_version=version))
+    response = admin.post(
+        f"/customers/edit/{customer.id}", customer_form(customer, name="乙", row_version=version)
+    )
     assert response.status_code == 200
     assert "表单已损坏" in flashed(response.get_data(as_text=True))
     assert stored(db_session, customer.id).name == "甲"
@@ -117,17 +128,24 @@ def test_a_damaged_version_field_is_refused(admin, db_session, version):
 
 def test_a_version_from_the_future_is_refused(admin, db_session):
     customer = make_customer(name="甲")
-    response = admin.post(f"/customers/edit/{customer.id}",
-                          customer_form(customer, name="乙", row_version="7"))
-    assert response.status_code == 200 and "您的修改没有保存" in flashed(response.get_data(as_text=True))
+    response = admin.post(
+        f"/customers/edit/{customer.id}", customer_form(customer, name="乙", row_version="7")
+    )
+    assert response.status_code == 200 and "您的修改没有保存" in flashed(
+        response.get_data(as_text=True)
+    )
     assert stored(db_session, customer.id).name == "甲"
 
 
 def test_every_module_edit_form_carries_the_version(admin, db_session):
     feedback = make_feedback()
     records = {
-        "customers": feedback.customer, "contacts": make_contact(), "contracts": make_contract(),
-        "products": make_product(), "licenses": make_license(), "reporters": feedback.reporter,
+        "customers": feedback.customer,
+        "contacts": make_contact(),
+        "contracts": make_contract(),
+        "products": make_product(),
+        "licenses": make_license(),
+        "reporters": feedback.reporter,
         "feedback": feedback,
     }
     for base, record in records.items():
@@ -141,14 +159,17 @@ def test_the_version_counts_saves_and_stays_out_of_the_history(admin, db_session
     customer = make_customer(name="甲")
     url = f"/customers/edit/{customer.id}"
     for number, name in enumerate(("乙", "丙"), start=1):
-        response = admin.post(url, customer_form(customer, name=name,
-                                                 row_version=loaded_version(admin, url)))
+        response = admin.post(
+            url, customer_form(customer, name=name, row_version=loaded_version(admin, url))
+        )
         assert response.status_code == 302
         assert stored(db_session, customer.id).row_version == number + 1
     changes = db_session.scalars(
-        select(ChangeRecord.changes).where(ChangeRecord.model == "Customer",
-                                           ChangeRecord.row_id == customer.id,
-                                           ChangeRecord.id > before)
+        select(ChangeRecord.changes).where(
+            ChangeRecord.model == "Customer",
+            ChangeRecord.row_id == customer.id,
+            ChangeRecord.id > before,
+        )
     ).all()
     assert len(changes) == 3 and all("row_version" not in json.loads(c) for c in changes)
 
@@ -167,9 +188,9 @@ def sneaky_save(app):
             return
         done.append(True)
         with db.engine.connect() as other:
-            other.execute(text(
-                "UPDATE customer SET name = '别人改的', row_version = row_version + 1"
-            ))
+            other.execute(
+                text("UPDATE customer SET name = '别人改的', row_version = row_version + 1")
+            )
             other.commit()
 
     event.listen(db.session, "before_flush", other_user_saves)
@@ -180,10 +201,14 @@ def sneaky_save(app):
 def test_a_save_racing_past_the_check_is_stopped_by_the_database(admin, db_session, sneaky_save):
     customer = make_customer(name="甲")
     url = f"/customers/edit/{customer.id}"
-    response = admin.post(url, customer_form(customer, name="乙", row_version=loaded_version(admin, url)))
+    response = admin.post(
+        url, customer_form(customer, name="乙", row_version=loaded_version(admin, url))
+    )
     assert sneaky_save, "the racing save did not happen"
     assert response.status_code == 302
-    assert "刚被他人修改或删除" in flashed(admin.get(response.headers["Location"]).get_data(as_text=True))
+    assert "刚被他人修改或删除" in flashed(
+        admin.get(response.headers["Location"]).get_data(as_text=True)
+    )
     row = stored(db_session, customer.id)
     assert (row.name, row.row_version) == ("别人改的", 2)
 
@@ -194,8 +219,10 @@ def test_a_save_racing_past_the_check_is_stopped_by_the_database(admin, db_sessi
 class ApiClient:
     def __init__(self, app, username):
         self.client = app.test_client()
-        response = self.client.post("/api/v1/security/login", json={
-            "username": username, "password": PASSWORD, "provider": "db"})
+        response = self.client.post(
+            "/api/v1/security/login",
+            json={"username": username, "password": PASSWORD, "provider": "db"},
+        )
         assert response.status_code == 200
         self.headers = {"Authorization": f"Bearer {response.json['access_token']}"}
 
@@ -267,8 +294,9 @@ def test_a_product_keeps_its_own_version_field_apart(app, db_session):
 @pytest.mark.parametrize("version", ["abc", -1, True, "1.5"])
 def test_api_bad_version_is_a_422(app, db_session, version):
     customer = make_customer(name="甲")
-    response = ApiClient(app, "admin").put(f"/api/v1/customers/{customer.id}",
-                                           {"name": "乙", "row_version": version})
+    response = ApiClient(app, "admin").put(
+        f"/api/v1/customers/{customer.id}", {"name": "乙", "row_version": version}
+    )
     assert response.status_code == 422
     assert "row_version" in response.json["message"]
     assert stored(db_session, customer.id).name == "甲"
@@ -295,8 +323,9 @@ def test_api_delete_of_a_changed_record_with_if_match_gets_409(app, db_session):
 
 def test_api_save_racing_past_the_check_gets_409(app, db_session, sneaky_save):
     customer = make_customer(name="甲")
-    response = ApiClient(app, "admin").put(f"/api/v1/customers/{customer.id}",
-                                           {"name": "乙", "row_version": 1})
+    response = ApiClient(app, "admin").put(
+        f"/api/v1/customers/{customer.id}", {"name": "乙", "row_version": 1}
+    )
     assert sneaky_save and response.status_code == 409
     assert "刚被他人修改或删除" in response.json["message"]
     row = stored(db_session, customer.id)
@@ -305,11 +334,13 @@ def test_api_save_racing_past_the_check_gets_409(app, db_session, sneaky_save):
 
 def test_api_strips_typed_text_like_the_pages(app, db_session):
     customer = make_customer(name="甲")
-    response = ApiClient(app, "admin").put(f"/api/v1/customers/{customer.id}",
-                                           {"name": "  乙  ", "code": " C990001 "})
+    response = ApiClient(app, "admin").put(
+        f"/api/v1/customers/{customer.id}", {"name": "  乙  ", "code": " C990001 "}
+    )
     assert response.status_code == 200
     row = stored(db_session, customer.id)
     assert (row.name, row.code) == ("乙", "C990001")
-    duplicate = ApiClient(app, "admin").put(f"/api/v1/customers/{make_customer().id}",
-                                            {"code": "C990001 "})
+    duplicate = ApiClient(app, "admin").put(
+        f"/api/v1/customers/{make_customer().id}", {"code": "C990001 "}
+    )
     assert duplicate.status_code == 422 and "已被使用" in str(duplicate.json["message"])

@@ -23,9 +23,9 @@ from decimal import Decimal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+from conftest import PASSWORD, ROLE_KEYS, SEEDED_USERS
 from playwright.sync_api import Page
 
-from conftest import PASSWORD, ROLE_KEYS, SEEDED_USERS
 from factories import (
     make_contact,
     make_contract,
@@ -41,9 +41,15 @@ from factories import (
 # office software uses as they are. Extend only after review.
 LATIN_ALLOWED = {
     "CRM",  # the brand, 长益 CRM
-    "Excel", "xlsx",  # the file format users know by name
-    "ID", "Email", "E-mail", "MB",
-    "A", "B", "C",  # customer importance grades, A 级 / B 级 / C 级 (the spec's names)
+    "Excel",
+    "xlsx",  # the file format users know by name
+    "ID",
+    "Email",
+    "E-mail",
+    "MB",
+    "A",
+    "B",
+    "C",  # customer importance grades, A 级 / B 级 / C 级 (the spec's names)
     "English",  # the language switch names each language in itself
 }
 # Chinese that may show on an English page: the brand and the language switch.
@@ -126,27 +132,73 @@ def seed_chinese_records(app) -> list[str]:
     with app.app_context():
         engineer = db.session.scalars(db.select(CrmUser).filter_by(username="engineer")).one()
         customer = make_customer(
-            code="C000888", name="上海长宁百货连锁有限公司", address="上海市长宁区天山路100号",
+            code="C000888",
+            name="上海长宁百货连锁有限公司",
+            address="上海市长宁区天山路100号",
             email="kefu@example.com",
         )
-        contact = make_contact(customer, name="王芳", position="采购经理", phone="13812345678",
-                               email="wangfang@example.com", birth_date=date(1985, 6, 1))
-        contract = make_contract(customer, number="HT-2026-0001", party_a="上海长宁百货连锁有限公司",
-                                 party_b="长益软件", amount=Decimal("12345.00"),
-                                 payment_date=date(2026, 2, 1))
-        product = make_product(customer, name="门店收银系统", version="5.2", description="定制收银系统",
-                               created_date=date(2025, 11, 25))
+        contact = make_contact(
+            customer,
+            name="王芳",
+            position="采购经理",
+            phone="13812345678",
+            email="wangfang@example.com",
+            birth_date=date(1985, 6, 1),
+        )
+        contract = make_contract(
+            customer,
+            number="HT-2026-0001",
+            party_a="上海长宁百货连锁有限公司",
+            party_b="长益软件",
+            amount=Decimal("12345.00"),
+            payment_date=date(2026, 2, 1),
+        )
+        product = make_product(
+            customer,
+            name="门店收银系统",
+            version="5.2",
+            description="定制收银系统",
+            created_date=date(2025, 11, 25),
+        )
         license_ = make_license(product, serial="SN-2026-0001", machine_info="收银台一号机")
-        reporter = make_reporter(customer, name="李店长", store="南京路店", email="store@example.com")
-        feedback = make_feedback(reporter, product=product, problem="收银机无法打印小票",
-                                 details="每天早上开机后打印机无响应", engineer=engineer,
-                                 status=FeedbackStatus.in_progress,
-                                 created_at=datetime(2026, 11, 25, 14, 3))
-        typed = [customer.code, customer.email, customer.phone, contact.email, contact.phone,
-                 contract.number, product.version, license_.serial, reporter.email, reporter.phone,
-                 customer.name, contact.name, contact.position, contract.party_a, contract.party_b,
-                 product.name, product.description, license_.machine_info, reporter.name,
-                 reporter.store, feedback.problem, feedback.details, feedback.city, customer.address]
+        reporter = make_reporter(
+            customer, name="李店长", store="南京路店", email="store@example.com"
+        )
+        feedback = make_feedback(
+            reporter,
+            product=product,
+            problem="收银机无法打印小票",
+            details="每天早上开机后打印机无响应",
+            engineer=engineer,
+            status=FeedbackStatus.in_progress,
+            created_at=datetime(2026, 11, 25, 14, 3),
+        )
+        typed = [
+            customer.code,
+            customer.email,
+            customer.phone,
+            contact.email,
+            contact.phone,
+            contract.number,
+            product.version,
+            license_.serial,
+            reporter.email,
+            reporter.phone,
+            customer.name,
+            contact.name,
+            contact.position,
+            contract.party_a,
+            contract.party_b,
+            product.name,
+            product.description,
+            license_.machine_info,
+            reporter.name,
+            reporter.store,
+            feedback.problem,
+            feedback.details,
+            feedback.city,
+            customer.address,
+        ]
         db.session.remove()
     users = []
     for username in SEEDED_USERS:
@@ -163,7 +215,9 @@ def page_kind(url: str) -> str:
 
 def internal_links(page: Page, base: str, scope: str) -> list[str]:
     selector = ", ".join(f"{part} a[href]" for part in scope.split(","))
-    hrefs = page.eval_on_selector_all(selector, "els => els.map(e => typeof e.href === 'string' ? e.href : '')")
+    hrefs = page.eval_on_selector_all(
+        selector, "els => els.map(e => typeof e.href === 'string' ? e.href : '')"
+    )
     links = []
     for href in hrefs:
         parts = urlsplit(href)
@@ -190,18 +244,26 @@ FILTER_ROWS = """() => [...document.querySelectorAll("#filter_form .filters .fil
 
 def search_list(page: Page, crawl: Crawl, url: str) -> None:
     """The filter widget with every filter added, then a search with a result and one without."""
-    page.locator("#filter_form").locator("xpath=ancestor::div[contains(@class,'panel-group')]") \
-        .locator("a.accordion-toggle").click()
+    page.locator("#filter_form").locator(
+        "xpath=ancestor::div[contains(@class,'panel-group')]"
+    ).locator("a.accordion-toggle").click()
     page.locator("#filter_form .dropdown-toggle").click()
     page.evaluate("() => $('#filter_form a.filter').each((i, e) => $(e).trigger('click'))")
     crawl.check(page, "search form with every filter")
     rows = page.evaluate(FILTER_ROWS)
     choice = next((row for row in rows if row["kind"] == "select" and row["options"]), None)
     if choice:
-        open_page(page, crawl, f"{url}?{choice['name']}={quote(choice['options'][0])}", "search with a result")
+        open_page(
+            page,
+            crawl,
+            f"{url}?{choice['name']}={quote(choice['options'][0])}",
+            "search with a result",
+        )
     text = next((row for row in rows if row["kind"] == "text"), None)
     if text:
-        open_page(page, crawl, f"{url}?{text['name']}={quote('没有这样的记录')}", "search with no result")
+        open_page(
+            page, crawl, f"{url}?{text['name']}={quote('没有这样的记录')}", "search with no result"
+        )
 
 
 def exercise_form(page: Page, crawl: Crawl, url: str, editing: bool = False) -> None:
@@ -229,7 +291,9 @@ def exercise_form(page: Page, crawl: Crawl, url: str, editing: bool = False) -> 
         if not required.count():
             return
         required.fill("")
-    page.evaluate("() => document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    page.evaluate(
+        "() => document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))"
+    )
     submit = page.locator("form button[type=submit], form input[type=submit]").last
     if submit.count():
         submit.click()
@@ -246,7 +310,9 @@ def sign_in(page: Page, crawl: Crawl, username: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_load_state()
-    assert "/login" not in page.url, f"{username} could not sign in: {page.inner_text('body')[:500]}"
+    assert "/login" not in page.url, (
+        f"{username} could not sign in: {page.inner_text('body')[:500]}"
+    )
 
 
 def switch_language(page: Page, language: str) -> None:
@@ -278,7 +344,9 @@ def crawl_role(app, base: str, page: Page, username: str, language: str) -> Craw
     sign_in(page, crawl, username)
 
     seen: set[str] = set()
-    page.goto(f"{base}/users/userinfo/", wait_until="domcontentloaded")  # the menu, on a page every role may open
+    page.goto(
+        f"{base}/users/userinfo/", wait_until="domcontentloaded"
+    )  # the menu, on a page every role may open
     menu = [f"{base}/"] + internal_links(page, base, ".navbar")
     queue = [(url, 1) for url in menu]
     while queue:

@@ -5,7 +5,6 @@ The crawler itself is in test_crawler.py; a file of its own lets
 """
 
 import pytest
-
 from conftest import ROLE_KEYS
 from test_crawler import assert_clean, crawl_role
 

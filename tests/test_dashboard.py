@@ -28,18 +28,31 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import PASSWORD, ROLE_KEYS
 from sqlalchemy import event, select
 
 from app.extensions import db
-from app.models import CrmUser, FeedbackLevel as L, FeedbackStatus as S
+from app.models import CrmUser
+from app.models import FeedbackLevel as L
+from app.models import FeedbackStatus as S
 from app.permissions import (
-    ADMIN, CONTRACT, CUSTOMER, FEEDBACK, LICENSE, READ, ROLE_GRANTS,
+    ADMIN,
+    CONTRACT,
+    CUSTOMER,
+    FEEDBACK,
+    LICENSE,
+    READ,
+    ROLE_GRANTS,
 )
 from app.services import dashboard, statistics
 from app.views.dashboard import axis_max
-from conftest import PASSWORD, ROLE_KEYS
 from factories import (
-    make_contract, make_customer, make_feedback, make_license, make_product, make_reporter,
+    make_contract,
+    make_customer,
+    make_feedback,
+    make_license,
+    make_product,
+    make_reporter,
 )
 
 NOW = datetime(2026, 6, 15, 12, 0)
@@ -90,8 +103,13 @@ def known_data(app):
         ids = {}
         for number, (reporter, created, level, status, resolved, engineer_id) in enumerate(rows, 1):
             item = make_feedback(
-                reporter, created_at=created, level=level, status=status,
-                resolved_at=resolved, engineer_id=engineer_id, problem=f"看板问题{number}",
+                reporter,
+                created_at=created,
+                level=level,
+                status=status,
+                resolved_at=resolved,
+                engineer_id=engineer_id,
+                problem=f"看板问题{number}",
             )
             ids[f"feedback{number}"] = item.id
         product = make_product(x)
@@ -101,13 +119,17 @@ def known_data(app):
             ("DASH-VALID", date(2026, 1, 1), date(2026, 12, 31), False),
             ("DASH-EXPIRED", date(2025, 6, 1), date(2026, 6, 1), False),
         ]:
-            ids[serial] = make_license(product, serial=serial, valid_from=start,
-                                       valid_to=end, is_trial=trial).id
-        for number, end in [("HT-DASH-SOON", date(2026, 6, 30)),
-                            ("HT-DASH-LATER", date(2026, 8, 1)),
-                            ("HT-DASH-PAST", date(2026, 6, 14))]:
-            ids[number] = make_contract(x, number=number, sign_date=date(2025, 1, 1),
-                                        end_date=end).id
+            ids[serial] = make_license(
+                product, serial=serial, valid_from=start, valid_to=end, is_trial=trial
+            ).id
+        for number, end in [
+            ("HT-DASH-SOON", date(2026, 6, 30)),
+            ("HT-DASH-LATER", date(2026, 8, 1)),
+            ("HT-DASH-PAST", date(2026, 6, 14)),
+        ]:
+            ids[number] = make_contract(
+                x, number=number, sign_date=date(2025, 1, 1), end_date=end
+            ).id
         db.session.remove()
     return ids
 
@@ -122,8 +144,14 @@ def reader_without_license(app):
         sm = app.appbuilder.sm
         grants = {FEEDBACK: (READ,), CONTRACT: (READ,), CUSTOMER: (READ,)}
         role = sm.add_role(name, granted_permission_views(app.appbuilder, grants))
-        sm.add_user(username=username, first_name="看板用户", last_name="",
-                    email=f"{username}@example.com", role=role, password=PASSWORD)
+        sm.add_user(
+            username=username,
+            first_name="看板用户",
+            last_name="",
+            email=f"{username}@example.com",
+            role=role,
+            password=PASSWORD,
+        )
         db.session.remove()
     yield username
     with app.app_context():
@@ -142,22 +170,30 @@ def page_of(visitor) -> str:
 
 
 def cards_of(page: str) -> dict[str, str]:
-    return dict(re.findall(
-        r'data-kpi="(\w+)">\s*<div class="panel-body">\s*<div class="kpi-value" data-value="([^"]*)"',
-        page,
-    ))
+    return dict(
+        re.findall(
+            r'data-kpi="(\w+)">\s*<div class="panel-body">\s*<div class="kpi-value" data-value="([^"]*)"',
+            page,
+        )
+    )
 
 
 def bars_of(page: str, chart_id: str) -> dict[str, int]:
     svg = re.search(rf'<svg[^>]*id="{chart_id}".*?</svg>', page, re.S).group(0)
-    return {key: int(value) for key, value in
-            re.findall(r'<g class="bar" data-key="(\w+)" data-value="(\d+)"', svg)}
+    return {
+        key: int(value)
+        for key, value in re.findall(r'<g class="bar" data-key="(\w+)" data-value="(\d+)"', svg)
+    }
 
 
 def points_of(page: str, css: str) -> dict[str, int]:
     svg = re.search(r'<svg[^>]*id="chart-trend".*?</svg>', page, re.S).group(0)
-    return {month: int(value) for month, value in re.findall(
-        rf'<circle class="point {css}"[^>]*data-month="([\d-]+)" data-value="(\d+)"', svg)}
+    return {
+        month: int(value)
+        for month, value in re.findall(
+            rf'<circle class="point {css}"[^>]*data-month="([\d-]+)" data-value="(\d+)"', svg
+        )
+    }
 
 
 def readable(role: str, resource: str) -> bool:
@@ -184,8 +220,14 @@ def test_a_role_without_licenses_sees_no_license_figure(
     page = page_of(login_as(reader_without_license))
     cards = cards_of(page)
     assert "licenses_expiring" not in cards
-    assert set(cards) == {"open_feedback", "overdue_feedback", "resolved_this_month",
-                          "avg_resolution_hours", "contracts_ending", "customers"}
+    assert set(cards) == {
+        "open_feedback",
+        "overdue_feedback",
+        "resolved_this_month",
+        "avg_resolution_hours",
+        "contracts_ending",
+        "customers",
+    }
     assert "license-alerts" not in page and "DASH-EXPIRING" not in page
     assert "/licenses/" not in page.split('id="dashboard"')[1]
 
@@ -210,8 +252,14 @@ def test_a_user_without_any_figure_is_told_so(app, frozen_clock, login_as):
     with app.app_context():
         sm = app.appbuilder.sm
         role = sm.add_role(name, [])
-        sm.add_user(username=username, first_name="空", last_name="",
-                    email=f"{username}@example.com", role=role, password=PASSWORD)
+        sm.add_user(
+            username=username,
+            first_name="空",
+            last_name="",
+            email=f"{username}@example.com",
+            role=role,
+            password=PASSWORD,
+        )
         db.session.remove()
     try:
         page = page_of(login_as(username))
@@ -260,11 +308,18 @@ def test_numbers_on_the_known_data_set(frozen_clock, known_data, login_as):
     assert bars_of(page, "chart-level") == {"urgent": 1, "high": 1, "medium": 2, "low": 2}
     created = points_of(page, "created")
     assert list(created) == [f"2025-{m:02d}" for m in range(7, 13)] + [
-        f"2026-{m:02d}" for m in range(1, 7)]
+        f"2026-{m:02d}" for m in range(1, 7)
+    ]
     assert {month: n for month, n in created.items() if n} == {
-        "2025-07": 1, "2026-05": 1, "2026-06": 4}
+        "2025-07": 1,
+        "2026-05": 1,
+        "2026-06": 4,
+    }
     assert {month: n for month, n in points_of(page, "resolved").items() if n} == {
-        "2025-07": 1, "2026-05": 1, "2026-06": 1}
+        "2025-07": 1,
+        "2026-05": 1,
+        "2026-06": 1,
+    }
     assert "创建于 2025-07-01 至 2026-06-15" in page
 
 
@@ -287,27 +342,34 @@ def test_numbers_equal_the_statistics_service(app, frozen_clock, known_data, log
     assert summary.avg_hours == pytest.approx(overall.avg_hours)
     assert (summary.total, summary.resolved) == (overall.total, overall.resolved)
     assert [(bar.key, bar.label, bar.value) for bar in summary.by_status] == [
-        (row.key, row.label, row.kpis.total) for row in by_status]
+        (row.key, row.label, row.kpis.total) for row in by_status
+    ]
     assert [(bar.key, bar.label, bar.value) for bar in summary.by_level] == [
-        (row.key, row.label, row.kpis.total) for row in by_level]
+        (row.key, row.label, row.kpis.total) for row in by_level
+    ]
     assert [(point.month, point.created, point.resolved) for point in summary.monthly] == [
-        (row.month, row.kpis.total, row.kpis.resolved) for row in monthly]
+        (row.month, row.kpis.total, row.kpis.resolved) for row in monthly
+    ]
     assert sum(bars_of(page, "chart-status").values()) == overall.total
     assert bars_of(page, "chart-status") == {row.key: row.kpis.total for row in by_status}
     assert bars_of(page, "chart-level") == {row.key: row.kpis.total for row in by_level}
     assert points_of(page, "created") == {
-        row.month.isoformat()[:7]: row.kpis.total for row in monthly}
+        row.month.isoformat()[:7]: row.kpis.total for row in monthly
+    }
     assert points_of(page, "resolved") == {
-        row.month.isoformat()[:7]: row.kpis.resolved for row in monthly}
+        row.month.isoformat()[:7]: row.kpis.resolved for row in monthly
+    }
 
 
 def test_summary_equals_the_statistics_service_on_any_period(app, known_data):
     """Periods that cut the data set elsewhere, one of them empty, one of centuries."""
     with app.app_context():
-        for period in (statistics.ReportQuery(date(2026, 6, 1), date(2026, 6, 14)),
-                       statistics.ReportQuery(date(2025, 6, 1), date(2026, 5, 31)),
-                       statistics.ReportQuery(date(2024, 1, 1), date(2024, 12, 31)),
-                       statistics.ReportQuery(date(1900, 1, 1), date(9998, 12, 31))):
+        for period in (
+            statistics.ReportQuery(date(2026, 6, 1), date(2026, 6, 14)),
+            statistics.ReportQuery(date(2025, 6, 1), date(2026, 5, 31)),
+            statistics.ReportQuery(date(2024, 1, 1), date(2024, 12, 31)),
+            statistics.ReportQuery(date(1900, 1, 1), date(9998, 12, 31)),
+        ):
             summary = statistics.summary(period)
             overall = statistics.overall(period, NOW)
             assert (summary.total, summary.resolved) == (overall.total, overall.resolved)
@@ -316,18 +378,22 @@ def test_summary_equals_the_statistics_service_on_any_period(app, known_data):
             else:
                 assert summary.avg_hours is None and overall.avg_hours is None
             assert [bar.value for bar in summary.by_status] == [
-                row.kpis.total for row in statistics.breakdown(period, "status", NOW)]
+                row.kpis.total for row in statistics.breakdown(period, "status", NOW)
+            ]
             assert [bar.value for bar in summary.by_level] == [
-                row.kpis.total for row in statistics.breakdown(period, "level", NOW)]
+                row.kpis.total for row in statistics.breakdown(period, "level", NOW)
+            ]
             assert [(p.month, p.created, p.resolved) for p in summary.monthly] == [
                 (row.month, row.kpis.total, row.kpis.resolved)
-                for row in statistics.monthly(period, NOW)]
+                for row in statistics.monthly(period, NOW)
+            ]
 
 
 def test_workload_on_the_known_data_set(app, known_data):
     with app.app_context():
         assert statistics.workload(NOW) == statistics.Workload(
-            open=4, overdue=2, resolved_this_month=1)
+            open=4, overdue=2, resolved_this_month=1
+        )
         assert statistics.workload(datetime(2026, 5, 31, 23, 59)).resolved_this_month == 1  # #4
         assert statistics.workload(datetime(2026, 7, 1)).resolved_this_month == 0
         assert dashboard.customer_count() == 2
@@ -359,10 +425,22 @@ def test_trend_period_covers_twelve_calendar_months():
     assert statistics.month_start(date(2026, 12, 31), -1) == date(2027, 1, 1)
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0, 4), (1, 4), (4, 4), (5, 8), (8, 8), (9, 20), (21, 40), (79, 80), (81, 200),
-    (1234, 2000), (2.5, 4),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0, 4),
+        (1, 4),
+        (4, 4),
+        (5, 8),
+        (8, 8),
+        (9, 20),
+        (21, 40),
+        (79, 80),
+        (81, 200),
+        (1234, 2000),
+        (2.5, 4),
+    ],
+)
 def test_axis_ends_on_a_round_number_with_whole_quarters(value, expected):
     assert axis_max(value) == expected
     assert expected % 4 == 0
@@ -418,10 +496,13 @@ def test_queue_links_to_the_rest_when_long(app, frozen_clock, login_as, monkeypa
     assert listed.count("收银机无法打印小票") == 3
 
 
-@pytest.mark.parametrize("card, expected", [
-    ("open_feedback", {1, 2, 6, 7}),
-    ("overdue_feedback", {2, 6}),
-])
+@pytest.mark.parametrize(
+    "card, expected",
+    [
+        ("open_feedback", {1, 2, 6, 7}),
+        ("overdue_feedback", {2, 6}),
+    ],
+)
 def test_feedback_cards_open_the_matching_list(frozen_clock, known_data, login_as, card, expected):
     visitor = login_as("support")
     page = page_of(visitor)
@@ -516,7 +597,9 @@ def test_dashboard_in_the_browser_with_the_network_blocked(
     assert "近 12 个月的反馈趋势" in page.locator("#dashboard").inner_text()
 
     assert requested, "the request log is empty"
-    outside = [url for url in requested
-               if urlsplit(url).scheme not in ("data", "blob")
-               and urlsplit(url).hostname != "127.0.0.1"]
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).hostname != "127.0.0.1"
+    ]
     assert outside == [] and blocked == []

@@ -13,8 +13,10 @@ import html
 import re
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import (
@@ -28,7 +30,6 @@ from app.models import (
     Reporter,
 )
 from app.services import integrity
-from conftest import PASSWORD
 from factories import (
     make_contact,
     make_contract,
@@ -38,10 +39,16 @@ from factories import (
     make_product,
     make_reporter,
 )
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
-BASES = {Customer: "customers", Contact: "contacts", Contract: "contracts", Product: "products",
-         License: "licenses", Feedback: "feedback", Reporter: "reporters"}
+BASES = {
+    Customer: "customers",
+    Contact: "contacts",
+    Contract: "contracts",
+    Product: "products",
+    License: "licenses",
+    Feedback: "feedback",
+    Reporter: "reporters",
+}
 
 
 def text_of(response) -> str:
@@ -96,9 +103,15 @@ def _reporter_with(kind: str):
 
 
 CASES = [
-    ("customer", "contacts"), ("customer", "contracts"), ("customer", "products"),
-    ("customer", "licenses"), ("customer", "reporters"), ("customer", "feedback"),
-    ("product", "licenses"), ("product", "feedback"), ("reporter", "feedback"),
+    ("customer", "contacts"),
+    ("customer", "contracts"),
+    ("customer", "products"),
+    ("customer", "licenses"),
+    ("customer", "reporters"),
+    ("customer", "feedback"),
+    ("product", "licenses"),
+    ("product", "feedback"),
+    ("reporter", "feedback"),
 ]
 BUILDERS = {"customer": _customer_with, "product": _product_with, "reporter": _reporter_with}
 
@@ -117,10 +130,13 @@ def test_a_record_with_dependents_is_not_deleted_on_the_page(admin, db_session, 
 
 
 @pytest.mark.parametrize("parent, kind", CASES, ids=[f"{p}-with-{k}" for p, k in CASES])
-def test_a_record_with_dependents_is_not_deleted_through_the_api(app, db_session, jwt_headers, parent, kind):
+def test_a_record_with_dependents_is_not_deleted_through_the_api(
+    app, db_session, jwt_headers, parent, kind
+):
     record, counted = BUILDERS[parent](kind)
-    response = _api(app).delete(f"/api/v1/{BASES[type(record)]}/{record.id}",
-                                headers=jwt_headers("admin"))
+    response = _api(app).delete(
+        f"/api/v1/{BASES[type(record)]}/{record.id}", headers=jwt_headers("admin")
+    )
     assert response.status_code == 422
     assert counted in response.json["message"]
     assert exists(db_session, type(record), record.id)
@@ -188,14 +204,16 @@ def test_foreign_keys_are_enforced_by_the_database(app, db_session):
     """Also on SQLite, where each connection must ask (app.__init__)."""
     contact = make_contact()
     with pytest.raises(IntegrityError):
-        db_session.execute(text("DELETE FROM customer WHERE id = :id"),
-                           {"id": contact.customer_id})
+        db_session.execute(text("DELETE FROM customer WHERE id = :id"), {"id": contact.customer_id})
         db_session.flush()
     db_session.rollback()
     with pytest.raises(IntegrityError):
-        db_session.execute(text(
-            "INSERT INTO contact (customer_id, name, status, created_on, changed_on, row_version) "
-            "VALUES (987654, '孤儿', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"))
+        db_session.execute(
+            text(
+                "INSERT INTO contact (customer_id, name, status, created_on, changed_on, row_version) "
+                "VALUES (987654, '孤儿', 'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+            )
+        )
         db_session.flush()
     db_session.rollback()
     assert exists(db_session, Customer, contact.customer_id)
@@ -209,14 +227,20 @@ def test_every_reference_to_a_business_record_is_guarded():
     (or cascade, as a feedback's notification log does)."""
     from flask_appbuilder import Model
 
-    guarded = {(child.__table__.name, column.key)
-               for children in integrity.DEPENDENTS.values() for child, column in children}
+    guarded = {
+        (child.__table__.name, column.key)
+        for children in integrity.DEPENDENTS.values()
+        for child, column in children
+    }
     tables = {model.__table__.name for model in BUSINESS_MODELS}
     unguarded = []
     for table in Model.metadata.sorted_tables:
         for fk in table.foreign_keys:
-            if fk.column.table.name in tables and fk.ondelete != "CASCADE" \
-                    and (table.name, fk.parent.key) not in guarded:
+            if (
+                fk.column.table.name in tables
+                and fk.ondelete != "CASCADE"
+                and (table.name, fk.parent.key) not in guarded
+            ):
                 unguarded.append(f"{table.name}.{fk.parent.key} -> {fk.column.table.name}")
     assert unguarded == []
 
@@ -241,11 +265,13 @@ def test_a_dependent_added_after_the_check_still_stops_the_delete(
     assert exists(db_session, Contact, contact.id)
 
 
-def test_a_dependent_added_after_the_check_stops_the_api_delete(app, db_session, jwt_headers,
-                                                                check_passes_too_early):
+def test_a_dependent_added_after_the_check_stops_the_api_delete(
+    app, db_session, jwt_headers, check_passes_too_early
+):
     contact = make_contact()
-    response = _api(app).delete(f"/api/v1/customers/{contact.customer_id}",
-                                headers=jwt_headers("admin"))
+    response = _api(app).delete(
+        f"/api/v1/customers/{contact.customer_id}", headers=jwt_headers("admin")
+    )
     assert response.status_code == 409
     assert "仍有其他记录引用它" in response.json["message"]
     assert exists(db_session, Customer, contact.customer_id)
@@ -296,4 +322,3 @@ def test_the_browser_delete_asks_and_cancel_keeps_the_record(app, live_server, p
 
 def _api(app):
     return app.test_client()
-

@@ -34,8 +34,10 @@ def fill(customers=12, feedback=400, seed=7, force=False):
 
 
 def table_counts():
-    return {model: db.session.scalar(select(func.count()).select_from(model))
-            for model in BUSINESS_MODELS}
+    return {
+        model: db.session.scalar(select(func.count()).select_from(model))
+        for model in BUSINESS_MODELS
+    }
 
 
 def fingerprint() -> str:
@@ -70,9 +72,11 @@ def test_every_row_passes_the_record_rules(db_session):
 
 def test_feedback_is_consistent(db_session):
     fill(customers=15, feedback=600)
-    engineers = set(db_session.scalars(
-        select(CrmUser.id).where(CrmUser.username.in_(["engineer", "engineer2"]))
-    ))
+    engineers = set(
+        db_session.scalars(
+            select(CrmUser.id).where(CrmUser.username.in_(["engineer", "engineer2"]))
+        )
+    )
     statuses = set()
     for item in db_session.scalars(select(Feedback)):
         statuses.add(item.status)
@@ -152,8 +156,9 @@ def test_the_command_fills_an_empty_database(app, db_session):
     assert db_session.scalar(select(func.count()).select_from(Feedback)) == 30
 
 
-@pytest.mark.parametrize("args", [["--customers", "0"], ["--feedback", "-1"],
-                                  ["--customers", "abc"]])
+@pytest.mark.parametrize(
+    "args", [["--customers", "0"], ["--feedback", "-1"], ["--customers", "abc"]]
+)
 def test_bad_sizes_are_refused(app, db_session, args):
     result = app.test_cli_runner().invoke(args=["crm", "demo", *args])
     assert result.exit_code == 2
@@ -162,17 +167,17 @@ def test_bad_sizes_are_refused(app, db_session, args):
 
 def test_demo_engineers_when_nobody_has_the_engineer_role(app, db_session, visitor):
     """Without engineers the demo creates a few, who cannot sign in until given a password."""
-    seeded = list(db_session.scalars(
-        select(CrmUser).where(CrmUser.username.in_(["engineer", "engineer2"]))
-    ))
+    seeded = list(
+        db_session.scalars(select(CrmUser).where(CrmUser.username.in_(["engineer", "engineer2"])))
+    )
     for user in seeded:
         user.active = False
     db_session.commit()
     try:
         plan, _counts = fill(customers=5, feedback=100)
-        demo_users = list(db_session.scalars(
-            select(CrmUser).where(CrmUser.username.like("demo_engineer%"))
-        ))
+        demo_users = list(
+            db_session.scalars(select(CrmUser).where(CrmUser.username.like("demo_engineer%")))
+        )
         assert len(demo_users) == demo.DEMO_ENGINEERS
         assert sorted(plan.engineer_ids) == sorted(user.id for user in demo_users)
         role = app.config["CRM_ROLE_NAMES"]["engineer"]
@@ -180,7 +185,8 @@ def test_demo_engineers_when_nobody_has_the_engineer_role(app, db_session, visit
             assert role in [r.name for r in user.roles]
             assert validate(CrmUser, values_of(user, rule_fields(CrmUser)), pk=user.id) == {}
         assert set(db_session.scalars(select(Feedback.engineer_id).distinct())) <= {
-            None, *plan.engineer_ids
+            None,
+            *plan.engineer_ids,
         }
         response = visitor.login("demo_engineer1", "!")
         assert visitor.get("/feedback/list/").status_code == 302  # still signed out

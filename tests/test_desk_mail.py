@@ -17,8 +17,19 @@ from app.models import Feedback, FeedbackNotification, NotificationState
 from app.services import notifications
 from tests.factories import make_reporter
 from tests.test_feedback_desk import (  # noqa: F401  (fixtures)
-    CAUSE, FROZEN, S, edit_form, feedback_in, frozen, list_rows, notices_of,
-    row_ids, signed_in, stored, text_of, user_id,
+    CAUSE,
+    FROZEN,
+    S,
+    edit_form,
+    feedback_in,
+    frozen,
+    list_rows,
+    notices_of,
+    row_ids,
+    signed_in,
+    stored,
+    text_of,
+    user_id,
 )
 from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
 
@@ -26,6 +37,7 @@ SUBJECT = "您反馈的问题已解决：收银机无法打印小票"
 
 
 # --------------------------------------------------------------------------- a mail server that stalls
+
 
 class StalledSmtp:
     """An SMTP server on 127.0.0.1 that accepts a connection, then says nothing until
@@ -93,8 +105,9 @@ def stalled_smtp(app, monkeypatch):
 def test_resolving_does_not_wait_for_a_stalled_mail_server(db_session, signed_in, stalled_smtp):
     item = feedback_in(S.in_progress, problem="收银机无法打印小票")
     visitor = signed_in("support")
-    response = visitor.post(f"/feedback/edit/{item.id}",
-                            data=edit_form(item, status="resolved", cause=CAUSE))
+    response = visitor.post(
+        f"/feedback/edit/{item.id}", data=edit_form(item, status="resolved", cause=CAUSE)
+    )
     # The page answered while the server has not said a word yet.
     assert response.status_code == 302
     assert stalled_smtp.connected.wait(timeout=15), "the notice was never sent"
@@ -115,10 +128,12 @@ def test_resolving_does_not_wait_for_a_stalled_mail_server(db_session, signed_in
 
 # --------------------------------------------------------------------------- the REST API
 
+
 def test_resolving_through_the_api_mails_the_reporter(app, db_session, jwt_headers, smtp_server):
     item = feedback_in(S.in_progress, problem="收银机无法打印小票")
     response = app.test_client().put(
-        f"/api/v1/feedback/{item.id}", json={"status": "resolved", "cause": CAUSE},
+        f"/api/v1/feedback/{item.id}",
+        json={"status": "resolved", "cause": CAUSE},
         headers=jwt_headers("support"),
     )
     assert response.status_code == 200, response.json
@@ -133,16 +148,29 @@ def test_resolving_through_the_api_mails_the_reporter(app, db_session, jwt_heade
 
     # Reopening sends nothing; resolving again sends a new notice.
     client = app.test_client()
-    assert client.put(f"/api/v1/feedback/{item.id}", json={"status": "in_progress"},
-                      headers=jwt_headers("support")).status_code == 200
-    assert client.put(f"/api/v1/feedback/{item.id}", json={"status": "resolved", "cause": CAUSE},
-                      headers=jwt_headers("support")).status_code == 200
+    assert (
+        client.put(
+            f"/api/v1/feedback/{item.id}",
+            json={"status": "in_progress"},
+            headers=jwt_headers("support"),
+        ).status_code
+        == 200
+    )
+    assert (
+        client.put(
+            f"/api/v1/feedback/{item.id}",
+            json={"status": "resolved", "cause": CAUSE},
+            headers=jwt_headers("support"),
+        ).status_code
+        == 200
+    )
     notifications.wait_for_sending()
     assert [n.state for n in notices_of(db_session, item.id)] == [NotificationState.sent] * 2
     assert len(smtp_server.messages) == 2
 
 
 # --------------------------------------------------------------------------- the issue's "done when"
+
 
 def _version_on_the_edit_page(visitor, item_id) -> str:
     page = visitor.get(f"/feedback/edit/{item_id}").get_data(as_text=True)
@@ -159,18 +187,27 @@ def _move(visitor, db_session, item_id, **changes):
     return stored(db_session, item_id)
 
 
-def test_a_support_user_takes_a_problem_from_new_to_closed(db_session, signed_in, frozen,
-                                                           smtp_server):
+def test_a_support_user_takes_a_problem_from_new_to_closed(
+    db_session, signed_in, frozen, smtp_server
+):
     reporter = make_reporter(name="南京路店王店长", email="wang@store.example.com")
     engineer = user_id(db_session, "engineer")
     support = signed_in("support")
 
     # 1. Reported six hours ago, urgent (4 h target): new, nobody's, already overdue.
-    response = support.post("/feedback/add", data={
-        "customer": reporter.customer_id, "reporter": reporter.id,
-        "problem": "收银机无法打印小票", "level": "urgent", "status": "new",
-        "created_at": "2026-03-10 06:00:00", "city": "上海", "store": "南京路店",
-    })
+    response = support.post(
+        "/feedback/add",
+        data={
+            "customer": reporter.customer_id,
+            "reporter": reporter.id,
+            "problem": "收银机无法打印小票",
+            "level": "urgent",
+            "status": "new",
+            "created_at": "2026-03-10 06:00:00",
+            "city": "上海",
+            "store": "南京路店",
+        },
+    )
     assert response.status_code == 302, text_of(response)
     item_id = db_session.scalar(select(Feedback.id).where(Feedback.reporter_id == reporter.id))
     row = list_rows(support.get("/feedback/list/"))[item_id]
@@ -181,8 +218,10 @@ def test_a_support_user_takes_a_problem_from_new_to_closed(db_session, signed_in
     # 2. Assigned from the list: the row says whose it is.
     chooser = support.post("/feedback/action_post", data={"action": "assign", "rowid": item_id})
     assert chooser.status_code == 302 and "/feedback/assign/" in chooser.location
-    assert support.post("/feedback/assign/",
-                        data={"ids": item_id, "engineer": engineer}).status_code == 302
+    assert (
+        support.post("/feedback/assign/", data={"ids": item_id, "engineer": engineer}).status_code
+        == 302
+    )
     row = list_rows(support.get("/feedback/list/"))[item_id]
     assert "engineer user" in row and "feedback-unassigned" not in row
     assert "feedback-overdue" in row
@@ -208,5 +247,6 @@ def test_a_support_user_takes_a_problem_from_new_to_closed(db_session, signed_in
     assert "已关闭" in row and "engineer user" in row
     page = text_of(support.get(f"/feedback/show/{item_id}"))
     [notice] = db_session.scalars(
-        select(FeedbackNotification).where(FeedbackNotification.feedback_id == item_id)).all()
+        select(FeedbackNotification).where(FeedbackNotification.feedback_id == item_id)
+    ).all()
     assert f'data-id="{notice.id}" data-state="sent"' in page and "已发送" in page

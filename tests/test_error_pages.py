@@ -9,10 +9,10 @@ import html
 import re
 
 import pytest
+from conftest import Visitor
 from sqlalchemy import select
 
 from app.models import Customer
-from conftest import Visitor
 from factories import make_customer
 
 WERKZEUG_ENGLISH = ("Bad Request", "Method Not Allowed", "CSRF", "The browser (or proxy)")
@@ -46,7 +46,8 @@ FORM = {"code": "C-CSRF", "name": "无令牌客户", "status": "signed"}
 
 @pytest.mark.parametrize("token", [None, "forged-token"], ids=["missing", "forged"])
 def test_a_form_without_a_valid_token_gets_a_chinese_400_and_saves_nothing(
-        admin, db_session, token):
+    admin, db_session, token
+):
     data = dict(FORM, **({"csrf_token": token} if token else {}))
     response = admin.client.post("/customers/add", data=data)
     assert_app_page(response, 400, "表单已过期（400）", EXPIRED_FORM, "返回首页")

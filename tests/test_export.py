@@ -44,7 +44,9 @@ def customers(db_session):
 
 
 def test_customer_export_is_every_filtered_row_in_the_list_order(login_as, customers):
-    query = f"_flt_{CONTAINS}_name=长益&_oc_CustomerView=code&_od_CustomerView=desc&page_CustomerView=1"
+    query = (
+        f"_flt_{CONTAINS}_name=长益&_oc_CustomerView=code&_od_CustomerView=desc&page_CustomerView=1"
+    )
     sheet, rows = _rows(login_as("sales").get(f"/customers/export.xlsx?{query}"))
     assert rows[0] == ("客户编码", "公司名称", "公司类别", "客户状态", "重要级别", "电话")
     expected = customers.scalars(
@@ -70,9 +72,13 @@ def feedback(db_session):
         reporter = a if day % 2 else b
         status = FeedbackStatus.resolved if day % 3 == 0 else FeedbackStatus.new
         make_feedback(
-            reporter, created_at=datetime(2026, 2, day, 10, 0), status=status,
+            reporter,
+            created_at=datetime(2026, 2, day, 10, 0),
+            status=status,
             level=FeedbackLevel.high if day % 4 == 0 else FeedbackLevel.low,
-            resolved_at=datetime(2026, 2, day, 12, 0) if status is FeedbackStatus.resolved else None,
+            resolved_at=datetime(2026, 2, day, 12, 0)
+            if status is FeedbackStatus.resolved
+            else None,
         )
     return {"session": db_session, "a": a.customer_id, "b": b.customer_id}
 
@@ -81,11 +87,20 @@ def test_feedback_export_honours_relation_and_enum_filters(login_as, feedback):
     session = feedback["session"]
     query = f"_flt_{EQUALS}_customer={feedback['a']}&_flt_{EQUALS}_status=new"
     _sheet, rows = _rows(login_as("support").get(f"/feedback/export.xlsx?{query}"))
-    assert rows[0] == ("编号", "问题描述", "客户", "问题级别", "问题状态", "跟踪工程师",
-                       "创建日期", "城市", "门店")
+    assert rows[0] == (
+        "编号",
+        "问题描述",
+        "客户",
+        "问题级别",
+        "问题状态",
+        "跟踪工程师",
+        "创建日期",
+        "城市",
+        "门店",
+    )
     expected = session.scalars(
-        select(Feedback).where(Feedback.customer_id == feedback["a"],
-                               Feedback.status == FeedbackStatus.new)
+        select(Feedback)
+        .where(Feedback.customer_id == feedback["a"], Feedback.status == FeedbackStatus.new)
         .order_by(Feedback.created_at.desc(), Feedback.id.desc())
     ).all()
     assert len(expected) == 9  # odd days not divisible by 3
@@ -110,7 +125,9 @@ def test_unknown_sort_column_falls_back_to_the_list_order(login_as, feedback):
     assert created == sorted(created, reverse=True)
 
 
-@pytest.mark.parametrize("query", ["_flt_0_status=bogus", "_flt_9_problem=x", "_flt_0_created_at=x"])
+@pytest.mark.parametrize(
+    "query", ["_flt_0_status=bogus", "_flt_9_problem=x", "_flt_0_created_at=x"]
+)
 def test_unusable_filters_never_give_a_500(login_as, feedback, query):
     response = login_as("manager").get(f"/feedback/export.xlsx?{query}")
     assert response.status_code in (200, 302)
@@ -132,12 +149,15 @@ def test_every_module_exports_its_list(admin, db_session, route_base):
 
 @pytest.mark.parametrize("route_base", MODULES)
 def test_every_list_page_has_the_export_button(admin, route_base):
-    page = admin.get(f"{route_base}/list/?_oc_{MODULES[route_base]}=id&_od_{MODULES[route_base]}=desc")
+    page = admin.get(
+        f"{route_base}/list/?_oc_{MODULES[route_base]}=id&_od_{MODULES[route_base]}=desc"
+    )
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'id="export-xlsx"' in html and "导出 Excel" in html
-    assert (f"{route_base}/export.xlsx?_oc_{MODULES[route_base]}=id&amp;"
-            f"_od_{MODULES[route_base]}=desc") in html
+    assert (
+        f"{route_base}/export.xlsx?_oc_{MODULES[route_base]}=id&amp;_od_{MODULES[route_base]}=desc"
+    ) in html
 
 
 def test_list_page_has_an_export_button_with_the_filters(login_as, feedback):
@@ -178,12 +198,24 @@ def test_anonymous_export_is_sent_to_sign_in(visitor):
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("evil", [
-    EVIL, "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "#DIV/0!",
-], ids=["equals", "plus", "minus", "at", "tab", "carriage-return", "error-code"])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        EVIL,
+        "+1+2",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1+1",
+        "\r=1+1",
+        "#DIV/0!",
+    ],
+    ids=["equals", "plus", "minus", "at", "tab", "carriage-return", "error-code"],
+)
 def test_formula_in_a_customer_name_is_inert_text(login_as, db_session, evil):
     make_customer(code="C-EVIL", name=evil, phone=None)
-    sheet = load_workbook(BytesIO(login_as("sales").get("/customers/export.xlsx").data)).worksheets[0]
+    sheet = load_workbook(BytesIO(login_as("sales").get("/customers/export.xlsx").data)).worksheets[
+        0
+    ]
     cell = sheet["B2"]
     assert cell.value == evil.replace("\r", "\n")  # unchanged text (XML reads a CR as LF) …
     assert cell.data_type == "s"  # … stored as a string, not a formula …
@@ -203,8 +235,9 @@ def test_file_name_is_chinese_and_dated_with_an_ascii_fallback(login_as, custome
     assert 'filename="customers_' in disposition
 
 
-def test_a_computed_column_is_exported_from_its_sql_expression(app, login_as, db_session,
-                                                                monkeypatch):
+def test_a_computed_column_is_exported_from_its_sql_expression(
+    app, login_as, db_session, monkeypatch
+):
     """A view may name a column that is not a model attribute (the license state)."""
     from datetime import date
 
@@ -212,16 +245,26 @@ def test_a_computed_column_is_exported_from_its_sql_expression(app, login_as, db
 
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "LicenseView")
     monkeypatch.setattr(view, "export_column_names", ["serial", "state", "valid_to"])
-    monkeypatch.setattr(view, "export_expressions", {
-        "state": lambda: (state_expression(today()),
-                          lambda code: str(LicenseState[code].value)),
-    })
+    monkeypatch.setattr(
+        view,
+        "export_expressions",
+        {
+            "state": lambda: (
+                state_expression(today()),
+                lambda code: str(LicenseState[code].value),
+            ),
+        },
+    )
     product = factories.make_product()
-    expired = factories.make_license(product, valid_from=date(2020, 1, 1), valid_to=date(2020, 12, 31))
+    expired = factories.make_license(
+        product, valid_from=date(2020, 1, 1), valid_to=date(2020, 12, 31)
+    )
     factories.make_license(product, valid_from=date(2020, 1, 1), valid_to=date(2099, 12, 31))
     manager = login_as("manager")
     _sheet, rows = _rows(manager.get("/licenses/export.xlsx?_flt_0_state=expired"))
     assert rows[0] == ("授权序列号", "授权状态", "终止日期")
     assert rows[1:] == [(expired.serial, "已过期", datetime(2020, 12, 31))]
-    _sheet, rows = _rows(manager.get("/licenses/export.xlsx?_oc_LicenseView=state&_od_LicenseView=asc"))
+    _sheet, rows = _rows(
+        manager.get("/licenses/export.xlsx?_oc_LicenseView=state&_od_LicenseView=asc")
+    )
     assert sorted(row[1] for row in rows[1:]) == ["已过期", "有效"]

@@ -20,16 +20,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from conftest import PASSWORD, Visitor
+from sqlalchemy import func, select
 from sqlalchemy.exc import ProgrammingError
+from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app import create_app
 from app.extensions import db
 from app.models import ChangeRecord, Contact, Customer
 from app.services import history
-from conftest import PASSWORD, Visitor
 from factories import make_contact, make_customer
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 UNAVAILABLE = "暂时无法连接数据库"
@@ -54,11 +54,17 @@ def broken_history(monkeypatch):
 
 def _history_rows(db_session, model: str) -> int:
     return db_session.scalar(
-        select(func.count()).select_from(ChangeRecord).where(ChangeRecord.model == model))
+        select(func.count()).select_from(ChangeRecord).where(ChangeRecord.model == model)
+    )
 
 
-CUSTOMER_FORM = {"code": "C880001", "name": "半途客户", "status": "signed",
-                 "phone": "021-62345678", "email": "half@example.com"}
+CUSTOMER_FORM = {
+    "code": "C880001",
+    "name": "半途客户",
+    "status": "signed",
+    "phone": "021-62345678",
+    "email": "half@example.com",
+}
 
 
 def test_a_page_add_that_fails_half_way_stores_nothing(admin, db_session, broken_history):
@@ -78,8 +84,10 @@ def test_a_page_edit_that_fails_half_way_changes_nothing(admin, db_session, monk
     customer = make_customer(code="C880002", name="原名")
     monkeypatch.setattr(history, "_write", lambda session, rows: 1 / 0)
     admin.get("/customers/list/")
-    response = admin.post(f"/customers/edit/{customer.id}", {
-        "code": "C880002", "name": "新名", "status": "signed", "row_version": "1"})
+    response = admin.post(
+        f"/customers/edit/{customer.id}",
+        {"code": "C880002", "name": "新名", "status": "signed", "row_version": "1"},
+    )
     assert response.status_code == 302
     assert "保存失败，没有保存任何内容" in text_of(admin.get(response.headers["Location"]))
     db_session.expire_all()
@@ -100,10 +108,12 @@ def test_a_page_delete_that_fails_half_way_deletes_nothing(admin, db_session, mo
 
 def test_an_api_save_that_fails_half_way_stores_nothing(app, db_session, broken_history):
     client = app.test_client()
-    token = client.post("/api/v1/security/login", json={
-        "username": "admin", "password": PASSWORD, "provider": "db"}).json["access_token"]
-    response = client.post("/api/v1/customers/", json=CUSTOMER_FORM,
-                           headers={"Authorization": f"Bearer {token}"})
+    token = client.post(
+        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
+    ).json["access_token"]
+    response = client.post(
+        "/api/v1/customers/", json=CUSTOMER_FORM, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 500
     assert "没有保存任何内容" in response.json["message"]
     assert "INSERT" not in response.get_data(as_text=True)
@@ -118,10 +128,14 @@ def test_a_duplicate_the_rules_missed_is_refused_without_sql(app, db_session, mo
     make_customer(code="C880003")
     monkeypatch.setitem(validation.RULES, Customer, ())  # as if the check ran before the other save
     client = app.test_client()
-    token = client.post("/api/v1/security/login", json={
-        "username": "admin", "password": PASSWORD, "provider": "db"}).json["access_token"]
-    response = client.post("/api/v1/customers/", json={**CUSTOMER_FORM, "code": "C880003"},
-                           headers={"Authorization": f"Bearer {token}"})
+    token = client.post(
+        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
+    ).json["access_token"]
+    response = client.post(
+        "/api/v1/customers/",
+        json={**CUSTOMER_FORM, "code": "C880003"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 409
     assert "没有保存任何内容" in response.json["message"]
     assert "与其他记录冲突" in response.json["message"]
@@ -156,8 +170,14 @@ def test_a_page_500_shows_no_trace_and_no_sql(app, admin, monkeypatch, errors_sh
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "服务器出错" in page
-    for leak in ("Traceback", "secret_marker", "secret_param", "secret_driver_text",
-                 "ProgrammingError", "File \""):
+    for leak in (
+        "Traceback",
+        "secret_marker",
+        "secret_param",
+        "secret_driver_text",
+        "ProgrammingError",
+        'File "',
+    ):
         assert leak not in page
 
 
@@ -166,14 +186,20 @@ def test_an_api_500_shows_no_trace_and_no_sql(app, monkeypatch):
 
     monkeypatch.setattr(CustomerApi, "get_list_headless", _fail_with_sql)
     client = app.test_client()
-    token = client.post("/api/v1/security/login", json={
-        "username": "admin", "password": PASSWORD, "provider": "db"}).json["access_token"]
+    token = client.post(
+        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
+    ).json["access_token"]
     response = client.get("/api/v1/customers/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "服务器出错" in response.json["message"]
-    for leak in ("Traceback", "secret_marker", "secret_param", "secret_driver_text",
-                 "ProgrammingError"):
+    for leak in (
+        "Traceback",
+        "secret_marker",
+        "secret_param",
+        "secret_driver_text",
+        "ProgrammingError",
+    ):
         assert leak not in body
 
 
@@ -202,9 +228,13 @@ def test_user_text_is_shown_as_text_on_list_show_and_messages(admin, db_session)
         assert HOSTILE not in page and HOSTILE_IMG not in page, name
         assert "&lt;script&gt;" in page or "&lt;img" in page, name
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in pages["customer show"].get_data(
-        as_text=True) or "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in pages[
-        "customer show"].get_data(as_text=True)
-    assert "还有" in text_of(pages["delete message"]) or "无法删除" in text_of(pages["delete message"])
+        as_text=True
+    ) or "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in pages["customer show"].get_data(
+        as_text=True
+    )
+    assert "还有" in text_of(pages["delete message"]) or "无法删除" in text_of(
+        pages["delete message"]
+    )
 
 
 # ------------------------------------------------------ the database goes away
@@ -222,15 +252,26 @@ def _scratch_app(url: str):
 
     from app.services.roles import apply_roles
 
-    scratch = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
-                          "SQLALCHEMY_DATABASE_URI": url})
+    scratch = create_app(
+        {
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+            "SQLALCHEMY_DATABASE_URI": url,
+        }
+    )
     with scratch.app_context():
         upgrade()
         apply_roles(scratch.appbuilder)
         sm = scratch.appbuilder.sm
-        sm.add_user(username="admin", first_name="admin", last_name="", email="a@example.com",
-                    role=sm.find_role(scratch.config["CRM_ROLE_NAMES"]["admin"]),
-                    password=PASSWORD)
+        sm.add_user(
+            username="admin",
+            first_name="admin",
+            last_name="",
+            email="a@example.com",
+            role=sm.find_role(scratch.config["CRM_ROLE_NAMES"]["admin"]),
+            password=PASSWORD,
+        )
         db.session.add(Customer(code="C770001", name="停电前的客户", status="signed"))
         db.session.commit()
         db.session.remove()
@@ -241,8 +282,9 @@ def _working(scratch, visitor, token) -> None:
     assert scratch.test_client().get("/health").status_code == 200
     listing = visitor.get("/customers/list/")
     assert listing.status_code == 200 and "停电前的客户" in text_of(listing)
-    api = scratch.test_client().get("/api/v1/customers/",
-                                    headers={"Authorization": f"Bearer {token}"})
+    api = scratch.test_client().get(
+        "/api/v1/customers/", headers={"Authorization": f"Bearer {token}"}
+    )
     assert api.status_code == 200 and api.json["count"] == 1
 
 
@@ -257,16 +299,23 @@ def _unavailable(scratch, visitor, token) -> None:
     assert show.status_code == 503
     saved = visitor.post("/customers/add", {**CUSTOMER_FORM})
     assert saved.status_code == 503
-    api = scratch.test_client().get("/api/v1/customers/",
-                                    headers={"Authorization": f"Bearer {token}"})
+    api = scratch.test_client().get(
+        "/api/v1/customers/", headers={"Authorization": f"Bearer {token}"}
+    )
     assert api.status_code == 503 and UNAVAILABLE in api.json["message"]
 
 
 def _signed_in(scratch):
     visitor = Visitor(scratch)
     assert visitor.login("admin").status_code == 302
-    token = scratch.test_client().post("/api/v1/security/login", json={
-        "username": "admin", "password": PASSWORD, "provider": "db"}).json["access_token"]
+    token = (
+        scratch.test_client()
+        .post(
+            "/api/v1/security/login",
+            json={"username": "admin", "password": PASSWORD, "provider": "db"},
+        )
+        .json["access_token"]
+    )
     return visitor, token
 
 
@@ -290,8 +339,10 @@ def test_sqlite_database_gone_and_back(tmp_path):
 
 
 def _pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                   key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)],
+    )
     if not found:
         pytest.fail("DATABASE_URL is PostgreSQL but no pg_ctl under /usr/lib/postgresql")
     return found[-1].parent
@@ -301,8 +352,9 @@ def _as_postgres(command: list[str]) -> None:
     """Run a server command as the ``postgres`` user when we are root (initdb refuses root)."""
     if os.geteuid() == 0:
         command = ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                   timeout=120)
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120
+    )
 
 
 @pytest.fixture
@@ -313,8 +365,9 @@ def private_postgres():
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
     port = _free_port()
-    _as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8"])
+    _as_postgres(
+        [str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+    )
     pg_ctl = [str(pg_bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log")]
     options = f"'-h 127.0.0.1 -p {port} -k {data} -c fsync=off'"
 
@@ -335,8 +388,11 @@ def private_postgres():
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL outage; runs when DATABASE_URL is "
-                    "PostgreSQL (CI); on SQLite the folder test runs")
+@pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="PostgreSQL outage; runs when DATABASE_URL is "
+    "PostgreSQL (CI); on SQLite the folder test runs",
+)
 def test_postgres_server_stopped_and_started(private_postgres):
     url, stop, start = private_postgres
     scratch = _scratch_app(url)

@@ -7,13 +7,17 @@ from sqlalchemy import select
 
 from app.models import Feedback, FeedbackLevel, FeedbackStatus
 from app.services import feedback as desk
-from app.services.validation import validate, values_of, rule_fields
+from app.services.validation import rule_fields, validate, values_of
 from tests.factories import make_feedback
 
 S = FeedbackStatus
 ALL_MOVES = [(a, b) for a in S for b in S if a != b]
-ALLOWED = {(S.new, S.in_progress), (S.in_progress, S.resolved),
-           (S.resolved, S.closed), (S.resolved, S.in_progress)}
+ALLOWED = {
+    (S.new, S.in_progress),
+    (S.in_progress, S.resolved),
+    (S.resolved, S.closed),
+    (S.resolved, S.in_progress),
+}
 
 
 def _errors_for_move(item, after, cause="网络驱动版本过旧"):
@@ -25,7 +29,8 @@ def _errors_for_move(item, after, cause="网络驱动版本过旧"):
 @pytest.mark.parametrize("before,after", ALL_MOVES, ids=lambda s: s.name)
 def test_only_the_life_cycle_moves_are_allowed(db_session, before, after):
     item = make_feedback(
-        status=before, cause="原因",
+        status=before,
+        cause="原因",
         resolved_at=datetime(2026, 3, 2) if before in (S.resolved, S.closed) else None,
     )
     errors = _errors_for_move(item, after)
@@ -66,8 +71,13 @@ def test_resolving_sets_the_time_and_reopening_clears_it(db_session):
 
 
 @pytest.mark.parametrize(
-    "level,hours", [(FeedbackLevel.urgent, 4), (FeedbackLevel.high, 24),
-                    (FeedbackLevel.medium, 72), (FeedbackLevel.low, 168)],
+    "level,hours",
+    [
+        (FeedbackLevel.urgent, 4),
+        (FeedbackLevel.high, 24),
+        (FeedbackLevel.medium, 72),
+        (FeedbackLevel.low, 168),
+    ],
 )
 def test_due_time_and_overdue_follow_the_level_target(db_session, level, hours):
     created = datetime(2026, 3, 1, 9, 0)
@@ -77,16 +87,23 @@ def test_due_time_and_overdue_follow_the_level_target(db_session, level, hours):
     assert not desk.is_overdue(item, due)
     assert desk.is_overdue(item, due + timedelta(minutes=1))
 
-    overdue_ids = lambda now: set(db_session.scalars(  # noqa: E731
-        select(Feedback.id).where(desk.overdue_condition(now))))
+    overdue_ids = lambda now: set(
+        db_session.scalars(select(Feedback.id).where(desk.overdue_condition(now)))
+    )
     assert item.id not in overdue_ids(due)
     assert item.id in overdue_ids(due + timedelta(minutes=1))
 
 
 def test_resolved_problems_are_never_overdue(db_session):
-    item = make_feedback(level=FeedbackLevel.urgent, created_at=datetime(2026, 1, 1),
-                         status=S.resolved, cause="x", resolved_at=datetime(2026, 1, 3))
+    item = make_feedback(
+        level=FeedbackLevel.urgent,
+        created_at=datetime(2026, 1, 1),
+        status=S.resolved,
+        cause="x",
+        resolved_at=datetime(2026, 1, 3),
+    )
     late = datetime(2026, 6, 1)
     assert not desk.is_overdue(item, late)
-    assert item.id not in set(db_session.scalars(
-        select(Feedback.id).where(desk.overdue_condition(late))))
+    assert item.id not in set(
+        db_session.scalars(select(Feedback.id).where(desk.overdue_condition(late)))
+    )

@@ -29,7 +29,10 @@ from app.services.validation import (
 )
 
 FUZZ = settings(
-    max_examples=60, deadline=None, derandomize=True, database=None,
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -69,7 +72,10 @@ landlines = st.builds(
 )
 service_lines = st.builds(
     lambda first, a, b, sep: f"{first}00{sep}{a}{sep}{b}",
-    st.sampled_from("48"), digits(3), digits(4), st.sampled_from(["", "-"]),
+    st.sampled_from("48"),
+    digits(3),
+    digits(4),
+    st.sampled_from(["", "-"]),
 )
 phones = st.one_of(mobiles, landlines, service_lines)
 
@@ -96,7 +102,9 @@ def national_ids(draw, valid: bool = True):
 
 bad_dates_ids = st.builds(
     lambda region, month, rest: region + "1990" + month + "15" + rest,
-    digits(6), st.sampled_from(["00", "13", "99"]), digits(4),
+    digits(6),
+    st.sampled_from(["00", "13", "99"]),
+    digits(4),
 )
 codes = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,19}\Z")
 bad_codes = st.builds(
@@ -113,7 +121,9 @@ emails = st.builds(
 )
 bad_emails = st.one_of(
     st.from_regex(r"\A[a-z0-9.]{1,10}\Z"),  # no @ at all
-    st.builds(lambda a, b: f"{a}@{b}", st.from_regex(r"\A[a-z]{1,5}\Z"), st.from_regex(r"\A[a-z]{1,5}\Z")),
+    st.builds(
+        lambda a, b: f"{a}@{b}", st.from_regex(r"\A[a-z]{1,5}\Z"), st.from_regex(r"\A[a-z]{1,5}\Z")
+    ),
     st.builds(lambda a: f"{a} x@example.com", st.from_regex(r"\A[a-z]{1,5}\Z")),
     st.builds(lambda a: f"{a}@@example.com", st.from_regex(r"\A[a-z]{1,5}\Z")),
 )
@@ -135,10 +145,25 @@ def test_predicates_never_raise(value):
 @given(
     model=st.sampled_from([Customer, Contact, Contract, Product, License, Reporter, Feedback]),
     values=st.dictionaries(
-        st.sampled_from([
-            "code", "name", "phone", "email", "national_id", "number", "amount", "seats",
-            "sign_date", "end_date", "valid_from", "valid_to", "problem", "store", "address",
-        ]),
+        st.sampled_from(
+            [
+                "code",
+                "name",
+                "phone",
+                "email",
+                "national_id",
+                "number",
+                "amount",
+                "seats",
+                "sign_date",
+                "end_date",
+                "valid_from",
+                "valid_to",
+                "problem",
+                "store",
+                "address",
+            ]
+        ),
         st.one_of(st.none(), any_text, st.integers(), st.floats(), st.dates(), st.decimals()),
     ),
 )
@@ -240,7 +265,9 @@ def test_amounts_that_fit_the_column_are_accepted(zh, db_session, amount):
     amount=st.one_of(
         st.decimals(max_value=Decimal("-0.01"), places=2, allow_nan=False, allow_infinity=False),
         st.decimals(min_value=Decimal("1E12"), max_value=Decimal("1E30"), places=2),
-        st.decimals(min_value=0, max_value=1000, places=3).filter(lambda d: d != d.quantize(Decimal("0.01"))),
+        st.decimals(min_value=0, max_value=1000, places=3).filter(
+            lambda d: d != d.quantize(Decimal("0.01"))
+        ),
         st.sampled_from([Decimal("NaN"), Decimal("Infinity"), "abc", "1e999", "-Infinity"]),
     )
 )
@@ -265,7 +292,8 @@ STRING_COLUMNS = [
 
 
 @pytest.mark.parametrize(
-    "model, field, length", STRING_COLUMNS,
+    "model, field, length",
+    STRING_COLUMNS,
     ids=[f"{model.__tablename__}.{field}" for model, field, _ in STRING_COLUMNS],
 )
 def test_every_string_column_refuses_one_character_too_many(zh, db_session, model, field, length):

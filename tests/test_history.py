@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, select
 
 from app.models import CrmUser, Customer
 from app.models.history import ChangeAction, ChangeRecord
 from app.permissions import ADMIN, ENGINEER, MANAGER, SALES, SUPPORT
-from conftest import PASSWORD
 from factories import make_contract, make_customer
 
 ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER)
@@ -46,15 +46,24 @@ def _from(address: str) -> dict:
 
 def test_pages_record_create_update_delete_with_old_and_new_values(admin, db_session):
     start = _last_id(db_session)
-    form = {"code": "H000001", "name": "历史客户", "category": "other", "status": "signed",
-            "importance": "A", "phone": "021-62345678", "email": "h1@example.com"}
+    form = {
+        "code": "H000001",
+        "name": "历史客户",
+        "category": "other",
+        "status": "signed",
+        "importance": "A",
+        "phone": "021-62345678",
+        "email": "h1@example.com",
+    }
     response = admin.post("/customers/add", data=form, **_from(ADDRESS))
     assert response.status_code == 302
     customer_id = db_session.scalar(select(Customer.id).where(Customer.code == "H000001"))
 
-    response = admin.post(f"/customers/edit/{customer_id}",
-                          data={**form, "name": "历史客户（改名）", "importance": "B"},
-                          **_from(ADDRESS))
+    response = admin.post(
+        f"/customers/edit/{customer_id}",
+        data={**form, "name": "历史客户（改名）", "importance": "B"},
+        **_from(ADDRESS),
+    )
     assert response.status_code == 302
     response = admin.post(f"/customers/delete/{customer_id}", **_from(ADDRESS))
     assert response.status_code == 302
@@ -87,8 +96,15 @@ def test_pages_record_create_update_delete_with_old_and_new_values(admin, db_ses
 def test_an_unchanged_save_records_nothing(admin, db_session):
     customer = make_customer(category=None, importance=None)
     start = _last_id(db_session)
-    form = {"code": customer.code, "name": customer.name, "category": "", "status": "signed",
-            "importance": "", "phone": customer.phone, "email": customer.email}
+    form = {
+        "code": customer.code,
+        "name": customer.name,
+        "category": "",
+        "status": "signed",
+        "importance": "",
+        "phone": customer.phone,
+        "email": customer.email,
+    }
     assert admin.post(f"/customers/edit/{customer.id}", data=form).status_code == 302
     assert _records(db_session, start, "Customer", customer.id) == []
 
@@ -104,9 +120,16 @@ def test_refused_save_records_nothing(admin, db_session):
 
 def test_show_page_has_the_record_history(admin, db_session):
     customer = make_customer(name="有历史的客户")
-    form = {"code": customer.code, "name": "<b>改过的</b>名字", "status": "signed",
-            "phone": customer.phone, "email": customer.email}
-    assert admin.post(f"/customers/edit/{customer.id}", data=form, **_from(ADDRESS)).status_code == 302
+    form = {
+        "code": customer.code,
+        "name": "<b>改过的</b>名字",
+        "status": "signed",
+        "phone": customer.phone,
+        "email": customer.email,
+    }
+    assert (
+        admin.post(f"/customers/edit/{customer.id}", data=form, **_from(ADDRESS)).status_code == 302
+    )
 
     body = admin.get(f"/customers/show/{customer.id}").get_data(as_text=True)
     assert 'id="RecordHistory"' in body
@@ -152,18 +175,34 @@ def test_api_records_create_update_delete(app, db_session):
     client = app.test_client()
     start = _last_id(db_session)
 
-    response = client.post("/api/v1/contacts/", headers=headers, environ_base={"REMOTE_ADDR": ADDRESS},
-                           json={"customer": customer.id, "name": "接口联系人",
-                                 "phone": "13812345678", "status": "active"})
+    response = client.post(
+        "/api/v1/contacts/",
+        headers=headers,
+        environ_base={"REMOTE_ADDR": ADDRESS},
+        json={
+            "customer": customer.id,
+            "name": "接口联系人",
+            "phone": "13812345678",
+            "status": "active",
+        },
+    )
     assert response.status_code == 201, response.json
     contact_id = response.json["id"]
-    response = client.put(f"/api/v1/contacts/{contact_id}", headers=headers,
-                          environ_base={"REMOTE_ADDR": ADDRESS},
-                          json={"customer": customer.id, "name": "接口联系人",
-                                "phone": "13912345678", "status": "left"})
+    response = client.put(
+        f"/api/v1/contacts/{contact_id}",
+        headers=headers,
+        environ_base={"REMOTE_ADDR": ADDRESS},
+        json={
+            "customer": customer.id,
+            "name": "接口联系人",
+            "phone": "13912345678",
+            "status": "left",
+        },
+    )
     assert response.status_code == 200, response.json
-    response = client.delete(f"/api/v1/contacts/{contact_id}", headers=headers,
-                             environ_base={"REMOTE_ADDR": ADDRESS})
+    response = client.delete(
+        f"/api/v1/contacts/{contact_id}", headers=headers, environ_base={"REMOTE_ADDR": ADDRESS}
+    )
     assert response.status_code == 200, response.json
 
     created, updated, deleted = _records(db_session, start, "Contact", contact_id)
@@ -171,7 +210,10 @@ def test_api_records_create_update_delete(app, db_session):
     for record in (created, updated, deleted):
         assert (record.user_id, record.username, record.remote_addr) == (sales_id, SALES, ADDRESS)
     assert [r.action for r in (created, updated, deleted)] == [
-        ChangeAction.create, ChangeAction.update, ChangeAction.delete]
+        ChangeAction.create,
+        ChangeAction.update,
+        ChangeAction.delete,
+    ]
     assert _changes(created)["name"] == {"old": None, "new": "接口联系人"}
     assert _changes(updated) == {
         "phone": {"old": "13812345678", "new": "13912345678"},
@@ -184,7 +226,8 @@ def test_api_refused_write_records_nothing(app, db_session):
     customer = make_customer()
     start = _last_id(db_session)
     response = app.test_client().post(
-        "/api/v1/contacts/", headers=_token(app, SALES),
+        "/api/v1/contacts/",
+        headers=_token(app, SALES),
         json={"customer": customer.id, "name": "坏电话", "phone": "12", "status": "active"},
     )
     assert response.status_code == 422
@@ -207,12 +250,22 @@ def test_user_changes_are_recorded_without_passwords(admin, db_session, app):
 
     start = _last_id(db_session)
 
-    sales_role = db_session.scalar(select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SALES]))
+    sales_role = db_session.scalar(
+        select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SALES])
+    )
     support_role = db_session.scalar(
-        select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SUPPORT]))
-    form = {"username": "history_user", "first_name": "历史用户", "phone": "13812345678",
-            "email": "history_user@example.com", "active": "y", "roles": [sales_role.id],
-            "password": "Hist0ry-Passw0rd!", "conf_password": "Hist0ry-Passw0rd!"}
+        select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SUPPORT])
+    )
+    form = {
+        "username": "history_user",
+        "first_name": "历史用户",
+        "phone": "13812345678",
+        "email": "history_user@example.com",
+        "active": "y",
+        "roles": [sales_role.id],
+        "password": "Hist0ry-Passw0rd!",
+        "conf_password": "Hist0ry-Passw0rd!",
+    }
     response = admin.post("/users/add", data=form, **_from(ADDRESS))
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     user_id = _user_id(db_session, "history_user")
@@ -246,7 +299,9 @@ def test_role_permission_changes_are_recorded(app, db_session):
 
         from app.extensions import db
 
-        role = db.session.scalar(select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][MANAGER]))
+        role = db.session.scalar(
+            select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][MANAGER])
+        )
         start = _last_id(db.session)
         removed = role.permissions[0]
         role.permissions = role.permissions[1:]
@@ -302,25 +357,40 @@ def test_nobody_can_add_edit_or_delete_history(login_as, db_session, role):
     before = (db_session.scalar(select(func.count()).select_from(ChangeRecord)), record.changes)
     visitor = login_as(role)
     urls = [
-        "/history/add", f"/history/edit/{record.id}", f"/history/delete/{record.id}",
-        f"/history/action/muldelete/{record.id}", "/history/action_post",
+        "/history/add",
+        f"/history/edit/{record.id}",
+        f"/history/delete/{record.id}",
+        f"/history/action/muldelete/{record.id}",
+        "/history/action_post",
         "/history/download/x",
-        "/api/v1/changerecord/", f"/api/v1/changerecord/{record.id}",
-        "/api/v1/history/", f"/api/v1/history/{record.id}",
+        "/api/v1/changerecord/",
+        f"/api/v1/changerecord/{record.id}",
+        "/api/v1/history/",
+        f"/api/v1/history/{record.id}",
     ]
     for url in urls:
         for method in ("get", "post"):
-            response = getattr(visitor, method)(url, data={"changes": "{}", "model": "x"}) \
-                if method == "post" else visitor.get(url)
-            assert response.status_code in (403, 404, 405), (role, method, url, response.status_code)
+            response = (
+                getattr(visitor, method)(url, data={"changes": "{}", "model": "x"})
+                if method == "post"
+                else visitor.get(url)
+            )
+            assert response.status_code in (403, 404, 405), (
+                role,
+                method,
+                url,
+                response.status_code,
+            )
     headers = _token(visitor.client.application, role)
     client = visitor.client.application.test_client()
     for method in ("put", "delete"):
         response = getattr(client, method)(f"/api/v1/changerecord/{record.id}", headers=headers)
         assert response.status_code in (403, 404, 405)
     db_session.expire_all()
-    after = (db_session.scalar(select(func.count()).select_from(ChangeRecord)),
-             db_session.get(ChangeRecord, record.id).changes)
+    after = (
+        db_session.scalar(select(func.count()).select_from(ChangeRecord)),
+        db_session.get(ChangeRecord, record.id).changes,
+    )
     assert after == before
 
 
@@ -335,11 +405,19 @@ def test_user_signing_in_is_not_a_change(login_as, db_session):
     assert _records(db_session, start, "User") == []
 
 
-@pytest.mark.parametrize("query", [
-    "_flt_0_row_id=abc", "_flt_3_model=%00", "psize_HistoryView=100000000",
-    "page_HistoryView=-5", "page_HistoryView=x", "_oc_HistoryView=nope&_od_HistoryView=asc",
-    "_flt_0_changed_at=not-a-date", "_flt_0_action=nonsense",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_flt_0_row_id=abc",
+        "_flt_3_model=%00",
+        "psize_HistoryView=100000000",
+        "page_HistoryView=-5",
+        "page_HistoryView=x",
+        "_oc_HistoryView=nope&_od_HistoryView=asc",
+        "_flt_0_changed_at=not-a-date",
+        "_flt_0_action=nonsense",
+    ],
+)
 def test_hostile_history_queries_are_no_server_error(admin, query):
     response = admin.get(f"/history/list/?{query}")
     assert response.status_code in (200, 400), (query, response.status_code)

@@ -17,18 +17,22 @@ import os
 import re
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, insert, select
+from test_modules import MODULES, admin, field_errors, related, text_of  # noqa: F401
 
 from app.models import Customer, Product
 from app.services.querying import MAX_PAGE_SIZE
-from conftest import PASSWORD
 from factories import make_customer, make_product
-from test_modules import MODULES, admin, field_errors, related, text_of  # noqa: F401
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 VIEWS = {
-    "customers": "CustomerView", "contacts": "ContactView", "contracts": "ContractView",
-    "products": "ProductView", "licenses": "LicenseView", "feedback": "FeedbackView",
+    "customers": "CustomerView",
+    "contacts": "ContactView",
+    "contracts": "ContractView",
+    "products": "ProductView",
+    "licenses": "LicenseView",
+    "feedback": "FeedbackView",
     "reporters": "ReporterView",
 }
 BASES = list(VIEWS)
@@ -67,10 +71,13 @@ def api(app):
 @pytest.fixture
 def many_customers(db_session):
     """More customers than the largest page, written in one statement."""
-    db_session.execute(insert(Customer), [
-        {"code": f"H{n:05d}", "name": f"客户{n}", "status": "signed"}
-        for n in range(MAX_PAGE_SIZE + 20)
-    ])
+    db_session.execute(
+        insert(Customer),
+        [
+            {"code": f"H{n:05d}", "name": f"客户{n}", "status": "signed"}
+            for n in range(MAX_PAGE_SIZE + 20)
+        ],
+    )
     db_session.commit()
 
 
@@ -81,9 +88,15 @@ def many_customers(db_session):
 def test_list_pages_survive_hostile_paging(admin, related, base):
     view = VIEWS[base]
     for args in (
-        {f"page_{view}": "-1"}, {f"page_{view}": HUGE}, {f"page_{view}": "abc"},
-        {f"page_{view}": "999999999"}, {f"psize_{view}": "0"}, {f"psize_{view}": "-5"},
-        {f"psize_{view}": "100000"}, {f"psize_{view}": "abc"}, {f"psize_{view}": "1e3"},
+        {f"page_{view}": "-1"},
+        {f"page_{view}": HUGE},
+        {f"page_{view}": "abc"},
+        {f"page_{view}": "999999999"},
+        {f"psize_{view}": "0"},
+        {f"psize_{view}": "-5"},
+        {f"psize_{view}": "100000"},
+        {f"psize_{view}": "abc"},
+        {f"psize_{view}": "1e3"},
         {f"page_{view}": "1", f"psize_{view}": " 7 "},
     ):
         response = ok_or_refused(admin.get(f"/{base}/list/", query_string=args), admin)
@@ -104,8 +117,17 @@ def test_page_size_is_capped_on_the_list_page(admin, many_customers):
 
 @pytest.mark.parametrize("base", BASES)
 def test_api_lists_survive_hostile_paging(api, base):
-    for q in ("(page_size:100000)", "(page_size:0)", "(page_size:-1)", "(page:abc)",
-              "(page:-1,page_size:1)", "(page_size:abc)", "1e16", "(", "!(1,2)"):
+    for q in (
+        "(page_size:100000)",
+        "(page_size:0)",
+        "(page_size:-1)",
+        "(page:abc)",
+        "(page:-1,page_size:1)",
+        "(page_size:abc)",
+        "1e16",
+        "(",
+        "!(1,2)",
+    ):
         ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
@@ -117,10 +139,13 @@ def test_api_page_size_is_capped(api, many_customers):
         assert response.json["count"] == MAX_PAGE_SIZE + 20
 
 
-@pytest.mark.parametrize("q", [
-    pytest.param("(page:-5,page_size:10)", id="negative-page"),
-    pytest.param(f"(page:{HUGE})", id="huge-page"),
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        pytest.param("(page:-5,page_size:10)", id="negative-page"),
+        pytest.param(f"(page:{HUGE})", id="huge-page"),
+    ],
+)
 def test_api_page_numbers_out_of_range(api, q):
     ok_or_refused(api.get("/api/v1/reporters/", query_string={"q": q}))
 
@@ -133,9 +158,15 @@ def test_list_pages_ignore_unknown_or_forged_sort_columns(admin, db_session, rel
     view = VIEWS[base]
     customers = db_session.scalar(select(func.count()).select_from(Customer))
     for column, direction in (
-        ("nope", "asc"), ("name;DROP TABLE customer", "asc"), ("customer.code", "asc"),
-        ("customer.nope", "desc"), ("id) --", "asc"), ("name", "sideways"), ("", "asc"),
-        ("__class__", "asc"), ("name", "asc;DELETE FROM customer"),
+        ("nope", "asc"),
+        ("name;DROP TABLE customer", "asc"),
+        ("customer.code", "asc"),
+        ("customer.nope", "desc"),
+        ("id) --", "asc"),
+        ("name", "sideways"),
+        ("", "asc"),
+        ("__class__", "asc"),
+        ("name", "asc;DELETE FROM customer"),
     ):
         args = {f"_oc_{view}": column, f"_od_{view}": direction}
         response = ok_or_refused(admin.get(f"/{base}/list/", query_string=args), admin)
@@ -146,9 +177,11 @@ def test_list_pages_ignore_unknown_or_forged_sort_columns(admin, db_session, rel
 
 @pytest.mark.parametrize("base", BASES)
 def test_api_lists_refuse_unknown_sort_columns_and_directions(api, base):
-    for q in ("(order_column:nope,order_direction:asc)",
-              "(order_column:name,order_direction:sideways)",
-              "(order_column:'name;DROP TABLE customer',order_direction:asc)"):
+    for q in (
+        "(order_column:nope,order_direction:asc)",
+        "(order_column:name,order_direction:sideways)",
+        "(order_column:'name;DROP TABLE customer',order_direction:asc)",
+    ):
         response = api.get(f"/api/v1/{base}/", query_string={"q": q})
         assert response.status_code == 400, (q, response.status_code)
 
@@ -156,15 +189,33 @@ def test_api_lists_refuse_unknown_sort_columns_and_directions(api, base):
 # ---------------------------------------------------------------- filters
 
 JUNK_FILTERS = [
-    {"_flt_99_name": "x"}, {"_flt_0_nosuch": "x"}, {"_flt_abc_name": "x"}, {"_flt_": "x"},
-    {"_flt_0_": "x"}, {"_flt_-1_name": "x"}, {"_flt_0_name": "a\x00b"},
-    {"_flt_0_name": "x" * 10_000}, {"_flt_0_customer": "abc"}, {"_flt_0_customer": HUGE},
-    {"_flt_1_customer": "-1"}, {"_flt_0_amount": "abc"}, {"_flt_1_amount": "1e999"},
-    {"_flt_2_amount": "NaN"}, {"_flt_0_seats": HUGE}, {"_flt_1_seats": "-" + HUGE},
-    {"_flt_0_sign_date": "notadate"}, {"_flt_1_sign_date": "9999-99-99"},
-    {"_flt_0_created_at": "x"}, {"_flt_1_valid_to": "0000-01-01"}, {"_flt_0_status": "weird"},
-    {"_flt_1_status": ""}, {"_flt_0_level": "\x00"}, {"_flt_0_birth_date": "31/31/31"},
-    {"_flt_0_engineer": "abc"}, {"_flt_0_product": HUGE}, {"_flt_0_reporter": "1e5"},
+    {"_flt_99_name": "x"},
+    {"_flt_0_nosuch": "x"},
+    {"_flt_abc_name": "x"},
+    {"_flt_": "x"},
+    {"_flt_0_": "x"},
+    {"_flt_-1_name": "x"},
+    {"_flt_0_name": "a\x00b"},
+    {"_flt_0_name": "x" * 10_000},
+    {"_flt_0_customer": "abc"},
+    {"_flt_0_customer": HUGE},
+    {"_flt_1_customer": "-1"},
+    {"_flt_0_amount": "abc"},
+    {"_flt_1_amount": "1e999"},
+    {"_flt_2_amount": "NaN"},
+    {"_flt_0_seats": HUGE},
+    {"_flt_1_seats": "-" + HUGE},
+    {"_flt_0_sign_date": "notadate"},
+    {"_flt_1_sign_date": "9999-99-99"},
+    {"_flt_0_created_at": "x"},
+    {"_flt_1_valid_to": "0000-01-01"},
+    {"_flt_0_status": "weird"},
+    {"_flt_1_status": ""},
+    {"_flt_0_level": "\x00"},
+    {"_flt_0_birth_date": "31/31/31"},
+    {"_flt_0_engineer": "abc"},
+    {"_flt_0_product": HUGE},
+    {"_flt_0_reporter": "1e5"},
     {"_flt_0_code": "'; DROP TABLE customer;--"},
 ]
 
@@ -198,13 +249,16 @@ def test_api_lists_survive_junk_filters(api, related, base):
         ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
-@pytest.mark.parametrize("q", [
-    pytest.param("(filters:!((col:name,opr:ct,value:'a\x00b')))", id="nul"),
-    pytest.param("(filters:!((col:customer,opr:rel_o_m,value:abc)))", id="relation-text"),
-    pytest.param(f"(filters:!((col:customer,opr:rel_o_m,value:{HUGE})))", id="relation-huge"),
-    pytest.param("(filters:!((col:amount,opr:gt,value:abc)))", id="amount-text"),
-    pytest.param("(filters:!((col:customer,opr:rel_o_m,value:'1')))", id="relation-ok"),
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        pytest.param("(filters:!((col:name,opr:ct,value:'a\x00b')))", id="nul"),
+        pytest.param("(filters:!((col:customer,opr:rel_o_m,value:abc)))", id="relation-text"),
+        pytest.param(f"(filters:!((col:customer,opr:rel_o_m,value:{HUGE})))", id="relation-huge"),
+        pytest.param("(filters:!((col:amount,opr:gt,value:abc)))", id="amount-text"),
+        pytest.param("(filters:!((col:customer,opr:rel_o_m,value:'1')))", id="relation-ok"),
+    ],
+)
 def test_api_filter_values_the_database_cannot_take(api, related, q):
     base = "contracts" if "amount" in q else "contacts"
     ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
@@ -222,11 +276,14 @@ def test_out_of_range_keys_are_404_on_pages(admin, base):
 
 
 @pytest.mark.parametrize("base", BASES)
-@pytest.mark.parametrize("key", [
-    pytest.param("2486459118", id="beyond-int32"),
-    pytest.param(HUGE, id="huge"),
-    pytest.param("abc", id="text"),
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("2486459118", id="beyond-int32"),
+        pytest.param(HUGE, id="huge"),
+        pytest.param("abc", id="text"),
+    ],
+)
 def test_out_of_range_keys_are_404_in_the_api(api, base, key):
     for method in ("get", "delete"):
         response = getattr(api, method)(f"/api/v1/{base}/{key}")
@@ -238,11 +295,20 @@ def test_out_of_range_keys_are_404_in_the_api(api, base, key):
 # ---------------------------------------------------------------- language
 
 
-@pytest.mark.parametrize("url", [
-    "/lang/xx", "/lang/%00", "/lang/" + "x" * 3000, "/lang/../../etc/passwd",
-    "/customers/list/?_l_=xx", "/customers/list/?_l_=%00", "/customers/list/?_l_=" + "e" * 3000,
-    "/?_l_=xx", "/api/v1/customers/?_l_=xx",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/lang/xx",
+        "/lang/%00",
+        "/lang/" + "x" * 3000,
+        "/lang/../../etc/passwd",
+        "/customers/list/?_l_=xx",
+        "/customers/list/?_l_=%00",
+        "/customers/list/?_l_=" + "e" * 3000,
+        "/?_l_=xx",
+        "/api/v1/customers/?_l_=xx",
+    ],
+)
 def test_unknown_languages_are_not_a_500(admin, url):
     ok_or_refused(admin.get(url), admin)
     page = admin.get("/customers/list/")
@@ -296,9 +362,14 @@ def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
 ):
     customer = make_customer()
     long_text = (value + "长") * (10_000 // (len(value) + 1) + 1)
-    response = api.post("/api/v1/products/", json={
-        "customer": customer.id, "name": value, "description": long_text,
-    })
+    response = api.post(
+        "/api/v1/products/",
+        json={
+            "customer": customer.id,
+            "name": value,
+            "description": long_text,
+        },
+    )
     assert response.status_code == 201, response.json
     pk = response.json["id"]
     db_session.expire_all()
@@ -316,9 +387,14 @@ def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
 # ---------------------------------------------------------------- over-long and unstorable input
 
 
-@pytest.mark.parametrize("field, length, label", [
-    ("name", 200, "公司名称"), ("code", 20, "客户编码"), ("address", 300, "地址"),
-])
+@pytest.mark.parametrize(
+    "field, length, label",
+    [
+        ("name", 200, "公司名称"),
+        ("code", 20, "客户编码"),
+        ("address", 300, "地址"),
+    ],
+)
 def test_over_long_form_input_is_refused_naming_the_field(admin, db_session, field, length, label):
     form = dict(code="C-LONG", name="长客户", status="signed")
     form[field] = ("A" if field == "code" else "长") * (length + 1)
@@ -358,12 +434,15 @@ def test_nul_characters_are_refused_not_a_database_error(admin, api, db_session)
     assert "name" in response.json["message"]
 
 
-@pytest.mark.parametrize("customer", [
-    pytest.param({"a": 1}, id="object"),
-    pytest.param("abc", id="text"),
-    pytest.param(int(HUGE), id="huge"),
-    pytest.param(-1, id="missing"),
-])
+@pytest.mark.parametrize(
+    "customer",
+    [
+        pytest.param({"a": 1}, id="object"),
+        pytest.param("abc", id="text"),
+        pytest.param(int(HUGE), id="huge"),
+        pytest.param(-1, id="missing"),
+    ],
+)
 def test_relation_fields_of_the_api_refuse_what_is_not_a_key(api, db_session, customer):
     response = api.post("/api/v1/reporters/", json={"customer": customer, "name": "某人"})
     assert 400 <= response.status_code < 500, response.status_code

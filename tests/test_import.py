@@ -15,8 +15,27 @@ from app.permissions import ADMIN, ENGINEER, MANAGER, SALES, SUPPORT
 from app.services import importing
 from factories import VALID_NATIONAL_ID, make_customer
 
-CUSTOMER_HEADER = ["客户编码 *", "公司名称 *", "公司类别", "客户状态", "重要级别", "地址", "电话", "电子邮箱"]
-CONTACT_HEADER = ["客户编码 *", "姓名 *", "职位", "出生年月", "身份证号", "电话", "电子邮箱", "地址", "状态"]
+CUSTOMER_HEADER = [
+    "客户编码 *",
+    "公司名称 *",
+    "公司类别",
+    "客户状态",
+    "重要级别",
+    "地址",
+    "电话",
+    "电子邮箱",
+]
+CONTACT_HEADER = [
+    "客户编码 *",
+    "姓名 *",
+    "职位",
+    "出生年月",
+    "身份证号",
+    "电话",
+    "电子邮箱",
+    "地址",
+    "状态",
+]
 REPORTER_HEADER = ["客户编码 *", "姓名 *", "门店", "电话", "电子邮箱", "地址"]
 
 
@@ -33,8 +52,9 @@ def workbook_bytes(header, rows, title="客户") -> bytes:
 
 
 def upload(visitor, url, data: bytes, filename="导入.xlsx"):
-    return visitor.post(url, data={"file": (io.BytesIO(data), filename)},
-                        content_type="multipart/form-data")
+    return visitor.post(
+        url, data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data"
+    )
 
 
 def count(db_session, model) -> int:
@@ -43,7 +63,16 @@ def count(db_session, model) -> int:
 
 
 GOOD_CUSTOMERS = [
-    ["IMP001", "导入客户甲", "商超", "签约", "A", "上海市南京路1号", "021-62345678", "a@example.com"],
+    [
+        "IMP001",
+        "导入客户甲",
+        "商超",
+        "签约",
+        "A",
+        "上海市南京路1号",
+        "021-62345678",
+        "a@example.com",
+    ],
     ["IMP002", "导入客户乙", "retail_chain", "prospect", "B", None, "13812345678", None],
 ]
 
@@ -71,8 +100,19 @@ def test_the_filled_template_imports(sales, db_session):
     template = load_workbook(io.BytesIO(sales.get("/contacts/import/template.xlsx").data))
     customer = make_customer(code="TPL001")
     sheet = template.worksheets[0]
-    sheet.append([customer.code, "模板联系人", "经理", date(1990, 5, 1), VALID_NATIONAL_ID,
-                  "13812345678", "t@example.com", "地址", "在职"])
+    sheet.append(
+        [
+            customer.code,
+            "模板联系人",
+            "经理",
+            date(1990, 5, 1),
+            VALID_NATIONAL_ID,
+            "13812345678",
+            "t@example.com",
+            "地址",
+            "在职",
+        ]
+    )
     buffer = io.BytesIO()
     template.save(buffer)
     response = upload(sales, "/contacts/import/", buffer.getvalue())
@@ -103,7 +143,10 @@ def test_reimport_updates_instead_of_duplicating(sales, db_session):
     changed = [list(GOOD_CUSTOMERS[0]), list(GOOD_CUSTOMERS[1])]
     changed[0][1] = "导入客户甲（新名）"
     changed[1][3] = None  # an empty status keeps the current one
-    assert upload(sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, changed)).status_code == 302
+    assert (
+        upload(sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, changed)).status_code
+        == 302
+    )
     assert count(db_session, Customer) == 2
     first = db_session.scalar(select(Customer).where(Customer.code == "IMP001"))
     assert first.name == "导入客户甲（新名）"
@@ -115,11 +158,23 @@ def test_contacts_match_by_customer_code_and_name(login_as, db_session):
     customer = make_customer(code="CC001")
     rows = [["CC001", "王经理", "采购", "1985-03-04", None, "13812345678", None, None, "在职"]]
     sales = login_as(SALES)
-    assert upload(sales, "/contacts/import/", workbook_bytes(CONTACT_HEADER, rows, "联系人")).status_code == 302
+    assert (
+        upload(
+            sales, "/contacts/import/", workbook_bytes(CONTACT_HEADER, rows, "联系人")
+        ).status_code
+        == 302
+    )
     rows[0][2] = "总监"
-    assert upload(sales, "/contacts/import/", workbook_bytes(CONTACT_HEADER, rows, "联系人")).status_code == 302
+    assert (
+        upload(
+            sales, "/contacts/import/", workbook_bytes(CONTACT_HEADER, rows, "联系人")
+        ).status_code
+        == 302
+    )
     contacts = db_session.scalars(select(Contact).where(Contact.customer_id == customer.id)).all()
-    assert [(c.name, c.position, c.birth_date) for c in contacts] == [("王经理", "总监", date(1985, 3, 4))]
+    assert [(c.name, c.position, c.birth_date) for c in contacts] == [
+        ("王经理", "总监", date(1985, 3, 4))
+    ]
 
 
 def test_reporters_match_by_customer_code_and_name(login_as, db_session):
@@ -127,9 +182,13 @@ def test_reporters_match_by_customer_code_and_name(login_as, db_session):
     support = login_as(SUPPORT)
     rows = [["CC001", "店长小李", "南京路店", "13912345678", "li@example.com", None]]
     for _ in range(2):
-        response = upload(support, "/reporters/import/", workbook_bytes(REPORTER_HEADER, rows, "反馈人员"))
+        response = upload(
+            support, "/reporters/import/", workbook_bytes(REPORTER_HEADER, rows, "反馈人员")
+        )
         assert response.status_code == 302
-    reporters = db_session.scalars(select(Reporter).where(Reporter.customer_id == customer.id)).all()
+    reporters = db_session.scalars(
+        select(Reporter).where(Reporter.customer_id == customer.id)
+    ).all()
     assert [(r.name, r.store) for r in reporters] == [("店长小李", "南京路店")]
 
 
@@ -137,9 +196,15 @@ def test_imports_are_recorded_in_the_history(sales, db_session):
     from app.models.history import ChangeRecord
 
     start = db_session.scalar(select(func.max(ChangeRecord.id))) or 0
-    assert upload(sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, GOOD_CUSTOMERS)).status_code == 302
-    records = db_session.scalars(select(ChangeRecord).where(
-        ChangeRecord.id > start, ChangeRecord.model == "Customer")).all()
+    assert (
+        upload(
+            sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, GOOD_CUSTOMERS)
+        ).status_code
+        == 302
+    )
+    records = db_session.scalars(
+        select(ChangeRecord).where(ChangeRecord.id > start, ChangeRecord.model == "Customer")
+    ).all()
     assert len(records) == 2 and {r.username for r in records} == {SALES}
 
 
@@ -150,10 +215,10 @@ def test_bad_rows_are_reported_and_nothing_is_written(sales, db_session):
     make_customer(code="TAKEN1")
     rows = [
         ["BAD001", "好的一行", None, None, None, None, "021-62345678", None],
-        ["BAD002", None, None, None, None, None, "12345", None],          # row 3: name, phone
-        ["TAKEN1", "重复编码", None, None, None, None, None, None],       # row 4: would update: fine
+        ["BAD002", None, None, None, None, None, "12345", None],  # row 3: name, phone
+        ["TAKEN1", "重复编码", None, None, None, None, None, None],  # row 4: would update: fine
         ["BAD 004", "编码有空格", None, "不存在的状态", None, None, None, "not-mail"],  # row 5
-        ["BAD001", "同一文件重复", None, None, None, None, None, None],   # row 6: duplicate
+        ["BAD001", "同一文件重复", None, None, None, None, None, None],  # row 6: duplicate
     ]
     before = count(db_session, Customer)
     response = upload(sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, rows))
@@ -162,7 +227,7 @@ def test_bad_rows_are_reported_and_nothing_is_written(sales, db_session):
     assert count(db_session, Customer) == before
     assert db_session.scalar(select(Customer).where(Customer.code == "TAKEN1")).name != "重复编码"
     assert "没有导入任何记录" in body
-    report = body[body.index('id="import-errors"'):]
+    report = body[body.index('id="import-errors"') :]
     cells = [line.strip() for line in report.split("<tr>")[2:]]
     assert any("<td>3</td><td>公司名称</td>" in cell for cell in cells), cells
     assert any("<td>3</td><td>电话</td>" in cell for cell in cells)
@@ -205,12 +270,15 @@ def test_the_database_refusing_a_row_writes_nothing(sales, db_session, monkeypat
     assert count(db_session, Customer) == 0
 
 
-@pytest.mark.parametrize("filename,data", [
-    ("客户.csv", "编码,名称\nC1,甲\n".encode()),
-    ("客户.xlsx", b"this is not a zip file at all"),
-    ("客户.xlsx", b""),
-    ("客户.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100),
-])
+@pytest.mark.parametrize(
+    "filename,data",
+    [
+        ("客户.csv", "编码,名称\nC1,甲\n".encode()),
+        ("客户.xlsx", b"this is not a zip file at all"),
+        ("客户.xlsx", b""),
+        ("客户.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100),
+    ],
+)
 def test_non_xlsx_uploads_are_refused_cleanly(sales, db_session, filename, data):
     response = upload(sales, "/customers/import/", data, filename)
     assert response.status_code == 400
@@ -277,18 +345,21 @@ def test_formula_like_and_markup_text_is_stored_as_typed(sales, db_session):
 # ------------------------------------------------------------------ permissions
 
 
-@pytest.mark.parametrize("role,url,allowed", [
-    (ADMIN, "/customers/import/", True),
-    (SALES, "/customers/import/", True),
-    (SALES, "/contacts/import/", True),
-    (SALES, "/reporters/import/", False),
-    (SUPPORT, "/customers/import/", False),
-    (SUPPORT, "/contacts/import/", False),
-    (SUPPORT, "/reporters/import/", True),
-    (MANAGER, "/customers/import/", False),
-    (MANAGER, "/reporters/import/", False),
-    (ENGINEER, "/customers/import/", False),
-])
+@pytest.mark.parametrize(
+    "role,url,allowed",
+    [
+        (ADMIN, "/customers/import/", True),
+        (SALES, "/customers/import/", True),
+        (SALES, "/contacts/import/", True),
+        (SALES, "/reporters/import/", False),
+        (SUPPORT, "/customers/import/", False),
+        (SUPPORT, "/contacts/import/", False),
+        (SUPPORT, "/reporters/import/", True),
+        (MANAGER, "/customers/import/", False),
+        (MANAGER, "/reporters/import/", False),
+        (ENGINEER, "/customers/import/", False),
+    ],
+)
 def test_import_needs_the_modules_add_permission(login_as, db_session, role, url, allowed):
     visitor = login_as(role)
     form = visitor.get(url)
@@ -303,8 +374,12 @@ def test_import_needs_the_modules_add_permission(login_as, db_session, role, url
 
 def test_list_pages_offer_import_only_to_who_may_add(login_as):
     assert 'id="import-xlsx"' in login_as(SALES).get("/customers/list/").get_data(as_text=True)
-    assert 'id="import-xlsx"' not in login_as(MANAGER).get("/customers/list/").get_data(as_text=True)
-    assert 'id="import-xlsx"' not in login_as(SUPPORT).get("/customers/list/").get_data(as_text=True)
+    assert 'id="import-xlsx"' not in login_as(MANAGER).get("/customers/list/").get_data(
+        as_text=True
+    )
+    assert 'id="import-xlsx"' not in login_as(SUPPORT).get("/customers/list/").get_data(
+        as_text=True
+    )
     assert 'id="import-xlsx"' in login_as(SUPPORT).get("/reporters/list/").get_data(as_text=True)
     assert 'id="import-xlsx"' not in login_as(SALES).get("/contracts/list/").get_data(as_text=True)
 
@@ -318,16 +393,25 @@ def test_updating_needs_the_edit_permission(app, login_as, db_session):
 
     make_customer(code="IMP001", name="原名")
     with app.app_context():
-        role = db.session.scalar(select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SALES]))
-        role.permissions = [p for p in role.permissions
-                            if not (p.permission.name == "can_edit" and p.view_menu.name == "Customer")]
+        role = db.session.scalar(
+            select(Role).where(Role.name == app.config["CRM_ROLE_NAMES"][SALES])
+        )
+        role.permissions = [
+            p
+            for p in role.permissions
+            if not (p.permission.name == "can_edit" and p.view_menu.name == "Customer")
+        ]
         db.session.commit()
         db.session.remove()
     try:
         sales = login_as(SALES)
-        response = upload(sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, GOOD_CUSTOMERS))
+        response = upload(
+            sales, "/customers/import/", workbook_bytes(CUSTOMER_HEADER, GOOD_CUSTOMERS)
+        )
         assert response.status_code == 422
-        assert "不能修改" in response.get_data(as_text=True) or "不可修改" in response.get_data(as_text=True)
+        assert "不能修改" in response.get_data(as_text=True) or "不可修改" in response.get_data(
+            as_text=True
+        )
         assert count(db_session, Customer) == 1
     finally:
         with app.app_context():

@@ -12,6 +12,7 @@ import re
 from datetime import date
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import select
 
 from app.extensions import db
@@ -28,7 +29,6 @@ from app.services.licenses import (
     state_expression,
     state_of,
 )
-from conftest import PASSWORD
 from factories import make_customer, make_license, make_product
 
 TODAY = date(2026, 6, 15)
@@ -37,8 +37,11 @@ TODAY = date(2026, 6, 15)
 @pytest.fixture
 def frozen_today(monkeypatch):
     """Pages and statistics see TODAY as the current date."""
-    for target in ("app.services.licenses.today", "app.views.license.today",
-                   "app.views.license_stats.today"):
+    for target in (
+        "app.services.licenses.today",
+        "app.views.license.today",
+        "app.views.license_stats.today",
+    ):
         monkeypatch.setattr(target, lambda: TODAY)
     return TODAY
 
@@ -55,8 +58,12 @@ def reader_without_license(app):
             granted_permission_views(app.appbuilder, {CUSTOMER: (READ,), FEEDBACK: (READ,)}),
         )
         sm.add_user(
-            username="nolicense", first_name="nolicense user", last_name="",
-            email="nolicense@example.com", role=role, password=PASSWORD,
+            username="nolicense",
+            first_name="nolicense user",
+            last_name="",
+            email="nolicense@example.com",
+            role=role,
+            password=PASSWORD,
         )
         db.session.remove()
     yield "nolicense"
@@ -98,7 +105,8 @@ STATE_CASES = [
 
 @pytest.mark.parametrize(
     "valid_from, valid_to, trial, expected",
-    [case[1:] for case in STATE_CASES], ids=[case[0] for case in STATE_CASES],
+    [case[1:] for case in STATE_CASES],
+    ids=[case[0] for case in STATE_CASES],
 )
 def test_state_on_hand_built_dates(valid_from, valid_to, trial, expected):
     assert state_of(valid_from, valid_to, trial, TODAY, 30) is expected
@@ -117,7 +125,10 @@ def test_sql_state_agrees_with_python_state(db_session):
     made = {}
     for name, valid_from, valid_to, trial, _expected in STATE_CASES:
         made[name] = make_license(
-            product=product, serial=f"ST-{name}", valid_from=valid_from, valid_to=valid_to,
+            product=product,
+            serial=f"ST-{name}",
+            valid_from=valid_from,
+            valid_to=valid_to,
             is_trial=trial,
         )
     rows = db_session.execute(
@@ -134,7 +145,10 @@ def test_state_labels_are_chinese(app):
     with app.test_request_context("/"):
         labels = {state.name: str(state) for state in LicenseState}
     assert labels == {
-        "valid": "有效", "expiring": "即将到期", "expired": "已过期", "trial": "试用",
+        "valid": "有效",
+        "expiring": "即将到期",
+        "expired": "已过期",
+        "trial": "试用",
         "pending": "未生效",
     }
 
@@ -144,9 +158,9 @@ def test_state_labels_are_chinese(app):
 MONTH_ENDS = [
     # start, last day of a one-month trial (both days in force)
     (D(2026, 6, 1), D(2026, 6, 30)),
-    (D(2026, 1, 31), D(2026, 2, 28)),   # February has no 31st: its last day
-    (D(2026, 1, 29), D(2026, 2, 28)),   # nor a 29th in 2026
-    (D(2028, 1, 29), D(2028, 2, 28)),   # 2028-02-29 exists: the day before it
+    (D(2026, 1, 31), D(2026, 2, 28)),  # February has no 31st: its last day
+    (D(2026, 1, 29), D(2026, 2, 28)),  # nor a 29th in 2026
+    (D(2028, 1, 29), D(2028, 2, 28)),  # 2028-02-29 exists: the day before it
     (D(2026, 1, 28), D(2026, 2, 27)),
     (D(2026, 3, 31), D(2026, 4, 30)),
     (D(2026, 12, 15), D(2027, 1, 14)),  # across the year end
@@ -171,8 +185,13 @@ def test_trial_length_comes_from_the_config_in_months(app, monkeypatch):
 
 def _license_form(product, **overrides):
     form = dict(
-        customer=product.customer_id, product=product.id, serial="TRIAL-001", seats="5",
-        valid_from="2026-06-01", valid_to="", machine_info="",
+        customer=product.customer_id,
+        product=product.id,
+        serial="TRIAL-001",
+        seats="5",
+        valid_from="2026-06-01",
+        valid_to="",
+        machine_info="",
     )
     form.update(overrides)
     return form
@@ -197,10 +216,16 @@ def test_the_add_page_says_how_long_a_trial_lasts(login_as):
 
 
 def test_editing_a_trial_with_the_end_date_cleared_gives_it_one_month(login_as, db_session):
-    item = make_license(serial="TRIAL-EDIT", is_trial=True, valid_from=D(2026, 1, 31),
-                        valid_to=D(2026, 3, 1))
-    form = _license_form(item.product, serial="TRIAL-EDIT", is_trial="y",
-                         valid_from="2026-01-31", row_version=item.row_version)
+    item = make_license(
+        serial="TRIAL-EDIT", is_trial=True, valid_from=D(2026, 1, 31), valid_to=D(2026, 3, 1)
+    )
+    form = _license_form(
+        item.product,
+        serial="TRIAL-EDIT",
+        is_trial="y",
+        valid_from="2026-01-31",
+        row_version=item.row_version,
+    )
     response = login_as("engineer").post(f"/licenses/edit/{item.id}", form)
     assert response.status_code == 302, text_of(response)
     db_session.expire_all()
@@ -231,8 +256,14 @@ def test_non_trial_without_end_date_is_refused_in_chinese(login_as, db_session):
 
 
 def _api_body(product, **overrides):
-    body = dict(customer=product.customer_id, product=product.id, serial="API-TRIAL",
-                seats=3, valid_from="2026-01-31", is_trial=True)
+    body = dict(
+        customer=product.customer_id,
+        product=product.id,
+        serial="API-TRIAL",
+        seats=3,
+        valid_from="2026-01-31",
+        is_trial=True,
+    )
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not ...}
 
@@ -251,7 +282,9 @@ def test_api_trial_without_end_date_lasts_one_month(app, db_session, jwt_headers
 def test_api_non_trial_without_end_date_is_refused_in_chinese(app, db_session, jwt_headers):
     product = make_product()
     response = app.test_client().post(
-        "/api/v1/licenses/", json=_api_body(product, is_trial=False), headers=jwt_headers("engineer")
+        "/api/v1/licenses/",
+        json=_api_body(product, is_trial=False),
+        headers=jwt_headers("engineer"),
     )
     assert response.status_code == 422
     assert "请填写终止日期" in str(response.json["message"]["valid_to"])
@@ -263,14 +296,19 @@ def test_api_trial_with_an_end_date_keeps_it_and_a_cleared_one_gets_one_month(
 ):
     product = make_product()
     client = app.test_client()
-    created = client.post("/api/v1/licenses/", json=_api_body(product, valid_to="2026-02-10"),
-                          headers=jwt_headers("engineer"))
+    created = client.post(
+        "/api/v1/licenses/",
+        json=_api_body(product, valid_to="2026-02-10"),
+        headers=jwt_headers("engineer"),
+    )
     assert created.status_code == 201, created.json
     pk = created.json["id"]
     assert db_session.get(License, pk).valid_to == D(2026, 2, 10)
-    cleared = client.put(f"/api/v1/licenses/{pk}",
-                         json={"valid_from": "2026-06-01", "valid_to": None},
-                         headers=jwt_headers("engineer"))
+    cleared = client.put(
+        f"/api/v1/licenses/{pk}",
+        json={"valid_from": "2026-06-01", "valid_to": None},
+        headers=jwt_headers("engineer"),
+    )
     assert cleared.status_code == 200, cleared.json
     db_session.expire_all()
     assert db_session.get(License, pk).valid_to == D(2026, 6, 30)
@@ -282,32 +320,44 @@ def test_api_shows_the_state_code(app, frozen_today, known_licenses, jwt_headers
     assert listed.status_code == 200, listed.json
     states = {row["serial"]: row["state"] for row in listed.json["result"]}
     assert states == {
-        "A-VALID": "valid", "A-EXPIRING": "expiring", "A-EXPIRED": "expired",
-        "A-TRIAL": "trial", "A-PENDING": "pending", "B-EXPIRING-1": "expiring",
-        "B-EXPIRING-2": "expiring", "B-TRIAL-OVER": "expired",
+        "A-VALID": "valid",
+        "A-EXPIRING": "expiring",
+        "A-EXPIRED": "expired",
+        "A-TRIAL": "trial",
+        "A-PENDING": "pending",
+        "B-EXPIRING-1": "expiring",
+        "B-EXPIRING-2": "expiring",
+        "B-TRIAL-OVER": "expired",
     }
     assert listed.json["label_columns"]["state"] == "授权状态"
-    pk = next(pk for pk, row in zip(listed.json["ids"], listed.json["result"])
-              if row["serial"] == "A-TRIAL")
+    pk = next(
+        pk
+        for pk, row in zip(listed.json["ids"], listed.json["result"])
+        if row["serial"] == "A-TRIAL"
+    )
     shown = client.get(f"/api/v1/licenses/{pk}", headers=jwt_headers("sales"))
     assert shown.status_code == 200 and shown.json["result"]["state"] == "trial"
     # asked for alone, the state still reads the dates it comes from
-    only = client.get("/api/v1/licenses/?q=(select_columns:!(serial,state),page_size:100)",
-                      headers=jwt_headers("sales"))
+    only = client.get(
+        "/api/v1/licenses/?q=(select_columns:!(serial,state),page_size:100)",
+        headers=jwt_headers("sales"),
+    )
     assert only.status_code == 200, only.json
     assert {row["serial"]: row["state"] for row in only.json["result"]} == states
 
 
 def test_api_state_is_read_only(app, db_session, jwt_headers):
     item = make_license(serial="API-RO")
-    response = app.test_client().put(f"/api/v1/licenses/{item.id}", json={"state": "expired"},
-                                     headers=jwt_headers("engineer"))
+    response = app.test_client().put(
+        f"/api/v1/licenses/{item.id}", json={"state": "expired"}, headers=jwt_headers("engineer")
+    )
     assert response.status_code == 422
     db_session.expire_all()
     assert db_session.get(License, item.id).valid_to == D(2026, 12, 31)
 
 
 # ------------------------------------------------------------------ statistics
+
 
 @pytest.fixture
 def known_licenses(db_session):
@@ -327,8 +377,14 @@ def known_licenses(db_session):
         (beta, "B-TRIAL-OVER", 1, D(2026, 4, 1), D(2026, 5, 1), True),
     ]
     for product, serial, seats, valid_from, valid_to, trial in rows:
-        make_license(product=product, serial=serial, seats=seats, valid_from=valid_from,
-                     valid_to=valid_to, is_trial=trial)
+        make_license(
+            product=product,
+            serial=serial,
+            seats=seats,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            is_trial=trial,
+        )
     return alpha.customer, beta.customer, idle
 
 
@@ -336,11 +392,21 @@ def test_customer_statistics_on_a_known_data_set(known_licenses):
     alpha, beta, idle = known_licenses
     a = customer_license_stats(alpha, TODAY)
     assert (a.licenses, a.trials, a.seats_bought, a.seats_in_force, a.expiring, a.expired) == (
-        5, 1, 10 + 5 + 20 + 7, 10 + 5 + 3, 1, 1,
+        5,
+        1,
+        10 + 5 + 20 + 7,
+        10 + 5 + 3,
+        1,
+        1,
     )
     b = customer_license_stats(beta, TODAY)
     assert (b.licenses, b.trials, b.seats_bought, b.seats_in_force, b.expiring, b.expired) == (
-        3, 1, 6, 6, 2, 1,
+        3,
+        1,
+        6,
+        6,
+        2,
+        1,
     )
     none = customer_license_stats(idle, TODAY)
     assert (none.licenses, none.seats_bought, none.seats_in_force, none.expiring) == (0, 0, 0, 0)
@@ -352,8 +418,14 @@ def test_statistics_by_customer_and_totals(known_licenses):
     assert [row.customer_code for row in rows] == ["A-ALPHA", "B-BETA"]
     assert rows[1].expiring == 2
     total = license_totals(TODAY)
-    assert (total.licenses, total.trials, total.seats_bought, total.seats_in_force,
-            total.expiring, total.expired) == (8, 2, 48, 24, 3, 2)
+    assert (
+        total.licenses,
+        total.trials,
+        total.seats_bought,
+        total.seats_in_force,
+        total.expiring,
+        total.expired,
+    ) == (8, 2, 48, 24, 3, 2)
     assert count_expiring(TODAY) == 3
     count, page = license_stats_by_customer(TODAY, page=1, page_size=1)
     assert count == 2 and [row.customer_code for row in page] == ["B-BETA"]
@@ -362,8 +434,10 @@ def test_statistics_by_customer_and_totals(known_licenses):
 def test_statistics_page_shows_the_numbers(frozen_today, known_licenses, login_as):
     page = text_of(login_as("sales").get("/license-stats/"))
     row = re.search(r'<tr data-customer="B-BETA">(.*?)</tr>', page, re.S).group(1)
-    cells = [re.sub(r"<[^>]+>", "", cell).strip()
-             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    cells = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
     assert cells == ["B-BETA", "贝塔药房", "3", "1", "6", "6", "2", "1"]
     assert "C-IDLE" not in page
     assert "授权统计" in page and "即将到期" in page
@@ -375,8 +449,14 @@ def test_customer_page_shows_its_license_statistics(frozen_today, known_licenses
     alpha, _beta, _idle = known_licenses
     page = text_of(login_as("sales").get(f"/customers/show/{alpha.id}"))
     stats = dict(re.findall(r'data-stat="(\w+)"[^>]*>(\d+)<', page))
-    assert stats == {"licenses": "5", "trials": "1", "seats_bought": "42",
-                     "seats_in_force": "18", "expiring": "1", "expired": "1"}
+    assert stats == {
+        "licenses": "5",
+        "trials": "1",
+        "seats_bought": "42",
+        "seats_in_force": "18",
+        "expiring": "1",
+        "expired": "1",
+    }
     # the licenses tab carries the state badges too
     assert page.count('data-state="expiring"') == 1 and 'data-state="pending"' in page
 
@@ -407,6 +487,7 @@ def test_statistics_page_survives_a_bad_page_number(login_as):
 
 # ------------------------------------------------------------------ list: filter and sort
 
+
 def _serials(response) -> list[str]:
     return re.findall(r"\b([AB]-[A-Z0-9-]+)\b(?=</td>)", response.get_data(as_text=True))
 
@@ -417,7 +498,8 @@ def test_list_filters_by_state(frozen_today, known_licenses, login_as):
     assert expiring.status_code == 200
     assert sorted(_serials(expiring)) == ["A-EXPIRING", "B-EXPIRING-1", "B-EXPIRING-2"]
     assert sorted(_serials(sales.get("/licenses/list/?_flt_0_state=expired"))) == [
-        "A-EXPIRED", "B-TRIAL-OVER",
+        "A-EXPIRED",
+        "B-TRIAL-OVER",
     ]
     assert _serials(sales.get("/licenses/list/?_flt_0_state=trial")) == ["A-TRIAL"]
     assert _serials(sales.get("/licenses/list/?_flt_0_state=pending")) == ["A-PENDING"]
@@ -438,8 +520,14 @@ def test_list_sorts_by_state(frozen_today, known_licenses, login_as):
     ascending = _serials(sales.get("/licenses/list/?_oc_LicenseView=state&_od_LicenseView=asc"))
     # expiring, expired, trial, valid, not yet valid; by end date within a state
     assert ascending == [
-        "B-EXPIRING-1", "A-EXPIRING", "B-EXPIRING-2", "A-EXPIRED", "B-TRIAL-OVER",
-        "A-TRIAL", "A-VALID", "A-PENDING",
+        "B-EXPIRING-1",
+        "A-EXPIRING",
+        "B-EXPIRING-2",
+        "A-EXPIRED",
+        "B-TRIAL-OVER",
+        "A-TRIAL",
+        "A-VALID",
+        "A-PENDING",
     ]
     descending = _serials(sales.get("/licenses/list/?_oc_LicenseView=state&_od_LicenseView=desc"))
     assert descending == list(reversed(ascending))
@@ -465,5 +553,11 @@ def test_search_form_offers_the_state_filter(login_as):
     assert labels["state"] == "授权状态"
     assert filters["state"] == ["等于"]
     options = re.findall(r'<option[^>]*value="(\w*)"[^>]*>([^<]*)<', fields["state"])
-    assert options == [("", "（无）"), ("expiring", "即将到期"), ("expired", "已过期"),
-                       ("trial", "试用"), ("valid", "有效"), ("pending", "未生效")]
+    assert options == [
+        ("", "（无）"),
+        ("expiring", "即将到期"),
+        ("expired", "已过期"),
+        ("trial", "试用"),
+        ("valid", "有效"),
+        ("pending", "未生效"),
+    ]

@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
-
-from app.permissions import ADMIN, READ, SERVICE_REPORT
 from conftest import PASSWORD
+from playwright.sync_api import Page, expect
 from test_permissions import MENU_LINKS, ROLES, SPEC_GRANTS, allowed
 from test_users import _make_user
+
+from app.permissions import ADMIN, READ, SERVICE_REPORT
 
 FAILED = "登录失败：用户名或密码错误，请重新输入。"
 
@@ -49,7 +49,9 @@ def test_an_unknown_login_name_gets_the_same_message(live_server, page):
     expect(page.locator(".alert")).to_contain_text(FAILED)
 
 
-def test_repeated_failures_lock_the_account_with_a_chinese_message(app, db_session, live_server, page):
+def test_repeated_failures_lock_the_account_with_a_chinese_message(
+    app, db_session, live_server, page
+):
     _make_user(app, username="lockme")
     for _ in range(app.config["CRM_LOGIN_MAX_FAILURES"]):
         sign_in(page, live_server, "lockme", "wrong-password")
@@ -57,8 +59,7 @@ def test_repeated_failures_lock_the_account_with_a_chinese_message(app, db_sessi
     sign_in(page, live_server, "lockme", PASSWORD)
     expect(page).to_have_url(re.compile(r"/login/"))
     minutes = app.config["CRM_LOGIN_LOCK_MINUTES"]
-    expect(page.locator(".alert")).to_contain_text(
-        f"登录失败次数过多，请 {minutes} 分钟后再试")
+    expect(page.locator(".alert")).to_contain_text(f"登录失败次数过多，请 {minutes} 分钟后再试")
 
 
 def test_a_deactivated_user_cannot_sign_in(app, db_session, live_server, page):
@@ -72,8 +73,11 @@ def test_a_deactivated_user_cannot_sign_in(app, db_session, live_server, page):
 def test_a_newcomer_of_each_role_sees_only_that_roles_modules(app, live_server, page, role):
     sign_in(page, live_server, role, PASSWORD)
     expect(page).not_to_have_url(re.compile(r"/login/"))
-    links = set(page.locator(".navbar a[href^='/']").evaluate_all(
-        "links => links.map(link => link.getAttribute('href'))"))
+    links = set(
+        page.locator(".navbar a[href^='/']").evaluate_all(
+            "links => links.map(link => link.getAttribute('href'))"
+        )
+    )
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     for resource, link in MENU_LINKS.items():
         if link not in routes:

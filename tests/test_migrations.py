@@ -101,16 +101,18 @@ def test_a_database_of_the_first_release_upgrades_and_keeps_its_rows(scratch_app
     """0002 adds record versions to tables that already hold rows: each starts at 1."""
     _cli(scratch_app, "db", "upgrade", "0001")
     with scratch_app.app_context():
-        db.session.execute(text(
-            "INSERT INTO customer (code, name, status, created_on, changed_on) "
-            "VALUES ('C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-        ))
+        db.session.execute(
+            text(
+                "INSERT INTO customer (code, name, status, created_on, changed_on) "
+                "VALUES ('C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
         db.session.commit()
     _cli(scratch_app, "db", "upgrade")
     with scratch_app.app_context():
-        row = db.session.execute(text(
-            "SELECT name, row_version FROM customer WHERE code = 'C-OLD'"
-        )).one()
+        row = db.session.execute(
+            text("SELECT name, row_version FROM customer WHERE code = 'C-OLD'")
+        ).one()
         db.session.remove()
     assert tuple(row) == ("老客户", 1)
 
@@ -146,12 +148,20 @@ def test_migrated_schema_enforces_the_rules_too(scratch_app):
         with db.engine.begin() as connection:
             now = date(2026, 1, 1)
             connection.execute(
-                text("INSERT INTO customer (code, name, status, created_on, changed_on) "
-                     "VALUES ('C1', 'first', 'signed', :now, :now)"), {"now": now})
+                text(
+                    "INSERT INTO customer (code, name, status, created_on, changed_on) "
+                    "VALUES ('C1', 'first', 'signed', :now, :now)"
+                ),
+                {"now": now},
+            )
             customer = connection.scalar(text("SELECT id FROM customer"))
             connection.execute(
-                text("INSERT INTO product (customer_id, name, created_on, changed_on) "
-                     "VALUES (:customer, 'p', :now, :now)"), {"customer": customer, "now": now})
+                text(
+                    "INSERT INTO product (customer_id, name, created_on, changed_on) "
+                    "VALUES (:customer, 'p', :now, :now)"
+                ),
+                {"customer": customer, "now": now},
+            )
             product = connection.scalar(text("SELECT id FROM product"))
         params = {"customer": customer, "product": product, "now": now}
         for why, statement in statements.items():
@@ -173,7 +183,11 @@ def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
     flask = Path(sys.executable).with_name("flask")
     result = subprocess.run(
         [str(flask), "--app", "run.py", "db", "upgrade"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     engine = create_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
@@ -184,7 +198,11 @@ def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
     for _run in (1, 2):
         init = subprocess.run(
             [str(flask), "--app", "run.py", "crm", "init"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert init.returncode == 0, init.stderr
     # e.g. FAB pruning a resource shared by two pages with different permission lists

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from conftest import Visitor
 from sqlalchemy import func, select
 
 from app.models import (
@@ -37,7 +39,6 @@ from app.models import (
     Product,
     Reporter,
 )
-from conftest import Visitor
 from factories import (
     VALID_NATIONAL_ID,
     make_contact,
@@ -48,7 +49,6 @@ from factories import (
     make_product,
     make_reporter,
 )
-
 
 # ---------------------------------------------------------------- page helpers
 
@@ -126,13 +126,21 @@ MODULES = [
         model=Customer,
         heading="客户列表",
         form=lambda r: dict(
-            code="C900001", name="长益新客户", category="retail_chain", status="suspended",
-            importance="A", address="上海市徐汇区", phone="13812345678", email="new@example.com",
+            code="C900001",
+            name="长益新客户",
+            category="retail_chain",
+            status="suspended",
+            importance="A",
+            address="上海市徐汇区",
+            phone="13812345678",
+            email="new@example.com",
         ),
         key=("code", "C900001"),
         stored=dict(
-            name="长益新客户", category=CustomerCategory.retail_chain,
-            status=CustomerStatus.suspended, importance=Importance.A,
+            name="长益新客户",
+            category=CustomerCategory.retail_chain,
+            status=CustomerStatus.suspended,
+            importance=Importance.A,
         ),
         decoy=lambda: make_customer(code="C900100", status=CustomerStatus.signed),
         filters=[
@@ -150,13 +158,20 @@ MODULES = [
         model=Contact,
         heading="客户联系人列表",
         form=lambda r: dict(
-            customer=r.customer, name="张三丰", position="店长", birth_date="1949-12-31",
-            national_id=VALID_NATIONAL_ID, phone="13912345678", email="zhang@example.com",
-            address="北京", status="active",
+            customer=r.customer,
+            name="张三丰",
+            position="店长",
+            birth_date="1949-12-31",
+            national_id=VALID_NATIONAL_ID,
+            phone="13912345678",
+            email="zhang@example.com",
+            address="北京",
+            status="active",
         ),
         key=("name", "张三丰"),
         stored=dict(
-            birth_date=date(1949, 12, 31), national_id=VALID_NATIONAL_ID,
+            birth_date=date(1949, 12, 31),
+            national_id=VALID_NATIONAL_ID,
             status=ContactStatus.active,
         ),
         decoy=lambda: make_contact(phone="021-62345678"),
@@ -169,13 +184,20 @@ MODULES = [
         model=Contract,
         heading="合同列表",
         form=lambda r: dict(
-            customer=r.customer, number="HT-2026-900", sign_date="2026-07-01",
-            end_date="2027-06-30", payment_date="2026-07-15", amount="98765.40",
-            party_a="长益软件", party_b="某某超市",
+            customer=r.customer,
+            number="HT-2026-900",
+            sign_date="2026-07-01",
+            end_date="2027-06-30",
+            payment_date="2026-07-15",
+            amount="98765.40",
+            party_a="长益软件",
+            party_b="某某超市",
         ),
         key=("number", "HT-2026-900"),
         stored=dict(
-            sign_date=date(2026, 7, 1), end_date=date(2027, 6, 30), amount=Decimal("98765.40"),
+            sign_date=date(2026, 7, 1),
+            end_date=date(2027, 6, 30),
+            amount=Decimal("98765.40"),
         ),
         decoy=lambda: make_contract(sign_date=date(2026, 1, 1), amount=Decimal("10")),
         filters=[
@@ -191,8 +213,12 @@ MODULES = [
         model=Product,
         heading="产品列表",
         form=lambda r: dict(
-            customer=r.customer, name="智能收银系统", version="7.1", description="门店收银",
-            created_date="2026-02-01", authorization_code="AUTH-777",
+            customer=r.customer,
+            name="智能收银系统",
+            version="7.1",
+            description="门店收银",
+            created_date="2026-02-01",
+            authorization_code="AUTH-777",
         ),
         key=("name", "智能收银系统"),
         stored=dict(version="7.1", created_date=date(2026, 2, 1)),
@@ -206,8 +232,13 @@ MODULES = [
         model=License,
         heading="产品授权列表",
         form=lambda r: dict(
-            customer=r.customer, product=r.product, serial="LIC-ABC-001", seats="25",
-            valid_from="2026-01-01", valid_to="2026-12-31", machine_info="收银机 3 台",
+            customer=r.customer,
+            product=r.product,
+            serial="LIC-ABC-001",
+            seats="25",
+            valid_from="2026-01-01",
+            valid_to="2026-12-31",
+            machine_info="收银机 3 台",
         ),
         key=("serial", "LIC-ABC-001"),
         stored=dict(seats=25, valid_to=date(2026, 12, 31), is_trial=False),
@@ -221,14 +252,24 @@ MODULES = [
         model=Feedback,
         heading="客户反馈列表",
         form=lambda r: dict(
-            customer=r.customer, reporter=r.reporter, product=r.product,
-            problem="会员积分不同步", details="昨天起", level="high", status="new",
-            engineer=r.engineer, created_at="2026-03-01 10:30:00", city="杭州", store="西湖店",
+            customer=r.customer,
+            reporter=r.reporter,
+            product=r.product,
+            problem="会员积分不同步",
+            details="昨天起",
+            level="high",
+            status="new",
+            engineer=r.engineer,
+            created_at="2026-03-01 10:30:00",
+            city="杭州",
+            store="西湖店",
         ),
         key=("problem", "会员积分不同步"),
         stored=dict(
-            created_at=datetime(2026, 3, 1, 10, 30), level=FeedbackLevel.high,
-            status=FeedbackStatus.new, city="杭州",
+            created_at=datetime(2026, 3, 1, 10, 30),
+            level=FeedbackLevel.high,
+            status=FeedbackStatus.new,
+            city="杭州",
         ),
         decoy=lambda: make_feedback(level=FeedbackLevel.low),
         filters=[{"_flt_2_problem": "积分"}, {"_flt_0_level": "high"}, {"_flt_0_city": "杭"}],
@@ -240,8 +281,12 @@ MODULES = [
         model=Reporter,
         heading="反馈人员列表",
         form=lambda r: dict(
-            customer=r.customer, name="李四光", store="一号店", phone="021-62345678",
-            email="li@example.com", address="南京西路 1 号",
+            customer=r.customer,
+            name="李四光",
+            store="一号店",
+            phone="021-62345678",
+            email="li@example.com",
+            address="南京西路 1 号",
         ),
         key=("name", "李四光"),
         stored=dict(store="一号店", phone="021-62345678"),
@@ -316,7 +361,9 @@ def test_add_list_show_edit_delete(admin, db_session, related, module):
     assert edit_page.status_code == 200
     assert str(module.key[1]) in text_of(edit_page)
     column, posted, stored = module.edit
-    response = admin.post(f"/{module.base}/edit/{item.id}", {**module.form(related), column: posted})
+    response = admin.post(
+        f"/{module.base}/edit/{item.id}", {**module.form(related), column: posted}
+    )
     assert response.status_code == 302, field_errors(response) or flashes(response)
     assert ("success", "记录已更新") in flashes(follow(admin, response))
     item = find(db_session, module)
@@ -354,7 +401,8 @@ def test_list_sorts_by_every_sortable_column(admin, related, module):
     add(admin, module, related)
     module.decoy()
     view = next(
-        v for v in admin.client.application.appbuilder.baseviews
+        v
+        for v in admin.client.application.appbuilder.baseviews
         if getattr(v, "route_base", None) == f"/{module.base}"
     )
     name = type(view).__name__
@@ -454,7 +502,14 @@ def test_customer_page_lists_its_records_and_no_one_elses(admin, db_session):
     make_feedback(reporter=other_reporter, problem="别家的问题")
 
     page = text_of(admin.get(f"/customers/show/{customer.id}"))
-    for heading in ("客户联系人列表", "合同列表", "产品列表", "产品授权列表", "客户反馈列表", "反馈人员列表"):
+    for heading in (
+        "客户联系人列表",
+        "合同列表",
+        "产品列表",
+        "产品授权列表",
+        "客户反馈列表",
+        "反馈人员列表",
+    ):
         assert heading in page
     for own in ("赵联系人", "HT-OWN-1", "专属收银系统", "SN-OWN-1", "小票打印模糊", "王店长"):
         assert own in page, own
@@ -488,7 +543,14 @@ def test_customer_with_records_is_not_deleted(admin, db_session):
     assert [category for category, _ in messages] == ["danger"], messages
     message = messages[0][1]
     assert "无法删除" in message
-    for part in ("1 条客户联系人", "1 条合同", "2 条产品", "1 条产品授权", "1 条反馈人员", "1 条客户反馈"):
+    for part in (
+        "1 条客户联系人",
+        "1 条合同",
+        "2 条产品",
+        "1 条产品授权",
+        "1 条反馈人员",
+        "1 条客户反馈",
+    ):
         assert part in message, message
     assert {model: count(db_session, model) for model in models} == before
 
@@ -530,7 +592,8 @@ def test_license_trial_box_can_be_ticked_and_unticked(admin, db_session, related
 
 def _view_of(app, module: Module):
     return next(
-        view for view in app.appbuilder.baseviews
+        view
+        for view in app.appbuilder.baseviews
         if getattr(view, "route_base", None) == f"/{module.base}"
     )
 
@@ -573,8 +636,12 @@ def test_lists_and_show_pages_show_dates_times_and_money_as_chinese_users_read_t
 
     from factories import make_contract, make_feedback
 
-    contract = make_contract(number="HT-FMT", amount=Decimal("12345"), sign_date=date(2026, 11, 25),
-                             end_date=date(2027, 11, 24))
+    contract = make_contract(
+        number="HT-FMT",
+        amount=Decimal("12345"),
+        sign_date=date(2026, 11, 25),
+        end_date=date(2027, 11, 24),
+    )
     feedback = make_feedback(created_at=datetime(2026, 11, 25, 14, 3, 27))
     for url in ("/contracts/list/", f"/contracts/show/{contract.id}"):
         page = text_of(admin.get(url))

@@ -59,7 +59,8 @@ def _resolve(item):
     if thread:
         thread.join(timeout=15)
     return db.session.scalars(
-        select(FeedbackNotification).where(FeedbackNotification.feedback_id == item_id)
+        select(FeedbackNotification)
+        .where(FeedbackNotification.feedback_id == item_id)
         .order_by(FeedbackNotification.id)
     ).all()
 
@@ -112,8 +113,9 @@ def test_a_reporter_without_email_gets_a_call(db_session, smtp_server):
 
 def test_without_a_mail_server_support_is_told_to_call(app, db_session):
     assert not app.config.get("MAIL_SERVER")
-    item = make_feedback(status=FeedbackStatus.in_progress, resolved_at=None,
-                         created_at=datetime(2026, 3, 1))
+    item = make_feedback(
+        status=FeedbackStatus.in_progress, resolved_at=None, created_at=datetime(2026, 3, 1)
+    )
     [notice] = _resolve(item)
     assert notice.state == NotificationState.call_needed
     assert notice.recipient == item.reporter.phone

@@ -18,16 +18,22 @@ EXACT_TYPES = (Enum, Date, DateTime, Integer, Numeric, Boolean)
 
 
 def module_views(app):
-    return {type(view).__name__: view for view in app.appbuilder.baseviews
-            if isinstance(view, CrmModelView)}
+    return {
+        type(view).__name__: view
+        for view in app.appbuilder.baseviews
+        if isinstance(view, CrmModelView)
+    }
 
 
 def leading_columns(table) -> set[str]:
     """Columns that lead an index, a unique constraint or the primary key of ``table``."""
     leading = {column.name for column in list(table.primary_key.columns)[:1]}
     leading |= {next(iter(index.columns)).name for index in table.indexes}
-    leading |= {next(iter(constraint.columns)).name for constraint in table.constraints
-                if constraint.__class__.__name__ == "UniqueConstraint" and constraint.columns}
+    leading |= {
+        next(iter(constraint.columns)).name
+        for constraint in table.constraints
+        if constraint.__class__.__name__ == "UniqueConstraint" and constraint.columns
+    }
     return leading
 
 
@@ -73,23 +79,39 @@ def missing_indexes(view) -> list[str]:
             wanted += [(model, column) for column in keys]
         elif _column(model, name) is not None and _needs_index(_column(model, name)):
             wanted.append((model, _column(model, name)))
-    return sorted({
-        f"{owner.__table__.name}.{column.name}" for owner, column in wanted
-        if column.name not in leading_columns(owner.__table__)
-    })
+    return sorted(
+        {
+            f"{owner.__table__.name}.{column.name}"
+            for owner, column in wanted
+            if column.name not in leading_columns(owner.__table__)
+        }
+    )
 
 
 def test_every_module_view_is_checked(app):
     assert set(module_views(app)) == {
-        "CustomerView", "ContactView", "ContractView", "ProductView", "LicenseView",
-        "FeedbackView", "ReporterView",
+        "CustomerView",
+        "ContactView",
+        "ContractView",
+        "ProductView",
+        "LicenseView",
+        "FeedbackView",
+        "ReporterView",
     }
 
 
-@pytest.mark.parametrize("view_name", [
-    "CustomerView", "ContactView", "ContractView", "ProductView", "LicenseView",
-    "FeedbackView", "ReporterView",
-])
+@pytest.mark.parametrize(
+    "view_name",
+    [
+        "CustomerView",
+        "ContactView",
+        "ContractView",
+        "ProductView",
+        "LicenseView",
+        "FeedbackView",
+        "ReporterView",
+    ],
+)
 def test_each_sort_and_exact_filter_has_an_index(app, view_name):
     assert missing_indexes(module_views(app)[view_name]) == []
 

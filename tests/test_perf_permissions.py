@@ -11,12 +11,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
+from conftest import PASSWORD
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from test_query_counts import counting_statements
 
 from app.extensions import db
 from app.permissions import CUSTOMER, READ, SALES, permission_name
-from conftest import PASSWORD
-from test_query_counts import counting_statements
 
 EXTRA_MENU = "Perf test category"
 PAGES = ["/customers/list/", "/contacts/list/", "/customers/add"]
@@ -104,8 +104,9 @@ def test_a_visitor_not_signed_in_costs_one_permission_query(app, visitor):
 
 def test_the_rest_api_costs_one_or_two_permission_queries(app):
     client = app.test_client()
-    token = client.post("/api/v1/security/login", json={
-        "username": "sales", "password": PASSWORD, "provider": "db"}).json["access_token"]
+    token = client.post(
+        "/api/v1/security/login", json={"username": "sales", "password": PASSWORD, "provider": "db"}
+    ).json["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     statements = _statements(app, client, "/api/v1/customers/", headers=headers)
     assert len(_permission_statements(statements)) <= 2  # the public role's, the user's
@@ -125,8 +126,10 @@ def test_a_role_change_takes_effect_on_the_next_request(app, login_as):
         assert sales.get("/customers/list/").status_code == 403
     finally:
         with app.app_context():
-            sm.add_permission_role(sm.find_role(role.name),
-                                   sm.find_permission_view_menu(permission_name(READ), CUSTOMER))
+            sm.add_permission_role(
+                sm.find_role(role.name),
+                sm.find_permission_view_menu(permission_name(READ), CUSTOMER),
+            )
             db.session.remove()
     assert sales.get("/customers/list/").status_code == 200
 

@@ -13,22 +13,45 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
+from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select
 
 from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
 from app.permissions import (
-    ADD, ADMIN, BUSINESS_RESOURCES, CONTACT, CONTRACT, CUSTOMER, DELETE, EDIT, ENGINEER, EXPORT,
-    FEEDBACK, LICENSE, MANAGER, PRODUCT, READ, REPORTER, ROLE_GRANTS, SALES, SERVICE_REPORT,
-    SUPPORT, permission_name,
+    ADD,
+    ADMIN,
+    BUSINESS_RESOURCES,
+    CONTACT,
+    CONTRACT,
+    CUSTOMER,
+    DELETE,
+    EDIT,
+    ENGINEER,
+    EXPORT,
+    FEEDBACK,
+    LICENSE,
+    MANAGER,
+    PRODUCT,
+    READ,
+    REPORTER,
+    ROLE_GRANTS,
+    SALES,
+    SERVICE_REPORT,
+    SUPPORT,
+    permission_name,
 )
 from app.services.roles import SELF_SERVICE
-from conftest import PASSWORD, Visitor
 from factories import (
-    make_contact, make_contract, make_customer, make_feedback, make_license, make_product,
+    make_contact,
+    make_contract,
+    make_customer,
+    make_feedback,
+    make_license,
+    make_product,
     make_reporter,
 )
 
@@ -37,8 +60,13 @@ ALL = (READ, ADD, EDIT, DELETE, EXPORT)
 SPEC_GRANTS = {
     SALES: {CUSTOMER: ALL, CONTACT: ALL, CONTRACT: ALL, PRODUCT: (READ,), LICENSE: (READ,)},
     SUPPORT: {
-        FEEDBACK: ALL, REPORTER: ALL, CUSTOMER: (READ,), CONTACT: (READ,),
-        PRODUCT: (READ,), LICENSE: (READ,), SERVICE_REPORT: (READ, EXPORT),
+        FEEDBACK: ALL,
+        REPORTER: ALL,
+        CUSTOMER: (READ,),
+        CONTACT: (READ,),
+        PRODUCT: (READ,),
+        LICENSE: (READ,),
+        SERVICE_REPORT: (READ, EXPORT),
     },
     ENGINEER: {FEEDBACK: (READ, EDIT), PRODUCT: ALL, LICENSE: ALL},
     MANAGER: {
@@ -69,18 +97,34 @@ class Module:
 
 def _customer_form(ctx):
     n = _n()
-    return {"code": f"M{n:06d}", "name": f"矩阵客户{n}", "category": "other", "status": "signed",
-            "importance": "A", "phone": "021-62345678", "email": f"m{n}@example.com"}
+    return {
+        "code": f"M{n:06d}",
+        "name": f"矩阵客户{n}",
+        "category": "other",
+        "status": "signed",
+        "importance": "A",
+        "phone": "021-62345678",
+        "email": f"m{n}@example.com",
+    }
 
 
 def _contact_form(ctx):
-    return {"customer": ctx["customer"].id, "name": f"联系人{_n()}", "phone": "13812345678",
-            "status": "active"}
+    return {
+        "customer": ctx["customer"].id,
+        "name": f"联系人{_n()}",
+        "phone": "13812345678",
+        "status": "active",
+    }
 
 
 def _contract_form(ctx):
-    return {"customer": ctx["customer"].id, "number": f"HT-M{_n():06d}", "sign_date": "2026-01-01",
-            "end_date": "2026-12-31", "amount": "1000.00"}
+    return {
+        "customer": ctx["customer"].id,
+        "number": f"HT-M{_n():06d}",
+        "sign_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "amount": "1000.00",
+    }
 
 
 def _product_form(ctx):
@@ -88,19 +132,35 @@ def _product_form(ctx):
 
 
 def _license_form(ctx):
-    return {"customer": ctx["customer"].id, "product": ctx["product"].id, "serial": f"SN-M{_n():06d}",
-            "seats": "5", "valid_from": "2026-01-01", "valid_to": "2026-12-31"}
+    return {
+        "customer": ctx["customer"].id,
+        "product": ctx["product"].id,
+        "serial": f"SN-M{_n():06d}",
+        "seats": "5",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+    }
 
 
 def _reporter_form(ctx):
-    return {"customer": ctx["customer"].id, "name": f"店长{_n()}", "store": "南京路店",
-            "phone": "13912345678"}
+    return {
+        "customer": ctx["customer"].id,
+        "name": f"店长{_n()}",
+        "store": "南京路店",
+        "phone": "13912345678",
+    }
 
 
 def _feedback_form(ctx):
-    return {"customer": ctx["customer"].id, "reporter": ctx["reporter"].id,
-            "problem": f"矩阵问题{_n()}", "level": "medium", "status": "new",
-            "engineer": ctx["user_id"], "created_at": "2026-03-01 09:00:00"}
+    return {
+        "customer": ctx["customer"].id,
+        "reporter": ctx["reporter"].id,
+        "problem": f"矩阵问题{_n()}",
+        "level": "medium",
+        "status": "new",
+        "engineer": ctx["user_id"],
+        "created_at": "2026-03-01 09:00:00",
+    }
 
 
 def _as_json(form: Callable, dates=(), datetimes=(), numbers=()):
@@ -116,40 +176,100 @@ def _as_json(form: Callable, dates=(), datetimes=(), numbers=()):
 
 
 MODULES = [
-    Module(CUSTOMER, Customer, "/customers", "/api/v1/customers/", "name",
-           lambda ctx: make_customer(), _customer_form, _as_json(_customer_form)),
-    Module(CONTACT, Contact, "/contacts", "/api/v1/contacts/", "name",
-           lambda ctx: make_contact(ctx["customer"]), _contact_form, _as_json(_contact_form)),
-    Module(CONTRACT, Contract, "/contracts", "/api/v1/contracts/", "number",
-           lambda ctx: make_contract(ctx["customer"]), _contract_form,
-           _as_json(_contract_form, numbers=("amount",))),
-    Module(PRODUCT, Product, "/products", "/api/v1/products/", "name",
-           lambda ctx: make_product(ctx["customer"]), _product_form, _as_json(_product_form)),
-    Module(LICENSE, License, "/licenses", "/api/v1/licenses/", "serial",
-           lambda ctx: make_license(ctx["product"]), _license_form,
-           _as_json(_license_form, numbers=("seats",))),
-    Module(REPORTER, Reporter, "/reporters", "/api/v1/reporters/", "name",
-           lambda ctx: make_reporter(ctx["customer"]), _reporter_form, _as_json(_reporter_form)),
-    Module(FEEDBACK, Feedback, "/feedback", "/api/v1/feedback/", "problem",
-           # assigned to the signed-in user: the engineer's record rule is tested elsewhere
-           lambda ctx: make_feedback(ctx["reporter"], engineer_id=ctx["user_id"]),
-           _feedback_form, _as_json(_feedback_form, datetimes=("created_at",))),
+    Module(
+        CUSTOMER,
+        Customer,
+        "/customers",
+        "/api/v1/customers/",
+        "name",
+        lambda ctx: make_customer(),
+        _customer_form,
+        _as_json(_customer_form),
+    ),
+    Module(
+        CONTACT,
+        Contact,
+        "/contacts",
+        "/api/v1/contacts/",
+        "name",
+        lambda ctx: make_contact(ctx["customer"]),
+        _contact_form,
+        _as_json(_contact_form),
+    ),
+    Module(
+        CONTRACT,
+        Contract,
+        "/contracts",
+        "/api/v1/contracts/",
+        "number",
+        lambda ctx: make_contract(ctx["customer"]),
+        _contract_form,
+        _as_json(_contract_form, numbers=("amount",)),
+    ),
+    Module(
+        PRODUCT,
+        Product,
+        "/products",
+        "/api/v1/products/",
+        "name",
+        lambda ctx: make_product(ctx["customer"]),
+        _product_form,
+        _as_json(_product_form),
+    ),
+    Module(
+        LICENSE,
+        License,
+        "/licenses",
+        "/api/v1/licenses/",
+        "serial",
+        lambda ctx: make_license(ctx["product"]),
+        _license_form,
+        _as_json(_license_form, numbers=("seats",)),
+    ),
+    Module(
+        REPORTER,
+        Reporter,
+        "/reporters",
+        "/api/v1/reporters/",
+        "name",
+        lambda ctx: make_reporter(ctx["customer"]),
+        _reporter_form,
+        _as_json(_reporter_form),
+    ),
+    Module(
+        FEEDBACK,
+        Feedback,
+        "/feedback",
+        "/api/v1/feedback/",
+        "problem",
+        # assigned to the signed-in user: the engineer's record rule is tested elsewhere
+        lambda ctx: make_feedback(ctx["reporter"], engineer_id=ctx["user_id"]),
+        _feedback_form,
+        _as_json(_feedback_form, datetimes=("created_at",)),
+    ),
 ]
 assert {module.resource for module in MODULES} == set(BUSINESS_RESOURCES)
 
 # action -> the permission it needs
 PAGE_ACTIONS = {
-    "list": READ, "show": READ, "add_form": ADD, "add_post": ADD, "edit_form": EDIT,
-    "edit_post": EDIT, "delete_post": DELETE, "export": EXPORT,
+    "list": READ,
+    "show": READ,
+    "add_form": ADD,
+    "add_post": ADD,
+    "edit_form": EDIT,
+    "edit_post": EDIT,
+    "delete_post": DELETE,
+    "export": EXPORT,
 }
 API_ACTIONS = {
-    "api_list": READ, "api_get": READ, "api_post": ADD, "api_put": EDIT, "api_delete": DELETE,
+    "api_list": READ,
+    "api_get": READ,
+    "api_post": ADD,
+    "api_put": EDIT,
+    "api_delete": DELETE,
 }
 ACTIONS = {**PAGE_ACTIONS, **API_ACTIONS}
-CASES = [
-    (role, module, action)
-    for role in ROLES for module in MODULES for action in ACTIONS
-]
+CASES = [(role, module, action) for role in ROLES for module in MODULES for action in ACTIONS]
 
 
 def allowed(role: str, resource: str, action: str) -> bool:
@@ -160,6 +280,7 @@ def allowed(role: str, resource: str, action: str) -> bool:
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def signed_in(app):
@@ -195,16 +316,20 @@ def _marker(db_session, module, pk):
 
 # ---------------------------------------------------------------- the matrix
 
+
 def test_matrix_size():
     """Say how many role × endpoint cases the matrix covers."""
     expected = len(ROLES) * len(MODULES) * len(ACTIONS)
     assert len(CASES) == expected
-    print(f"\npermission matrix: {len(ROLES)} roles × {len(MODULES)} modules × "
-          f"{len(ACTIONS)} actions = {len(CASES)} cases")
+    print(
+        f"\npermission matrix: {len(ROLES)} roles × {len(MODULES)} modules × "
+        f"{len(ACTIONS)} actions = {len(CASES)} cases"
+    )
 
 
 @pytest.mark.parametrize(
-    "role,module,action", CASES,
+    "role,module,action",
+    CASES,
     ids=[f"{role}-{module.resource}-{action}" for role, module, action in CASES],
 )
 def test_matrix(app, db_session, signed_in, role, module, action):
@@ -212,8 +337,10 @@ def test_matrix(app, db_session, signed_in, role, module, action):
     user_id = db_session.scalar(select(CrmUser.id).where(CrmUser.username == role))
     customer = make_customer()
     ctx = {
-        "customer": customer, "product": make_product(customer),
-        "reporter": make_reporter(customer), "user_id": user_id,
+        "customer": customer,
+        "product": make_product(customer),
+        "reporter": make_reporter(customer),
+        "user_id": user_id,
     }
     row = module.make(ctx)
     pk = row.id
@@ -263,9 +390,17 @@ def test_matrix(app, db_session, signed_in, role, module, action):
         assert _marker(db_session, module, pk) == before_marker
         return
 
-    writes = {"add_post": 302, "edit_post": 302, "delete_post": 302,
-              "api_post": 201, "api_put": 200, "api_delete": 200}
-    assert status == writes.get(action, 200), f"{role} {action} {module.resource}: {status} {body[:500]}"
+    writes = {
+        "add_post": 302,
+        "edit_post": 302,
+        "delete_post": 302,
+        "api_post": 201,
+        "api_put": 200,
+        "api_delete": 200,
+    }
+    assert status == writes.get(action, 200), (
+        f"{role} {action} {module.resource}: {status} {body[:500]}"
+    )
     if action in ("add_post", "api_post"):
         assert _count(db_session, module.model) == before_count + 1, body[:500]
     elif action in ("delete_post", "api_delete"):
@@ -292,13 +427,15 @@ def test_visitors_who_are_not_signed_in_are_sent_to_sign_in_or_get_401(visitor, 
 
 # ---------------------------------------------------------------- the table itself
 
+
 def test_role_table_is_the_spec_table():
     assert set(ROLE_GRANTS) == set(SPEC_GRANTS)
     for role, grants in SPEC_GRANTS.items():
         table = ROLE_GRANTS[role]
         for resource in set(table) | set(grants):
             assert sorted(table.get(resource, ())) == sorted(grants.get(resource, ())), (
-                f"ROLE_GRANTS[{role!r}][{resource!r}] differs from the spec")
+                f"ROLE_GRANTS[{role!r}][{resource!r}] differs from the spec"
+            )
 
 
 def _role_permissions(app, role_key):
@@ -310,8 +447,11 @@ def _role_permissions(app, role_key):
 def _expected_menus(app, readable: set[str]) -> set[tuple[str, str]]:
     expected = set()
     for category in app.appbuilder.menu.get_list():
-        names = [item.name for item in category.childs
-                 if item.baseview is not None and item.baseview.class_permission_name in readable]
+        names = [
+            item.name
+            for item in category.childs
+            if item.baseview is not None and item.baseview.class_permission_name in readable
+        ]
         if names:
             expected.add(("menu_access", category.name))
             expected.update(("menu_access", name) for name in names)
@@ -329,14 +469,18 @@ def test_database_role_permissions_equal_the_table(app, db_session, role):
     assert actual - wanted == set(), "permissions the table does not give"
     assert wanted - actual == set(), "permissions the table gives but the role lacks"
     granted = {(p, v) for p, v in actual if v in (*BUSINESS_RESOURCES, SERVICE_REPORT)}
-    assert granted == {(permission_name(a), r) for r, acts in SPEC_GRANTS[role].items() for a in acts}
+    assert granted == {
+        (permission_name(a), r) for r, acts in SPEC_GRANTS[role].items() for a in acts
+    }
 
 
 def test_admin_has_every_permission_and_visitors_none(app, db_session):
     sm = app.appbuilder.sm
     admin = sm.find_role(app.config["AUTH_ROLE_ADMIN"])
-    every = {(pv.permission.name, pv.view_menu.name)
-             for pv in db_session.scalars(select(sm.permissionview_model))}
+    every = {
+        (pv.permission.name, pv.view_menu.name)
+        for pv in db_session.scalars(select(sm.permissionview_model))
+    }
     assert {(pv.permission.name, pv.view_menu.name) for pv in admin.permissions} == every
     assert sm.find_role(app.config["AUTH_ROLE_PUBLIC"]).permissions == []
 
@@ -367,8 +511,11 @@ def test_menu_shows_only_the_roles_modules(app, signed_in, role):
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     for resource, link in MENU_LINKS.items():
         assert link in routes, f"{link} is in the menu table but no page answers it"
-        readable = allowed(role, resource, "list") if resource != SERVICE_REPORT else (
-            role == ADMIN or READ in SPEC_GRANTS[role].get(SERVICE_REPORT, ()))
+        readable = (
+            allowed(role, resource, "list")
+            if resource != SERVICE_REPORT
+            else (role == ADMIN or READ in SPEC_GRANTS[role].get(SERVICE_REPORT, ()))
+        )
         assert (link in links) == readable, f"{role}: {link}"
     for admin_link in ("/users/list/", "/roles/list/", "/permissions/list/"):
         assert (admin_link in links) == (role == ADMIN), f"{role}: {admin_link}"
@@ -392,8 +539,17 @@ def test_every_menu_entry_is_shown_exactly_to_those_who_may_open_it(signed_in, r
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
-@pytest.mark.parametrize("url", ["/users/list/", "/roles/list/", "/users/add", "/roles/add",
-                                 "/permissions/list/", "/viewmenus/list/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/users/list/",
+        "/roles/list/",
+        "/users/add",
+        "/roles/add",
+        "/permissions/list/",
+        "/viewmenus/list/",
+    ],
+)
 def test_user_admin_is_for_the_admin_only(signed_in, role, url):
     visitor, _headers = signed_in(role)
     response = visitor.get(url)
@@ -421,21 +577,39 @@ def test_only_the_admin_changes_users_and_roles(app, db_session, signed_in, role
     admin_role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
     own_role = me.roles[0]
     before, password_before = _user_and_roles(db_session), target.password
-    promote = {"username": role, "first_name": "x", "phone": "13812345678",
-               "email": f"{role}@example.com", "active": "y", "roles": str(admin_role.id)}
+    promote = {
+        "username": role,
+        "first_name": "x",
+        "phone": "13812345678",
+        "email": f"{role}@example.com",
+        "active": "y",
+        "roles": str(admin_role.id),
+    }
     writes = [
-        ("/users/add", {**promote, "username": "intruder", "email": "intruder@example.com",
-                        "password": "Strong-Pass99x", "conf_password": "Strong-Pass99x"}),
+        (
+            "/users/add",
+            {
+                **promote,
+                "username": "intruder",
+                "email": "intruder@example.com",
+                "password": "Strong-Pass99x",
+                "conf_password": "Strong-Pass99x",
+            },
+        ),
         (f"/users/edit/{me.id}", promote),
         (f"/users/edit/{target.id}", {**promote, "username": "engineer2", "active": ""}),
         (f"/users/delete/{target.id}", {}),
         (f"/users/action/deactivate/{target.id}", {}),
         ("/users/action_post", {"action": "deactivate", "rowid": str(target.id)}),
-        (f"/resetpassword/form?pk={target.id}", {"password": "Strong-Pass99x",
-                                                 "conf_password": "Strong-Pass99x"}),
+        (
+            f"/resetpassword/form?pk={target.id}",
+            {"password": "Strong-Pass99x", "conf_password": "Strong-Pass99x"},
+        ),
         ("/roles/add", {"name": "入侵者"}),
-        (f"/roles/edit/{own_role.id}", {"name": own_role.name,
-                                        "permissions": [str(pv.id) for pv in admin_role.permissions]}),
+        (
+            f"/roles/edit/{own_role.id}",
+            {"name": own_role.name, "permissions": [str(pv.id) for pv in admin_role.permissions]},
+        ),
         (f"/roles/delete/{own_role.id}", {}),
     ]
     for url, data in writes:
@@ -443,14 +617,18 @@ def test_only_the_admin_changes_users_and_roles(app, db_session, signed_in, role
         assert response.status_code in (302, 403), f"{url}: {response.status_code}"
     assert _user_and_roles(db_session) == before
     assert db_session.scalar(select(CrmUser.password).where(CrmUser.id == target.id)) == (
-        password_before)
+        password_before
+    )
 
 
 # ---------------------------------------------------------------- the engineer record rule
 
+
 def _engineer_ids(db_session):
-    return {name: db_session.scalar(select(CrmUser.id).where(CrmUser.username == name))
-            for name in ("engineer", "engineer2")}
+    return {
+        name: db_session.scalar(select(CrmUser.id).where(CrmUser.username == name))
+        for name in ("engineer", "engineer2")
+    }
 
 
 def test_engineer_edits_only_feedback_assigned_to_them_on_the_page(db_session, signed_in):
@@ -489,14 +667,19 @@ def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(db_sessio
     payload = _as_json(_feedback_form, datetimes=("created_at",))
 
     before = theirs.problem
-    response = visitor.client.put(f"/api/v1/feedback/{theirs.id}", json=payload(ctx), headers=headers)
+    response = visitor.client.put(
+        f"/api/v1/feedback/{theirs.id}", json=payload(ctx), headers=headers
+    )
     assert response.status_code == 403
     assert "只有其跟踪工程师可以修改" in response.json["message"]
     assert _marker(db_session, MODULES[-1], theirs.id) == before
     # taking it over by naming oneself in the payload is refused the same way
-    assert visitor.client.put(
-        f"/api/v1/feedback/{theirs.id}", json={"engineer": ids["engineer"]}, headers=headers
-    ).status_code == 403
+    assert (
+        visitor.client.put(
+            f"/api/v1/feedback/{theirs.id}", json={"engineer": ids["engineer"]}, headers=headers
+        ).status_code
+        == 403
+    )
     assert visitor.client.get(f"/api/v1/feedback/{theirs.id}", headers=headers).status_code == 200
 
     data = payload(ctx)
@@ -523,6 +706,7 @@ def test_roles_that_edit_feedback_edit_all_of_it(db_session, signed_in, role):
 
 # ---------------------------------------------------------------- crm init and the admin's edits
 
+
 def test_the_admin_edits_a_role_in_the_role_pages_and_it_takes_effect(app, login_as):
     """Through /roles/edit as the admin does, not in the database: the next request obeys."""
     from app.extensions import db
@@ -532,8 +716,11 @@ def test_the_admin_edits_a_role_in_the_role_pages_and_it_takes_effect(app, login
     with app.app_context():
         role = app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"][SALES])
         role_id, role_name = role.id, role.name
-        kept = [pv.id for pv in role.permissions
-                if (pv.permission.name, pv.view_menu.name) != ("can_read", CUSTOMER)]
+        kept = [
+            pv.id
+            for pv in role.permissions
+            if (pv.permission.name, pv.view_menu.name) != ("can_read", CUSTOMER)
+        ]
         db.session.remove()
     admin, sales = login_as(ADMIN), login_as(SALES)
     assert sales.get("/customers/list/").status_code == 200
@@ -544,8 +731,11 @@ def test_the_admin_edits_a_role_in_the_role_pages_and_it_takes_effect(app, login
         assert sales.get("/contacts/list/").status_code == 200  # the rest of the role stays
         with app.app_context():
             assert ("can_read", CUSTOMER) not in _role_permissions(app, SALES)
-            recorded = db.session.scalar(select(func.count()).select_from(ChangeRecord).where(
-                ChangeRecord.model == "Role", ChangeRecord.row_id == role_id))
+            recorded = db.session.scalar(
+                select(func.count())
+                .select_from(ChangeRecord)
+                .where(ChangeRecord.model == "Role", ChangeRecord.row_id == role_id)
+            )
             db.session.remove()
         assert recorded >= 1  # the change history has the role edit
     finally:
@@ -560,8 +750,11 @@ def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
     sm = app.appbuilder.sm
     name = app.config["CRM_ROLE_NAMES"][SALES]
     role = sm.find_role(name)
-    dropped = next(pv for pv in role.permissions
-                   if (pv.permission.name, pv.view_menu.name) == ("can_delete", CONTRACT))
+    dropped = next(
+        pv
+        for pv in role.permissions
+        if (pv.permission.name, pv.view_menu.name) == ("can_delete", CONTRACT)
+    )
     try:
         role.permissions.remove(dropped)  # what the admin does in the role pages
         db_session.commit()
@@ -581,6 +774,7 @@ def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
 
 
 # ---------------------------------------------------------------- the service report
+
 
 @pytest.mark.parametrize("role", ROLES)
 def test_service_report_follows_the_table(signed_in, role):

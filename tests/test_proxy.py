@@ -8,12 +8,12 @@ and the per-address sign-in limit see the client rather than the balancer.
 from __future__ import annotations
 
 import pytest
+from conftest import PASSWORD, Visitor
 from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
 from app.models import ChangeRecord
-from conftest import PASSWORD, Visitor
 
 BALANCER, CLIENT, OTHER_CLIENT = "10.0.0.2", "203.0.113.7", "203.0.113.8"
 
@@ -21,11 +21,15 @@ BALANCER, CLIENT, OTHER_CLIENT = "10.0.0.2", "203.0.113.7", "203.0.113.8"
 @pytest.fixture(scope="module")
 def proxied_app(app):
     """A second app on the suite's database, as a worker behind one balancer runs."""
-    other = create_app({
-        "TESTING": True, "RATELIMIT_ENABLED": False, "SERVER_NAME": None,
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-        "CRM_PROXY_HOPS": 1,
-    })
+    other = create_app(
+        {
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": None,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "CRM_PROXY_HOPS": 1,
+        }
+    )
     yield other
     with other.app_context():
         db.session.remove()
@@ -34,12 +38,16 @@ def proxied_app(app):
 
 def _through_balancer(app, forwarded_for: str, username: str = "admin") -> Visitor:
     visitor = Visitor(app)
-    visitor.client.environ_base.update({
-        "REMOTE_ADDR": BALANCER, "HTTP_X_FORWARDED_FOR": forwarded_for,
-        "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_HOST": "crm.example.com",
-        # Over HTTPS the CSRF check also wants a same-origin Referer, as browsers send.
-        "HTTP_REFERER": "https://crm.example.com/",
-    })
+    visitor.client.environ_base.update(
+        {
+            "REMOTE_ADDR": BALANCER,
+            "HTTP_X_FORWARDED_FOR": forwarded_for,
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "HTTP_X_FORWARDED_HOST": "crm.example.com",
+            # Over HTTPS the CSRF check also wants a same-origin Referer, as browsers send.
+            "HTTP_REFERER": "https://crm.example.com/",
+        }
+    )
     if username:
         assert _signed_in(visitor.login(username))
     return visitor
@@ -50,12 +58,14 @@ def _signed_in(response) -> bool:
 
 
 def _address_of_new_customer(app, visitor, code: str) -> str:
-    response = visitor.post("/customers/add", {"code": code, "name": "代理测试客户",
-                                               "status": "signed"})
+    response = visitor.post(
+        "/customers/add", {"code": code, "name": "代理测试客户", "status": "signed"}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     with app.app_context():
         address = db.session.scalar(
-            select(ChangeRecord.remote_addr).where(ChangeRecord.record.like(f"{code} %")))
+            select(ChangeRecord.remote_addr).where(ChangeRecord.record.like(f"{code} %"))
+        )
         db.session.remove()
     return address
 

@@ -15,7 +15,6 @@ from app.extensions import db
 from app.services import demo
 from app.services.querying import MAX_PAGE_SIZE
 
-
 # (view class name, list URL, show URL prefix)
 MODULES = [
     ("CustomerView", "/customers/list/", "/customers/show/"),
@@ -32,8 +31,7 @@ MODULES = [
 def many_rows(app):
     """More than 100 rows in every module, spread over many customers."""
     with app.app_context():
-        plan = demo.prepare(customers=130, feedback=400, seed=11,
-                            now=datetime(2026, 6, 1))
+        plan = demo.prepare(customers=130, feedback=400, seed=11, now=datetime(2026, 6, 1))
         counts = demo.write(plan)
         db.session.remove()
     assert min(counts.values()) > 100, counts
@@ -115,7 +113,8 @@ def test_customer_show_page_does_not_grow_with_related_rows(app, admin, many_row
 
         per_customer = db.session.execute(
             select(Feedback.customer_id, func.count())
-            .group_by(Feedback.customer_id).order_by(func.count())
+            .group_by(Feedback.customer_id)
+            .order_by(func.count())
         ).all()
         db.session.remove()
     few, many = per_customer[0][0], per_customer[-1][0]
@@ -130,16 +129,22 @@ def test_page_size_is_capped(app, admin, many_rows):
     assert page.count("/feedback/show/") == MAX_PAGE_SIZE
 
 
-@pytest.mark.parametrize("query", [
-    "psize_FeedbackView=abc", "page_FeedbackView=x1", "psize_FeedbackView=1e9",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "psize_FeedbackView=abc",
+        "page_FeedbackView=x1",
+        "psize_FeedbackView=1e9",
+    ],
+)
 def test_non_numeric_paging_is_refused_not_a_500(app, admin, query):
     response = admin.get(f"/feedback/list/?{query}")
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("query", ["page_FeedbackView=-3", "psize_FeedbackView=-10",
-                                   "psize_FeedbackView=0"])
+@pytest.mark.parametrize(
+    "query", ["page_FeedbackView=-3", "psize_FeedbackView=-10", "psize_FeedbackView=0"]
+)
 def test_out_of_range_paging_shows_a_page(app, admin, many_rows, query):
     page = admin.get(f"/feedback/list/?{query}").get_data(as_text=True)
     assert 0 < page.count("/feedback/show/") <= MAX_PAGE_SIZE
@@ -167,10 +172,13 @@ def add_customers(app, number: int, prefix: str = "Q") -> None:
     from app.models import Customer
 
     with app.app_context():
-        db.session.execute(insert(Customer.__table__), [
-            {"code": f"{prefix}{n:05d}", "name": f"批量客户{n}", "status": "signed"}
-            for n in range(1, number + 1)
-        ])
+        db.session.execute(
+            insert(Customer.__table__),
+            [
+                {"code": f"{prefix}{n:05d}", "name": f"批量客户{n}", "status": "signed"}
+                for n in range(1, number + 1)
+            ],
+        )
         db.session.commit()
         db.session.remove()
 
@@ -223,9 +231,10 @@ def test_feedback_list_search_form_does_not_load_the_related_tables(
     assert len(page) < 200_000
     # A customer filter in the URL shows that customer (only) in the filter row.
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "FeedbackView")
-    index = [type(f).__name__ for f in
-             view.datamodel.get_filters(view.search_columns)._search_filters["customer"]
-             ].index("FilterRelationOneToManyEqual")
+    index = [
+        type(f).__name__
+        for f in view.datamodel.get_filters(view.search_columns)._search_filters["customer"]
+    ].index("FilterRelationOneToManyEqual")
     filtered_count, filtered = statements_for(
         app, admin, f"/feedback/list/?_flt_{index}_customer={customer.id}"
     )
@@ -236,8 +245,9 @@ def test_feedback_list_search_form_does_not_load_the_related_tables(
 
 
 @pytest.mark.parametrize("view, list_url, _show", [m for m in MODULES if m[0] != "CustomerView"])
-def test_no_list_search_form_loads_the_related_tables(app, admin, db_session, view, list_url,
-                                                     _show):
+def test_no_list_search_form_loads_the_related_tables(
+    app, admin, db_session, view, list_url, _show
+):
     """The same statements with 1 customer or 5 000: each search form's relation filters
     are server-searched drop-downs, holding no row."""
     add_customers(app, 1)
@@ -299,8 +309,10 @@ def test_lookup_narrows_to_the_chosen_customer(app, admin, db_session):
     assert 'data-depends="customer"' in page
 
 
-@pytest.mark.parametrize("url", ["/feedback/related/problem", "/feedback/related/nothing",
-                                 "/feedback/related/changed_by"])
+@pytest.mark.parametrize(
+    "url",
+    ["/feedback/related/problem", "/feedback/related/nothing", "/feedback/related/changed_by"],
+)
 def test_lookup_only_for_the_forms_relations(app, admin, url):
     assert admin.get(url).status_code == 404
 
@@ -322,7 +334,10 @@ def test_staff_lookup_offers_active_users_only(app, admin, db_session):
     engineer.active = False
     db_session.commit()
     try:
-        names = {r["text"] for r in related_json(admin, "/feedback/related/engineer?q=engineer")["results"]}
+        names = {
+            r["text"]
+            for r in related_json(admin, "/feedback/related/engineer?q=engineer")["results"]
+        }
         assert "engineer user" in names and "engineer2 user" not in names
     finally:
         engineer.active = True
@@ -335,8 +350,15 @@ def test_posting_an_id_saves_the_related_record(app, admin, many_customers, db_s
     from app.models import Contact, Customer
 
     customer = db_session.scalar(select(Customer).where(Customer.code == "Q04321"))
-    response = admin.post("/contacts/add", data={"customer": str(customer.id), "name": "李四",
-                                                 "phone": "13812345678", "status": "active"})
+    response = admin.post(
+        "/contacts/add",
+        data={
+            "customer": str(customer.id),
+            "name": "李四",
+            "phone": "13812345678",
+            "status": "active",
+        },
+    )
     assert response.status_code == 302
     db_session.expire_all()
     contact = db_session.scalar(select(Contact).where(Contact.name == "李四"))
@@ -350,8 +372,10 @@ def test_posting_an_unknown_id_is_refused_and_stores_nothing(app, admin, db_sess
 
     from app.models import Contact
 
-    response = admin.post("/contacts/add", data={"customer": value, "name": "李四",
-                                                 "phone": "13812345678", "status": "active"})
+    response = admin.post(
+        "/contacts/add",
+        data={"customer": value, "name": "李四", "phone": "13812345678", "status": "active"},
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "李四" in page  # the form keeps what was typed
@@ -413,9 +437,12 @@ def test_lists_sort_by_customer_in_one_query(app, admin, many_rows, view, base, 
     listing = [s for s in statements if "ORDER BY customer.code" in s]
     assert len(listing) == 1 and "LEFT OUTER JOIN customer AS customer " not in listing[0]
     with app.app_context():
-        expected = db.session.scalars(text(
-            f"SELECT {table}.id FROM {table} JOIN customer ON customer.id = {table}.customer_id "
-            f"ORDER BY customer.code {direction}, {table}.id {direction} LIMIT 50")).all()
+        expected = db.session.scalars(
+            text(
+                f"SELECT {table}.id FROM {table} JOIN customer ON customer.id = {table}.customer_id "
+                f"ORDER BY customer.code {direction}, {table}.id {direction} LIMIT 50"
+            )
+        ).all()
         db.session.remove()
     assert _shown_ids(page, base) == expected
 

@@ -1,6 +1,6 @@
 """The service report: the form, the downloaded workbook as openpyxl reads it, refusals."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from io import BytesIO
 from urllib.parse import quote
 
@@ -13,11 +13,37 @@ from app.reports import xlsx
 from tests.factories import make_customer, make_feedback, make_reporter
 
 URL = "/reports/service/xlsx?from=2026-01-01&to=2026-03-31"
-SHEETS = ["汇总", "按工程师", "按客户", "按城市", "按门店", "按原因", "按状态", "按级别",
-          "积压账龄", "月度趋势", "反馈明细"]
-DETAIL_HEADER = ["编号", "创建日期", "解决日期", "解决时长（小时）", "目标内解决", "客户编码",
-                 "公司名称", "反馈人员", "门店", "城市", "产品", "问题级别", "问题状态",
-                 "跟踪工程师", "问题描述", "原因分析"]
+SHEETS = [
+    "汇总",
+    "按工程师",
+    "按客户",
+    "按城市",
+    "按门店",
+    "按原因",
+    "按状态",
+    "按级别",
+    "积压账龄",
+    "月度趋势",
+    "反馈明细",
+]
+DETAIL_HEADER = [
+    "编号",
+    "创建日期",
+    "解决日期",
+    "解决时长（小时）",
+    "目标内解决",
+    "客户编码",
+    "公司名称",
+    "反馈人员",
+    "门店",
+    "城市",
+    "产品",
+    "问题级别",
+    "问题状态",
+    "跟踪工程师",
+    "问题描述",
+    "原因分析",
+]
 EVIL = '=HYPERLINK("http://x","y")'
 
 
@@ -34,9 +60,14 @@ def feedback(db_session):
     ]
     for reporter, created, hours, level, status in specs:
         make_feedback(
-            reporter, created_at=created, level=level, status=status, engineer=engineer,
+            reporter,
+            created_at=created,
+            level=level,
+            status=status,
+            engineer=engineer,
             resolved_at=None if hours is None else created + timedelta(hours=hours),
-            cause="-驱动版本过旧", city="上海",
+            cause="-驱动版本过旧",
+            city="上海",
         )
     return db_session
 
@@ -50,14 +81,22 @@ def _workbook(response):
 def test_form_is_in_chinese_with_dates_and_a_searching_customer_field(login_as, feedback):
     visitor = login_as("support")
     page = visitor.get("/reports/service/").get_data(as_text=True)
-    for text in ("服务报表", "开始日期", "截止日期", 'type="date"', "全部客户", "下载报表",
-                 'data-url="/reports/service/customers"', "crm/related_select.js"):
+    for text in (
+        "服务报表",
+        "开始日期",
+        "截止日期",
+        'type="date"',
+        "全部客户",
+        "下载报表",
+        'data-url="/reports/service/customers"',
+        "crm/related_select.js",
+    ):
         assert text in page
     assert "长益超市" not in page  # customers are searched, not all put in the page
     found = visitor.get("/reports/service/customers?q=超市").get_json()
     assert [row["text"] for row in found["results"]] == [
-        str(customer) for customer in feedback.scalars(
-            select(Customer).where(Customer.name == "长益超市"))
+        str(customer)
+        for customer in feedback.scalars(select(Customer).where(Customer.name == "长益超市"))
     ]
     assert found["pagination"] == {"more": False}
     assert visitor.get("/reports/service/customers?q=&page=x").get_json()["results"]
@@ -66,7 +105,8 @@ def test_form_is_in_chinese_with_dates_and_a_searching_customer_field(login_as, 
 def test_a_refused_form_keeps_the_chosen_customer(login_as, feedback):
     customer = feedback.scalars(select(Customer).where(Customer.name == "长益超市")).one()
     response = login_as("support").get(
-        f"/reports/service/xlsx?from=2026-03-31&to=2026-01-01&customer_id={customer.id}")
+        f"/reports/service/xlsx?from=2026-03-31&to=2026-01-01&customer_id={customer.id}"
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert f'<option value="{customer.id}" selected>{customer}</option>' in page
@@ -111,14 +151,20 @@ def test_report_workbook_sheets_headers_types_charts(login_as, feedback):
     backlog = book["积压账龄"]
     assert [cell.value for cell in backlog[1]] == ["未解决时长", "未解决", "紧急", "高", "中", "低"]
     assert [row[:2] for row in backlog.iter_rows(min_row=2, values_only=True)] == [
-        ("不足 1 天", 0), ("1–3 天", 0), ("3–7 天", 0), ("7–30 天", 0), ("30 天及以上", 1),
+        ("不足 1 天", 0),
+        ("1–3 天", 0),
+        ("3–7 天", 0),
+        ("7–30 天", 0),
+        ("30 天及以上", 1),
     ]  # the one open feedback of the period (03-02) is months old
     assert backlog["F6"].value == 1 and backlog["B6"].number_format == "#,##0"
     assert backlog.freeze_panes == "A2" and backlog.auto_filter.ref == "A1:F6"
 
     trend = book["月度趋势"]
     assert [row[0].value for row in trend.iter_rows(min_row=2)] == [
-        datetime(2026, 1, 1), datetime(2026, 2, 1), datetime(2026, 3, 1),
+        datetime(2026, 1, 1),
+        datetime(2026, 2, 1),
+        datetime(2026, 3, 1),
     ]
     assert trend["A2"].number_format == "yyyy-mm"
     assert [row[1].value for row in trend.iter_rows(min_row=2)] == [1, 1, 1]
@@ -132,7 +178,9 @@ def test_detail_rows_equal_the_database(login_as, feedback):
     assert detail.auto_filter.ref == "A1:P4"
     rows = list(detail.iter_rows(min_row=2, values_only=True))
     expected = feedback.scalars(
-        select(Feedback).where(Feedback.created_at < datetime(2026, 4, 1)).order_by(Feedback.created_at)
+        select(Feedback)
+        .where(Feedback.created_at < datetime(2026, 4, 1))
+        .order_by(Feedback.created_at)
     ).all()
     assert [row[0] for row in rows] == [item.id for item in expected]
     for row, item in zip(rows, expected):
@@ -157,14 +205,18 @@ def test_formula_like_text_comes_out_inert(login_as, feedback):
 
 
 def test_customer_filter(login_as, feedback):
-    customer_id = feedback.scalar(select(Feedback.customer_id).where(
-        Feedback.created_at == datetime(2026, 2, 10, 14, 30)))
+    customer_id = feedback.scalar(
+        select(Feedback.customer_id).where(Feedback.created_at == datetime(2026, 2, 10, 14, 30))
+    )
     book = _workbook(login_as("support").get(f"{URL}&customer_id={customer_id}"))
     assert book["汇总"]["B3"].value.endswith(EVIL)
     assert book["汇总"]["B3"].data_type == "s"
     assert [row[0] for row in book["反馈明细"].iter_rows(min_row=2, values_only=True)] == [
-        feedback.scalar(select(Feedback.id).where(Feedback.customer_id == customer_id)
-                        .where(Feedback.created_at < datetime(2026, 4, 1)))
+        feedback.scalar(
+            select(Feedback.id)
+            .where(Feedback.customer_id == customer_id)
+            .where(Feedback.created_at < datetime(2026, 4, 1))
+        )
     ]
 
 

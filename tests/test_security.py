@@ -12,16 +12,16 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import PASSWORD, Visitor, csrf_token_of
 from sqlalchemy import select
+from test_users import _make_user, _one_identity_per_request  # noqa: F401  (fixture)
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
 from app.extensions import db
-from app.models import Customer, CrmUser
+from app.models import CrmUser, Customer
 from app.services import login_throttle
-from conftest import PASSWORD, Visitor, csrf_token_of
 from factories import make_customer
-from test_users import _make_user, _one_identity_per_request  # noqa: F401  (fixture)
 
 TOO_MANY = "登录失败次数过多"
 
@@ -58,6 +58,7 @@ def _user(db_session, username):
 
 
 # ---------------------------------------------------------------- per account
+
 
 def test_account_is_locked_after_repeated_failures_even_with_the_right_password(app, db_session):
     _make_user(app)
@@ -102,10 +103,13 @@ def test_the_account_lock_is_seen_by_every_worker(app, db_session, tmp_path):
     _make_user(app)
     for attempt in range(app.config["CRM_LOGIN_MAX_FAILURES"]):
         _form_login(app, "zhaolei", "wrong-password", address=f"10.3.0.{attempt}")
-    other_worker = create_app({
-        "TESTING": True, "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-    })
+    other_worker = create_app(
+        {
+            "TESTING": True,
+            "RATELIMIT_ENABLED": False,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        }
+    )
     with other_worker.app_context():
         ok, page = _form_login(other_worker, "zhaolei", PASSWORD)
         db.session.remove()
@@ -113,6 +117,7 @@ def test_the_account_lock_is_seen_by_every_worker(app, db_session, tmp_path):
 
 
 # ---------------------------------------------------------------- per address
+
 
 @pytest.fixture
 def address_limit(app, monkeypatch):
@@ -152,6 +157,7 @@ def test_json_login_failures_count_for_the_address(app, db_session, address_limi
 
 # ---------------------------------------------------------------- session, passwords, CSRF
 
+
 def test_session_cookie_is_httponly_and_samesite_lax(app, db_session):
     response = Visitor(app).login("sales")
     cookie = response.headers.get("Set-Cookie")
@@ -167,14 +173,20 @@ def test_session_cookie_is_secure_when_configured(app, db_session, monkeypatch):
 
 def test_secure_cookies_are_turned_on_by_the_environment(app):
     """``CRM_SECURE_COOKIES=1`` (behind HTTPS) marks the session and remember cookies Secure."""
-    script = ("import config; print(config.SESSION_COOKIE_SECURE, config.REMEMBER_COOKIE_SECURE, "
-              "config.SESSION_COOKIE_HTTPONLY, config.SESSION_COOKIE_SAMESITE)")
-    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32,
-           "CRM_INSTANCE_DIR": app.instance_path}
+    script = (
+        "import config; print(config.SESSION_COOKIE_SECURE, config.REMEMBER_COOKIE_SECURE, "
+        "config.SESSION_COOKIE_HTTPONLY, config.SESSION_COOKIE_SAMESITE)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32, "CRM_INSTANCE_DIR": app.instance_path}
     for value, expected in (("1", "True True True Lax"), ("", "False False True Lax")):
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                env={**env, "CRM_SECURE_COOKIES": value}, cwd=app.root_path + "/..",
-                                check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            env={**env, "CRM_SECURE_COOKIES": value},
+            cwd=app.root_path + "/..",
+            check=True,
+        )
         assert result.stdout.strip() == expected
 
 
@@ -197,9 +209,23 @@ def _page_urls(app, db_session) -> list[str]:
     urls = []
     for rule in app.url_map.iter_rules():
         path = rule.rule
-        if ("GET" not in rule.methods or path.startswith(("/api/", "/static", "/appbuilder"))
-                or any(part in path for part in ("/delete/", "/action/", "/lang/", "logout",
-                                                  "export", "xlsx", "download", "/_"))):
+        if (
+            "GET" not in rule.methods
+            or path.startswith(("/api/", "/static", "/appbuilder"))
+            or any(
+                part in path
+                for part in (
+                    "/delete/",
+                    "/action/",
+                    "/lang/",
+                    "logout",
+                    "export",
+                    "xlsx",
+                    "download",
+                    "/_",
+                )
+            )
+        ):
             continue
         arguments = set(rule.arguments)
         if not arguments:
@@ -236,26 +262,51 @@ def test_every_form_carries_a_csrf_token(app, admin, db_session):
 def test_every_post_without_the_csrf_token_is_refused(app, admin, db_session):
     """Every route of the panel that takes a POST (the JWT API excepted) refuses it without a token."""
     customer = make_customer()
-    routes = [rule for rule in app.url_map.iter_rules()
-              if "POST" in rule.methods and not rule.rule.startswith("/api/")]
+    routes = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if "POST" in rule.methods and not rule.rule.startswith("/api/")
+    ]
     assert len(routes) > 50
     for rule in routes:
-        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "deactivate" if m.group(1) == "name" else str(customer.id), rule.rule)
-        response = admin.client.post(url, data={"name": "无令牌", "code": "C-CSRF", "action": "delete",
-                                                "rowid": str(customer.id)})
+        url = re.sub(
+            r"<(?:\w+:)?(\w+)>",
+            lambda m: "deactivate" if m.group(1) == "name" else str(customer.id),
+            rule.rule,
+        )
+        response = admin.client.post(
+            url,
+            data={
+                "name": "无令牌",
+                "code": "C-CSRF",
+                "action": "delete",
+                "rowid": str(customer.id),
+            },
+        )
         assert response.status_code == 400, f"{url}: {response.status_code}"
     db_session.expire_all()
     assert db_session.get(Customer, customer.id) is not None
     assert db_session.scalar(select(Customer).where(Customer.code == "C-CSRF")) is None
 
 
-@pytest.mark.parametrize("url,data", [
-    ("/customers/add", {"code": "C-CSRF", "name": "无令牌", "status": "signed"}),
-    ("/users/add", {"username": "nocsrf", "first_name": "无令牌", "phone": "13812345678",
-                    "email": "nocsrf@example.com", "password": "Strong-Pass99x",
-                    "conf_password": "Strong-Pass99x"}),
-    ("/login/", {"username": "sales", "password": PASSWORD}),
-])
+@pytest.mark.parametrize(
+    "url,data",
+    [
+        ("/customers/add", {"code": "C-CSRF", "name": "无令牌", "status": "signed"}),
+        (
+            "/users/add",
+            {
+                "username": "nocsrf",
+                "first_name": "无令牌",
+                "phone": "13812345678",
+                "email": "nocsrf@example.com",
+                "password": "Strong-Pass99x",
+                "conf_password": "Strong-Pass99x",
+            },
+        ),
+        ("/login/", {"username": "sales", "password": PASSWORD}),
+    ],
+)
 def test_a_post_without_the_csrf_token_is_refused(app, admin, db_session, url, data):
     response = admin.client.post(url, data=data)
     assert response.status_code == 400
@@ -278,6 +329,7 @@ def test_a_delete_by_get_is_refused(app, admin, db_session):
 
 
 # ---------------------------------------------------------------- error pages
+
 
 def test_a_page_the_role_may_not_open_gives_a_chinese_403(login_as):
     response = login_as("sales").get("/feedback/list/")

@@ -7,13 +7,14 @@ import json
 import logging
 import re
 import stat
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from test_licenses import reader_without_license  # noqa: F401  (a fixture)
 
 from app.services.signing import (
     SigningKeyMissing,
@@ -28,10 +29,9 @@ from app.services.signing import (
     verify_file,
 )
 from factories import make_customer, make_license, make_product
-from test_licenses import reader_without_license  # noqa: F401  (a fixture)
 
 ON = date(2026, 6, 15)
-ISSUED = datetime(2026, 6, 15, 2, 30, tzinfo=timezone.utc)
+ISSUED = datetime(2026, 6, 15, 2, 30, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "licenses.md"
 README = ROOT / "README.md"
@@ -43,15 +43,20 @@ def license_row(db_session):
         customer=make_customer(code="C-SIGN"), name="门店管理系统", version="5.2"
     )
     return make_license(
-        product=product, serial="SN-SIGN-0001", seats=10, valid_from=date(2026, 1, 1),
-        valid_to=date(2026, 12, 31), machine_info="收银机 3 台",
+        product=product,
+        serial="SN-SIGN-0001",
+        seats=10,
+        valid_from=date(2026, 1, 1),
+        valid_to=date(2026, 12, 31),
+        machine_info="收银机 3 台",
     )
 
 
 @pytest.fixture
 def expired_row(db_session):
-    return make_license(serial="SN-OLD-0001", valid_from=date(2025, 1, 1),
-                        valid_to=date(2025, 12, 31))
+    return make_license(
+        serial="SN-OLD-0001", valid_from=date(2025, 1, 1), valid_to=date(2025, 12, 31)
+    )
 
 
 @pytest.fixture
@@ -69,15 +74,22 @@ def change_one_byte(content: bytes) -> bytes:
 
 # ------------------------------------------------------------------ the service
 
+
 def test_sign_then_verify_round_trip(license_row):
     name, content = license_file(license_row, issued_at=ISSUED)
     assert name == "SN-SIGN-0001.lic"
     result = verify_file(content, on=ON)
     assert result.verdict is Verdict.valid
     assert result.payload == {
-        "customer_code": "C-SIGN", "product": "门店管理系统", "product_version": "5.2",
-        "serial": "SN-SIGN-0001", "seats": 10, "valid_from": "2026-01-01",
-        "valid_to": "2026-12-31", "trial": False, "machine_info": "收银机 3 台",
+        "customer_code": "C-SIGN",
+        "product": "门店管理系统",
+        "product_version": "5.2",
+        "serial": "SN-SIGN-0001",
+        "seats": 10,
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+        "trial": False,
+        "machine_info": "收银机 3 台",
         "issued_at": "2026-06-15T02:30:00+00:00",
     }
     document = json.loads(content)
@@ -91,10 +103,17 @@ def test_one_changed_byte_is_tampered(license_row):
     assert result.verdict is Verdict.tampered and result.payload is None
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"not json", b"[]", b'{"payload": "{}"}', b'{"payload": "{}", "signature": "%%%"}',
-    "授权".encode("gbk"),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"payload": "{}"}',
+        b'{"payload": "{}", "signature": "%%%"}',
+        "授权".encode("gbk"),
+    ],
+)
 def test_damaged_files_are_tampered(app_context, content):
     assert verify_file(content, on=ON).verdict is Verdict.tampered
 
@@ -135,6 +154,7 @@ def test_verdict_messages_are_chinese(app):
 
 # ------------------------------------------------------------------ the key
 
+
 def test_private_key_is_created_once_with_owner_only_permissions(app, app_context):
     first = load_private_key()
     path = key_path()
@@ -152,10 +172,13 @@ def test_configured_key_path_is_used_and_must_exist(app, tmp_path, monkeypatch, 
     assert not configured.exists()
 
     own = Ed25519PrivateKey.generate()
-    configured.write_bytes(own.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    configured.write_bytes(
+        own.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     _name, content = license_file(license_row, issued_at=ISSUED)
     assert json.loads(content)["key_id"] == key_id(own.public_key())
     assert verify_file(content, own.public_key(), on=ON).verdict is Verdict.valid
@@ -173,6 +196,7 @@ def test_missing_configured_key_is_a_message_not_a_500(
 
 
 # ------------------------------------------------------------------ downloads
+
 
 def test_license_file_download_verifies(license_row, login_as, app):
     sales = login_as("sales")
@@ -195,8 +219,7 @@ def test_public_key_download(license_row, login_as, app):
         assert response.data == public_key_pem()
 
 
-def test_downloads_are_refused_without_license_read(license_row, login_as,
-                                                    reader_without_license):
+def test_downloads_are_refused_without_license_read(license_row, login_as, reader_without_license):
     refused = login_as(reader_without_license)
     assert refused.get(f"/licenses/license-file/{license_row.id}").status_code == 403
     assert refused.get("/licenses/public-key.pem").status_code == 403
@@ -231,20 +254,26 @@ def test_private_key_is_never_in_a_response_or_a_log(
     with app.app_context():
         private = load_private_key(create=False)
     pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
     body = "".join(line for line in pem.splitlines() if "-----" not in line)
     raw = private.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
         serialization.NoEncryption(),
     )
     secrets = [body, raw.hex(), base64.b64encode(raw).decode()]
     urls = [
-        "/licenses/list/", f"/licenses/show/{license_row.id}",
-        f"/licenses/license-file/{license_row.id}", "/licenses/public-key.pem",
-        "/license-stats/", f"/customers/show/{license_row.customer_id}",
-        "/api/v1/licenses/", "/health",
+        "/licenses/list/",
+        f"/licenses/show/{license_row.id}",
+        f"/licenses/license-file/{license_row.id}",
+        "/licenses/public-key.pem",
+        "/license-stats/",
+        f"/customers/show/{license_row.customer_id}",
+        "/api/v1/licenses/",
+        "/health",
     ]
     for url in urls:
         response = admin.get(url)
@@ -261,6 +290,7 @@ def test_private_key_is_never_in_a_response_or_a_log(
 
 
 # ------------------------------------------------------------------ the command line
+
 
 def run_verify(app, path, *extra):
     return app.test_cli_runner().invoke(
@@ -326,12 +356,13 @@ def test_cli_verify_missing_file_is_a_usage_error(app, tmp_path):
 
 # ------------------------------------------------------------------ the documented snippet
 
+
 def documented_verifier(document: Path):
     """The standalone function from ``document``, run as the vendor would embed it."""
     text = document.read_text(encoding="utf-8")
     code = re.search(r"```python\n(.*?def verify_license.*?)```", text, re.S).group(1)
     namespace: dict = {}
-    exec(compile(code, str(document), "exec"), namespace)  # noqa: S102  (our own documentation)
+    exec(compile(code, str(document), "exec"), namespace)
     return namespace["verify_license"]
 
 
@@ -345,8 +376,9 @@ def test_documented_standalone_verifier(license_row, expired_row, login_as, docu
     with pytest.raises(InvalidSignature):
         verify_license(change_one_byte(good), public_pem, today=ON)
     with pytest.raises(ValueError):
-        verify_license(sales.get(f"/licenses/license-file/{expired_row.id}").data,
-                       public_pem, today=ON)
+        verify_license(
+            sales.get(f"/licenses/license-file/{expired_row.id}").data, public_pem, today=ON
+        )
     other_pem = public_key_pem(Ed25519PrivateKey.generate().public_key())
     with pytest.raises(InvalidSignature):
         verify_license(good, other_pem, today=ON)

@@ -99,12 +99,18 @@ def test_per_engineer(data):
 def test_status_and_level_list_every_value_in_order(data):
     status = statistics.breakdown(PERIOD, "status", as_of=AS_OF)
     assert [(row.key, row.kpis.total) for row in status] == [
-        ("new", 1), ("in_progress", 1), ("resolved", 4), ("closed", 1),
+        ("new", 1),
+        ("in_progress", 1),
+        ("resolved", 4),
+        ("closed", 1),
     ]
     assert status[0].label == "新建"
     level = statistics.breakdown(PERIOD, "level", as_of=AS_OF)
     assert [(row.key, row.kpis.total) for row in level] == [
-        ("urgent", 2), ("high", 2), ("medium", 2), ("low", 1),
+        ("urgent", 2),
+        ("high", 2),
+        ("medium", 2),
+        ("low", 1),
     ]
     urgent = level[0].kpis
     assert (urgent.within_target, urgent.median_hours) == (1, pytest.approx(4))
@@ -115,7 +121,9 @@ def test_text_breakdowns_group_blank_and_trim(data):
     assert city == {"上海": 5, "北京": 1, "杭州": 1}
     cause = statistics.breakdown(PERIOD, "cause", as_of=AS_OF)
     assert [(row.key, row.label, row.kpis.total) for row in cause] == [
-        (None, "（空）", 3), ("打印机驱动", "打印机驱动", 2), ("网络", "网络", 2),
+        (None, "（空）", 3),
+        ("打印机驱动", "打印机驱动", 2),
+        ("网络", "网络", 2),
     ]
 
 
@@ -162,23 +170,31 @@ def test_empty_period_has_zeroes_not_errors(db_session):
         ({"to": "2026-03-31"}, "from", "请填写开始日期"),
         ({"from": "2026-13-01", "to": "2026-03-31"}, "from", "开始日期必须是日期"),
         ({"from": "2026-03-31", "to": "2026-01-01"}, "to", "截止日期不能早于开始日期"),
-        ({"from": "2026-01-01", "to": "2026-03-31", "customer_id": "abc"}, "customer_id",
-         "请从列表中选择客户"),
-        ({"from": "2026-01-01", "to": "2026-03-31", "customer_id": "999999"}, "customer_id",
-         "没有 ID 为 999999 的客户"),
+        (
+            {"from": "2026-01-01", "to": "2026-03-31", "customer_id": "abc"},
+            "customer_id",
+            "请从列表中选择客户",
+        ),
+        (
+            {"from": "2026-01-01", "to": "2026-03-31", "customer_id": "999999"},
+            "customer_id",
+            "没有 ID 为 999999 的客户",
+        ),
     ],
 )
 def test_bad_queries_are_refused_in_chinese(app, args, field, message):
-    with app.test_request_context("/"):
-        with pytest.raises(QueryInvalid) as refused:
-            ReportQuery.from_args(args)
+    with app.test_request_context("/"), pytest.raises(QueryInvalid) as refused:
+        ReportQuery.from_args(args)
     assert message in refused.value.errors[field]
 
 
 def test_trend_of_a_very_long_period_spans_only_the_months_with_feedback(data):
     months = statistics.monthly(ReportQuery(date(1900, 1, 1), date(9998, 12, 31)), as_of=AS_OF)
     assert [row.month for row in months] == [
-        date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1),
+        date(2025, 12, 1),
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        date(2026, 3, 1),
     ]
     assert [row.kpis.total for row in months] == [1, 1, 2, 4]
 
@@ -187,10 +203,18 @@ def test_backlog_by_age_group_and_level(data):
     # On 03-21 12:00 row 6 is exactly one day old (the next group), row 5 11.5 days.
     groups = statistics.backlog_ages(PERIOD, as_of=datetime(2026, 3, 21, 12, 0))
     assert [(group.min_days, group.max_days) for group in groups] == [
-        (0, 1), (1, 3), (3, 7), (7, 30), (30, None),
+        (0, 1),
+        (1, 3),
+        (3, 7),
+        (7, 30),
+        (30, None),
     ]
     assert [group.label for group in groups] == [
-        "不足 1 天", "1–3 天", "3–7 天", "7–30 天", "30 天及以上",
+        "不足 1 天",
+        "1–3 天",
+        "3–7 天",
+        "7–30 天",
+        "30 天及以上",
     ]
     assert [group.total for group in groups] == [0, 1, 0, 1, 0]
     assert groups[1].by_level == {"urgent": 0, "high": 0, "medium": 1, "low": 0}
@@ -213,5 +237,6 @@ def test_a_partial_target_config_keeps_the_other_levels_defaults(app, data, monk
     level = {row.key: row.kpis.within_target for row in stats.breakdowns["level"]}
     assert level == {"urgent": 0, "high": 2, "medium": 0, "low": 0}
     within = {row[0]: row[4] for row in statistics.detail_rows(PERIOD)}
-    assert sorted(within.values(), key=str) == sorted(["否", "否", "是", "否", None, None, "是"],
-                                                      key=str)
+    assert sorted(within.values(), key=str) == sorted(
+        ["否", "否", "是", "否", None, None, "是"], key=str
+    )

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import PASSWORD, Visitor
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -14,7 +15,6 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import CrmUser
 from app.services import accounts
-from conftest import PASSWORD, Visitor
 from factories import make_customer, make_feedback
 
 STRONG = "Strong-Pass99x"
@@ -36,7 +36,9 @@ def _one_identity_per_request(monkeypatch):
                 g.pop(key)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(FlaskClient, "open", open_)  # FAB's rule: 2 capitals, 1 special, 2 digits, 3 lower, 10 long
+    monkeypatch.setattr(
+        FlaskClient, "open", open_
+    )  # FAB's rule: 2 capitals, 1 special, 2 digits, 3 lower, 10 long
 
 
 def _role_id(app, key: str) -> int:
@@ -45,11 +47,18 @@ def _role_id(app, key: str) -> int:
 
 def _user_form(app, **overrides) -> dict:
     data = {
-        "username": "wangfang", "first_name": "王芳", "phone": "13812345678",
-        "email": "wangfang@example.com", "age": "30", "position": "销售经理",
-        "years_of_work": "6", "home_address": "上海市徐汇区漕溪北路 1 号",
-        "active": "y", "roles": str(_role_id(app, "sales")),
-        "password": STRONG, "conf_password": STRONG,
+        "username": "wangfang",
+        "first_name": "王芳",
+        "phone": "13812345678",
+        "email": "wangfang@example.com",
+        "age": "30",
+        "position": "销售经理",
+        "years_of_work": "6",
+        "home_address": "上海市徐汇区漕溪北路 1 号",
+        "active": "y",
+        "roles": str(_role_id(app, "sales")),
+        "password": STRONG,
+        "conf_password": STRONG,
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -72,8 +81,11 @@ def _text(response) -> str:
 def _make_user(app, username="zhaolei", role="sales", **extra) -> CrmUser:
     sm = app.appbuilder.sm
     user = sm.add_user(
-        username=username, first_name=f"{username}姓名", last_name="",
-        email=f"{username}@example.com", role=sm.find_role(app.config["CRM_ROLE_NAMES"][role]),
+        username=username,
+        first_name=f"{username}姓名",
+        last_name="",
+        email=f"{username}@example.com",
+        role=sm.find_role(app.config["CRM_ROLE_NAMES"][role]),
         password=PASSWORD,
     )
     for key, value in extra.items():
@@ -84,6 +96,7 @@ def _make_user(app, username="zhaolei", role="sales", **extra) -> CrmUser:
 
 # ---------------------------------------------------------------- add
 
+
 def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
     before = _users(db_session)
     response = admin.post("/users/add", data=_user_form(app))
@@ -92,7 +105,12 @@ def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
     assert _users(db_session) == before + 1
     user = _user(db_session, "wangfang")
     assert (user.first_name, user.last_name, user.phone, user.age, user.years_of_work) == (
-        "王芳", "", "13812345678", 30, 6)
+        "王芳",
+        "",
+        "13812345678",
+        30,
+        6,
+    )
     assert [role.name for role in user.roles] == ["销售"]
     assert user.password != STRONG and user.password.startswith(("scrypt:", "pbkdf2:"))
     newcomer = Visitor(app)
@@ -102,9 +120,15 @@ def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
 
 # The seed's user fields (SPEC.md, module 8) and their Chinese labels.
 SEED_FIELD_LABELS = {
-    "username": "登录名", "first_name": "姓名", "age": "年龄", "position": "职位",
-    "phone": "电话", "email": "电子邮箱", "home_address": "家庭住址",
-    "years_of_work": "工作年限", "roles": "账户权限",
+    "username": "登录名",
+    "first_name": "姓名",
+    "age": "年龄",
+    "position": "职位",
+    "phone": "电话",
+    "email": "电子邮箱",
+    "home_address": "家庭住址",
+    "years_of_work": "工作年限",
+    "roles": "账户权限",
 }
 
 
@@ -127,25 +151,39 @@ def test_user_add_and_edit_forms_have_the_seed_fields_in_chinese(app, admin, db_
 
 
 def test_user_list_and_show_pages_have_the_seed_fields_in_chinese(app, admin, db_session):
-    user = _make_user(app, phone="13812345678", age=31, position="工程师",
-                      years_of_work=8, home_address="上海市静安区")
+    user = _make_user(
+        app,
+        phone="13812345678",
+        age=31,
+        position="工程师",
+        years_of_work=8,
+        home_address="上海市静安区",
+    )
     listing = _text(admin.get("/users/list/?_flt_0_username=zhaolei"))
     headers = re.findall(r"<th[^>]*>(.*?)</th>", listing, re.S)
     headers = " ".join(re.sub(r"<[^>]+>", " ", header) for header in headers)
     for label in ("登录名", "姓名", "职位", "电话", "电子邮箱", "启用", "账户权限"):
         assert label in headers, label
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*zhaolei姓名.*?</tr>", listing, re.S).group(0)
-    cells = [re.sub(r"<[^>]+>|\s+", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-    assert ["zhaolei", "zhaolei姓名", "工程师", "13812345678", "zhaolei@example.com", "是", "销售"] == [
-        cell for cell in cells if cell and cell not in ("查看", "编辑", "删除")
-    ][-7:], cells
+    cells = [
+        re.sub(r"<[^>]+>|\s+", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    ]
+    assert [cell for cell in cells if cell and cell not in ("查看", "编辑", "删除")][-7:] == [
+        "zhaolei",
+        "zhaolei姓名",
+        "工程师",
+        "13812345678",
+        "zhaolei@example.com",
+        "是",
+        "销售",
+    ], cells
 
     show = _text(admin.get(f"/users/show/{user.id}"))
     for label in SEED_FIELD_LABELS.values():
         assert re.search(rf"<th[^>]*>\s*{label}\s*</th>", show), label
     for value in ("zhaolei姓名", "13812345678", "31", "工程师", "8", "上海市静安区", "销售"):
         assert value in show, value
-    body = show[show.index('id="Home"'):]
+    body = show[show.index('id="Home"') :]
     assert not re.search(r">\s*(None|True|False|\[.*?\])\s*<", body), "Python values shown raw"
 
 
@@ -153,7 +191,8 @@ def _field_error(page: str, field: str) -> str:
     """The error shown beside the form field named ``field`` ('' when none)."""
     match = re.search(
         rf'name="{field}"[^>]*>(?:(?!</td>).)*?class="alert alert-danger">\s*(.*?)\s*</div>',
-        page, re.S,
+        page,
+        re.S,
     )
     return match.group(1).strip() if match else ""
 
@@ -167,12 +206,24 @@ def _field_error(page: str, field: str) -> str:
         ({"phone": "12345"}, "phone", "电话", "电话须为大陆手机号"),
         ({"password": "abc12345", "conf_password": "abc12345"}, "password", "密码", "两个大写字母"),
         ({"conf_password": "Other-Pass99x"}, "conf_password", "密码", "密码"),
-        ({"email": "sales@example.com"}, "email", "电子邮箱",
-         "电子邮箱“sales@example.com”已被使用"),
+        (
+            {"email": "sales@example.com"},
+            "email",
+            "电子邮箱",
+            "电子邮箱“sales@example.com”已被使用",
+        ),
         ({"roles": None}, "roles", "角色", "请至少选择一个角色"),
     ],
-    ids=["duplicate-login-name", "missing-phone", "phone-left-out", "bad-phone", "weak-password",
-         "password-mismatch", "duplicate-email", "no-role"],
+    ids=[
+        "duplicate-login-name",
+        "missing-phone",
+        "phone-left-out",
+        "bad-phone",
+        "weak-password",
+        "password-mismatch",
+        "duplicate-email",
+        "no-role",
+    ],
 )
 def test_user_add_errors_name_the_field_and_store_nothing(
     app, admin, db_session, overrides, field, field_label, message
@@ -200,21 +251,37 @@ def test_user_add_error_messages_are_chinese(app, admin, db_session):
 
 # ---------------------------------------------------------------- own profile
 
+
 def test_users_edit_their_own_profile_but_not_their_roles(app, login_as, db_session):
     visitor = login_as("sales")
     form_page = _text(visitor.get("/userinfoeditview/form"))
     assert 'value="sales user"' in form_page and "电话" in form_page
     assert 'name="roles"' not in form_page and 'name="username"' not in form_page
     manager_role = str(_role_id(app, "manager"))
-    response = visitor.post("/userinfoeditview/form", data={
-        "first_name": "李销售", "phone": "13900001111", "email": "sales@example.com",
-        "age": "28", "position": "销售代表", "years_of_work": "3", "home_address": "杭州",
-        "roles": manager_role, "username": "hacker", "active": "",
-    })
+    response = visitor.post(
+        "/userinfoeditview/form",
+        data={
+            "first_name": "李销售",
+            "phone": "13900001111",
+            "email": "sales@example.com",
+            "age": "28",
+            "position": "销售代表",
+            "years_of_work": "3",
+            "home_address": "杭州",
+            "roles": manager_role,
+            "username": "hacker",
+            "active": "",
+        },
+    )
     assert response.status_code == 302
     user = _user(db_session, "sales")
     try:
-        assert (user.first_name, user.phone, user.age, user.position) == ("李销售", "13900001111", 28, "销售代表")
+        assert (user.first_name, user.phone, user.age, user.position) == (
+            "李销售",
+            "13900001111",
+            28,
+            "销售代表",
+        )
         assert [role.name for role in user.roles] == ["销售"] and user.active
         assert "个人资料已保存" in _text(visitor.get("/"))
     finally:
@@ -225,9 +292,14 @@ def test_users_edit_their_own_profile_but_not_their_roles(app, login_as, db_sess
 
 def test_profile_errors_are_refused_with_the_field_named(app, login_as, db_session):
     visitor = login_as("support")
-    response = visitor.post("/userinfoeditview/form", data={
-        "first_name": "客服", "phone": "", "email": "sales@example.com",
-    })
+    response = visitor.post(
+        "/userinfoeditview/form",
+        data={
+            "first_name": "客服",
+            "phone": "",
+            "email": "sales@example.com",
+        },
+    )
     assert response.status_code == 200
     page = _text(response)
     assert "请填写电话。" in page and "电子邮箱“sales@example.com”已被使用" in page
@@ -241,6 +313,7 @@ def test_everyone_sees_their_own_user_info(login_as):
 
 
 # ---------------------------------------------------------------- delete and deactivate
+
 
 def test_unused_user_is_deleted(app, admin, db_session):
     user = _make_user(app)
@@ -335,8 +408,10 @@ def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, 
     session.login("zhaolei")
     assert session.get("/customers/list/").status_code == 200
     api = app.test_client()
-    token = api.post("/api/v1/security/login", json={
-        "username": "zhaolei", "password": PASSWORD, "provider": "db"}).json["access_token"]
+    token = api.post(
+        "/api/v1/security/login",
+        json={"username": "zhaolei", "password": PASSWORD, "provider": "db"},
+    ).json["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert api.get("/api/v1/customers/", headers=bearer).status_code == 200
 
@@ -365,8 +440,12 @@ def test_admin_cannot_deactivate_or_demote_themself_as_last_admin(app, admin, db
     response = admin.post(f"/users/action/deactivate/{me.id}", follow_redirects=True)
     assert "这是您自己的账户" in _text(response)
     form = {
-        "username": "admin", "first_name": me.first_name, "phone": "13812345678",
-        "email": me.email, "roles": str(_role_id(app, "sales")), "active": "y",
+        "username": "admin",
+        "first_name": me.first_name,
+        "phone": "13812345678",
+        "email": me.email,
+        "roles": str(_role_id(app, "sales")),
+        "active": "y",
     }
     response = admin.post(f"/users/edit/{me.id}", data=form, follow_redirects=True)
     assert "最后一个启用的管理员" in _text(response)
@@ -403,8 +482,14 @@ def test_an_admin_edit_that_breaks_a_rule_names_the_field_and_changes_nothing(
     app, admin, db_session
 ):
     user = _make_user(app, phone="13812345678")
-    form = _user_form(app, username="zhaolei", email="zhaolei@example.com", phone="",
-                      password=None, conf_password=None)
+    form = _user_form(
+        app,
+        username="zhaolei",
+        email="zhaolei@example.com",
+        phone="",
+        password=None,
+        conf_password=None,
+    )
     response = admin.post(f"/users/edit/{user.id}", data=form)
     assert response.status_code == 200
     assert "请填写电话" in _field_error(_text(response), "phone")

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from test_modules import BY_BASE, admin, field_errors, flashes, related, text_of  # noqa: F401
 
 from app.models import Contact, Contract, Customer, Feedback, License, Reporter
 from app.services.validation import (
@@ -29,7 +30,6 @@ from factories import (
     make_product,
     make_reporter,
 )
-from test_modules import BY_BASE, admin, field_errors, flashes, related, text_of  # noqa: F401
 
 # A 1949-02-30 "birth date" with the check digit that would otherwise be right.
 BAD_DATE_ID = "11010519490230002" + national_id_check_digit("11010519490230002")
@@ -41,9 +41,20 @@ BAD_DATE_ID = "11010519490230002" + national_id_check_digit("11010519490230002")
 @pytest.mark.parametrize(
     "number",
     [
-        "13812345678", "19912345678", "+8613812345678", "86 13812345678", "+86-13812345678",
-        "021-62345678", "0755-2345678", "010 62345678", "02162345678", "62345678",
-        "021-62345678-801", "400-123-4567", "8001234567", " 13812345678 ",
+        "13812345678",
+        "19912345678",
+        "+8613812345678",
+        "86 13812345678",
+        "+86-13812345678",
+        "021-62345678",
+        "0755-2345678",
+        "010 62345678",
+        "02162345678",
+        "62345678",
+        "021-62345678-801",
+        "400-123-4567",
+        "8001234567",
+        " 13812345678 ",
     ],
 )
 def test_phone_accepts_mainland_mobiles_and_landlines(number):
@@ -53,8 +64,17 @@ def test_phone_accepts_mainland_mobiles_and_landlines(number):
 @pytest.mark.parametrize(
     "number",
     [
-        "", "abc", "12812345678", "1381234567", "138123456789", "23812345678",
-        "+1 2025550123", "021-02345678", "021-623", "13812345678x", "1381234567８",
+        "",
+        "abc",
+        "12812345678",
+        "1381234567",
+        "138123456789",
+        "23812345678",
+        "+1 2025550123",
+        "021-02345678",
+        "021-623",
+        "13812345678x",
+        "1381234567８",
     ],
 )
 def test_phone_refuses_other_numbers(number):
@@ -68,7 +88,9 @@ def test_check_digit_follows_gb_11643():
     assert national_id_check_digit("11010519491231002") == "X"
     assert national_id_check_digit("44052418800101001") == "4"
     # every remainder maps onto one of the eleven check characters
-    assert {national_id_check_digit(f"1101051949123100{d}") for d in range(10)} <= set("10X98765432")
+    assert {national_id_check_digit(f"1101051949123100{d}") for d in range(10)} <= set(
+        "10X98765432"
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +119,10 @@ def test_invalid_national_ids_fail(number, why):
 
 
 def test_bad_date_id_has_the_right_check_digit_so_only_the_date_is_wrong():
-    total = sum(int(d) * w for d, w in zip(BAD_DATE_ID[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)))
+    total = sum(
+        int(d) * w
+        for d, w in zip(BAD_DATE_ID[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2))
+    )
     assert "10X98765432"[total % 11] == BAD_DATE_ID[17]
 
 
@@ -121,7 +146,9 @@ def test_required_fields_are_named_in_chinese(zh, db_session):
     assert errors == {"code": "请填写客户编码。", "name": "请填写公司名称。"}
 
 
-@pytest.mark.parametrize("address", ["a@b", "a b@c.cn", "@example.com", "a@example", "a@@b.cn", "中文"])
+@pytest.mark.parametrize(
+    "address", ["a@b", "a b@c.cn", "@example.com", "a@example", "a@@b.cn", "中文"]
+)
 def test_email_format(zh, db_session, address):
     assert "email" in validate(Reporter, dict(email=address))
     assert "email" not in validate(Reporter, dict(email="li.si+crm@store-1.example.com.cn"))
@@ -136,22 +163,35 @@ def test_customer_code_characters(zh, db_session):
 def test_end_date_before_start(zh, db_session):
     errors = validate(Contract, dict(sign_date=date(2026, 5, 2), end_date=date(2026, 5, 1)))
     assert errors["end_date"] == "截止日期不能早于签订日期。"
-    assert "end_date" not in validate(Contract, dict(sign_date=date(2026, 5, 2), end_date=date(2026, 5, 2)))
+    assert "end_date" not in validate(
+        Contract, dict(sign_date=date(2026, 5, 2), end_date=date(2026, 5, 2))
+    )
 
 
 def test_resolved_before_created_compares_date_and_datetime(zh, db_session):
     errors = validate(
-        Feedback, dict(created_at=datetime(2026, 5, 2, 9, 0), resolved_at=datetime(2026, 5, 2, 8, 59))
+        Feedback,
+        dict(created_at=datetime(2026, 5, 2, 9, 0), resolved_at=datetime(2026, 5, 2, 8, 59)),
     )
     assert "resolved_at" in errors
-    errors = validate(Feedback, dict(created_at=date(2026, 5, 2), resolved_at=datetime(2026, 5, 2, 0, 0)))
+    errors = validate(
+        Feedback, dict(created_at=date(2026, 5, 2), resolved_at=datetime(2026, 5, 2, 0, 0))
+    )
     assert "resolved_at" not in errors
 
 
 @pytest.mark.parametrize(
     "amount, ok",
-    [(Decimal("0"), True), (Decimal("0.01"), True), ("12.5", True), (Decimal("-0.01"), False),
-     (-1, False), ("abc", False), (Decimal("NaN"), False), (Decimal("Infinity"), False)],
+    [
+        (Decimal("0"), True),
+        (Decimal("0.01"), True),
+        ("12.5", True),
+        (Decimal("-0.01"), False),
+        (-1, False),
+        ("abc", False),
+        (Decimal("NaN"), False),
+        (Decimal("Infinity"), False),
+    ],
 )
 def test_amount_is_a_number_not_below_zero(zh, db_session, amount, ok):
     assert ("amount" not in validate(Contract, dict(amount=amount))) is ok
@@ -274,24 +314,49 @@ def test_required_field(admin, db_session, related, base, overrides, field, mess
 @pytest.mark.parametrize("base", ["customers", "contacts", "reporters"])
 @pytest.mark.parametrize("address", ["not-an-email", "a@b", "张三@公司"])
 def test_email_format_on_the_form(admin, db_session, related, base, address):
-    refused(admin, db_session, related, base, {"email": address}, "email",
-            "电子邮箱不是有效的电子邮箱地址。", ["email", "phone"])
+    refused(
+        admin,
+        db_session,
+        related,
+        base,
+        {"email": address},
+        "email",
+        "电子邮箱不是有效的电子邮箱地址。",
+        ["email", "phone"],
+    )
 
 
 @pytest.mark.parametrize("base", ["customers", "contacts", "reporters"])
 @pytest.mark.parametrize("number", ["12345", "1381234567", "12812345678", "电话号码"])
 def test_phone_format_on_the_form(admin, db_session, related, base, number):
-    refused(admin, db_session, related, base, {"phone": number}, "phone",
-            "电话须为大陆手机号（11 位）或固定电话", ["phone", "email"])
+    refused(
+        admin,
+        db_session,
+        related,
+        base,
+        {"phone": number},
+        "phone",
+        "电话须为大陆手机号（11 位）或固定电话",
+        ["phone", "email"],
+    )
 
 
 @pytest.mark.parametrize(
-    "number", ["110105194912310021", BAD_DATE_ID, "110105491231002", "ABCDEFGHIJKLMNOPQR"],
+    "number",
+    ["110105194912310021", BAD_DATE_ID, "110105491231002", "ABCDEFGHIJKLMNOPQR"],
     ids=["check-digit", "birth-date", "15-digit", "letters"],
 )
 def test_national_id_on_the_form(admin, db_session, related, number):
-    refused(admin, db_session, related, "contacts", {"national_id": number}, "national_id",
-            "身份证号须为有效的 18 位身份证号", ["national_id", "phone"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "contacts",
+        {"national_id": number},
+        "national_id",
+        "身份证号须为有效的 18 位身份证号",
+        ["national_id", "phone"],
+    )
 
 
 def test_valid_national_id_with_lower_case_x_is_stored(admin, db_session, related):
@@ -301,21 +366,41 @@ def test_valid_national_id_with_lower_case_x_is_stored(admin, db_session, relate
 
 
 def test_contract_end_before_sign(admin, db_session, related):
-    refused(admin, db_session, related, "contracts",
-            {"sign_date": "2026-07-01", "end_date": "2026-06-30"}, "end_date",
-            "截止日期不能早于签订日期。", ["sign_date", "end_date", "amount"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "contracts",
+        {"sign_date": "2026-07-01", "end_date": "2026-06-30"},
+        "end_date",
+        "截止日期不能早于签订日期。",
+        ["sign_date", "end_date", "amount"],
+    )
 
 
 @pytest.mark.parametrize("amount", ["-0.01", "-100"])
 def test_negative_amount(admin, db_session, related, amount):
-    refused(admin, db_session, related, "contracts", {"amount": amount}, "amount",
-            "合同金额不能小于 0。", ["amount"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "contracts",
+        {"amount": amount},
+        "amount",
+        "合同金额不能小于 0。",
+        ["amount"],
+    )
 
 
 @pytest.mark.parametrize(
     "amount, message",
-    [("abc", "合同金额"), ("NaN", "合同金额"), ("1e999999", "合同金额数值过大。"),
-     ("1000000000000", "合同金额数值过大。"), ("12.345", "合同金额最多保留 2 位小数。")],
+    [
+        ("abc", "合同金额"),
+        ("NaN", "合同金额"),
+        ("1e999999", "合同金额数值过大。"),
+        ("1000000000000", "合同金额数值过大。"),
+        ("12.345", "合同金额最多保留 2 位小数。"),
+    ],
 )
 def test_amount_that_does_not_fit(admin, db_session, related, amount, message):
     module = BY_BASE["contracts"]
@@ -334,33 +419,74 @@ def test_largest_amount_that_fits_is_stored_exactly(admin, db_session, related):
 
 @pytest.mark.parametrize("seats", ["0", "-1"])
 def test_license_seats_at_least_one(admin, db_session, related, seats):
-    refused(admin, db_session, related, "licenses", {"seats": seats}, "seats",
-            "授权个数不能小于 1。", ["seats", "serial"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "licenses",
+        {"seats": seats},
+        "seats",
+        "授权个数不能小于 1。",
+        ["seats", "serial"],
+    )
 
 
 def test_license_valid_to_before_valid_from(admin, db_session, related):
-    refused(admin, db_session, related, "licenses",
-            {"valid_from": "2026-07-01", "valid_to": "2026-06-30"}, "valid_to",
-            "终止日期不能早于起始日期。", ["valid_from", "valid_to"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "licenses",
+        {"valid_from": "2026-07-01", "valid_to": "2026-06-30"},
+        "valid_to",
+        "终止日期不能早于起始日期。",
+        ["valid_from", "valid_to"],
+    )
 
 
 def test_feedback_resolved_before_created(admin, db_session, related):
-    refused(admin, db_session, related, "feedback",
-            {"created_at": "2026-03-01 10:00:00", "resolved_at": "2026-03-01 09:00:00",
-             "cause": "网络故障"},
-            "resolved_at", "解决日期不能早于", ["created_at", "resolved_at"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "feedback",
+        {
+            "created_at": "2026-03-01 10:00:00",
+            "resolved_at": "2026-03-01 09:00:00",
+            "cause": "网络故障",
+        },
+        "resolved_at",
+        "解决日期不能早于",
+        ["created_at", "resolved_at"],
+    )
 
 
 def test_license_product_of_another_customer(admin, db_session, related):
     foreign = make_product(customer=make_customer()).id
-    refused(admin, db_session, related, "licenses", {"product": foreign}, "product",
-            "产品属于其他客户，请选择本客户的记录。", ["product", "serial"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "licenses",
+        {"product": foreign},
+        "product",
+        "产品属于其他客户，请选择本客户的记录。",
+        ["product", "serial"],
+    )
 
 
 def test_feedback_reporter_of_another_customer(admin, db_session, related):
     foreign = make_reporter(customer=make_customer()).id
-    refused(admin, db_session, related, "feedback", {"reporter": foreign}, "reporter",
-            "反馈人员属于其他客户", ["reporter", "problem"])
+    refused(
+        admin,
+        db_session,
+        related,
+        "feedback",
+        {"reporter": foreign},
+        "reporter",
+        "反馈人员属于其他客户",
+        ["reporter", "problem"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -374,8 +500,16 @@ def test_feedback_reporter_of_another_customer(admin, db_session, related):
 )
 def test_duplicate_is_named_not_a_500(admin, db_session, related, base, field, make, label):
     make()
-    refused(admin, db_session, related, base, {field: "DUP-1"}, field,
-            f"{label}“DUP-1”已被使用", [field])
+    refused(
+        admin,
+        db_session,
+        related,
+        base,
+        {field: "DUP-1"},
+        field,
+        f"{label}“DUP-1”已被使用",
+        [field],
+    )
 
 
 @pytest.mark.parametrize(
@@ -434,8 +568,11 @@ def test_unknown_enum_code_is_refused_not_a_500(admin, db_session, related, base
         ("customers", {"status": "weird"}, "请从列表中选择客户状态。"),
         ("contracts", {"sign_date": "2026-13-45"}, "签订日期必须是日期，例如 2026-01-31。"),
         ("contracts", {"sign_date": "昨天"}, "签订日期必须是日期，例如 2026-01-31。"),
-        ("feedback", {"created_at": "2026-03-01 25:00:00"},
-         "创建日期必须是日期和时间，例如 2026-01-31 09:30。"),
+        (
+            "feedback",
+            {"created_at": "2026-03-01 25:00:00"},
+            "创建日期必须是日期和时间，例如 2026-01-31 09:30。",
+        ),
         ("licenses", {"seats": "十"}, "授权个数必须是整数。"),
         ("licenses", {"seats": "99999999999999999999"}, "授权个数数值过大。"),
         ("customers", {"code": "C" * 21}, "客户编码最多只能有 20 个字符（您输入了 21 个）。"),
@@ -458,7 +595,9 @@ def test_malformed_input_is_refused_with_what_to_correct(
 
 def test_code_with_spaces_is_stored_stripped_and_counts_as_a_duplicate(admin, db_session, related):
     module = BY_BASE["customers"]
-    assert admin.post("/customers/add", {**module.form(related), "code": " C777 "}).status_code == 302
+    assert (
+        admin.post("/customers/add", {**module.form(related), "code": " C777 "}).status_code == 302
+    )
     assert db_session.scalar(select(Customer.code).where(Customer.code.like("%C777%"))) == "C777"
     response = admin.post("/customers/add", {**module.form(related), "code": "C777"})
     assert "已被使用" in field_errors(response).get("code", "")

@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import select
 
 from app.models import CrmUser, Customer
-from conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,8 +47,12 @@ def two_processes(app):
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", SERVER, url], cwd=ROOT, env=dict(os.environ),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [sys.executable, "-c", SERVER, url],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         for _n in range(2)
     ]
@@ -102,9 +106,14 @@ def csrf_of(page: str) -> str:
 def sign_in(browser: Browser, base: str, username: str, password: str = PASSWORD) -> bool:
     """Whether the sign-in worked (a refused one redirects to the form too)."""
     _status, page = browser.get(f"{base}/login/")
-    browser.post(f"{base}/login/", {
-        "username": username, "password": password, "csrf_token": csrf_of(page),
-    })
+    browser.post(
+        f"{base}/login/",
+        {
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_of(page),
+        },
+    )
     status, _page = browser.get(f"{base}/login/")  # FAB sends a signed-in user away
     return status == 302
 
@@ -118,9 +127,15 @@ def test_signed_in_through_one_process_keeps_working_through_the_other(
     # The second process knows the session, and the CSRF token the first one issued.
     status, page = user.get(f"{second}/customers/add")
     assert status == 200 and 'name="code"' in page
-    status, _page = user.post(f"{second}/customers/add", {
-        "code": "W000001", "name": "跨进程客户", "status": "signed", "csrf_token": csrf_of(page),
-    })
+    status, _page = user.post(
+        f"{second}/customers/add",
+        {
+            "code": "W000001",
+            "name": "跨进程客户",
+            "status": "signed",
+            "csrf_token": csrf_of(page),
+        },
+    )
     assert status == 302
     status, page = user.get(f"{first}/customers/list/")
     assert status == 200 and "跨进程客户" in page

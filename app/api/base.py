@@ -1,5 +1,6 @@
 """What every module's REST API shares with its pages: permissions and rules."""
 
+import contextlib
 import sys
 
 from flask import request
@@ -60,12 +61,14 @@ class ExistingRecord(Related):
     def _deserialize(self, value, *args, **kwargs):
         field = label_of(self.model, self.name)
         if not is_key(value):
-            raise ValidationError(_(
-                "%(field)s must be the id (a whole number) of an existing record.", field=field))
+            raise ValidationError(
+                _("%(field)s must be the id (a whole number) of an existing record.", field=field)
+            )
         record = self.session.get(self.related_model, int(value))
         if record is None:
-            raise ValidationError(_(
-                "%(field)s: no record has the id %(id)s.", field=field, id=int(value)))
+            raise ValidationError(
+                _("%(field)s: no record has the id %(id)s.", field=field, id=int(value))
+            )
         return record
 
 
@@ -96,7 +99,9 @@ class ApiFieldConverter(Model2SchemaConverter):
         if isinstance(field, fields.Enum):
             unique = getattr(field, "unique", False)
             field = EnumCode(
-                field.enum, by_value=False, required=field.required,
+                field.enum,
+                by_value=False,
+                required=field.required,
                 allow_none=not field.required,
             )
             field.unique = unique
@@ -113,9 +118,7 @@ class ApiFieldConverter(Model2SchemaConverter):
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
         field = super()._column2field(datamodel, column, nested, parent_schema_name)
         if field is not None:
-            field.validators = [
-                rule for rule in field.validators if not isinstance(rule, Length)
-            ]
+            field.validators = [rule for rule in field.validators if not isinstance(rule, Length)]
             field.error_messages.update(field_errors(field, datamodel.obj, column.name))
         return field
 
@@ -149,10 +152,15 @@ class CrmModelApi(ModelRestApi):
     @classmethod
     def _label_like_the_pages(cls):
         """The pages' labels and titles, not FAB's English ones made from names."""
-        dotted = {column for attr in ("list_columns", "show_columns")
-                  for column in getattr(cls, attr, None) or () if "." in column}
+        dotted = {
+            column
+            for attr in ("list_columns", "show_columns")
+            for column in getattr(cls, attr, None) or ()
+            if "." in column
+        }
         cls.label_columns = {
-            **labels_for(cls.model), VERSION_FIELD: _l("Record version"),
+            **labels_for(cls.model),
+            VERSION_FIELD: _l("Record version"),
             **{column: label(cls.model, column) for column in dotted},
             **(cls.label_columns or {}),
         }
@@ -184,16 +192,22 @@ class CrmModelApi(ModelRestApi):
         error = sys.exc_info()[1]
         if isinstance(error, RecursionError):  # prison's parser on a q of nested "(((…"
             return self.response_400("Not a valid rison argument")
-        try:
+        with contextlib.suppress(Exception):  # the connection may be gone; the pool drops it
             db.session.rollback()
-        except Exception:  # noqa: BLE001 - the connection may be gone; the pool drops it
-            pass
         if error is not None and database_unavailable(error):
-            return self.response(503, message=_(
-                "The database cannot be reached right now. Please try again in a moment."))
-        return self.response(500, message=_(
-            "Something went wrong on the server; nothing was saved. "
-            "Try again, or tell the administrator what you were doing."))
+            return self.response(
+                503,
+                message=_(
+                    "The database cannot be reached right now. Please try again in a moment."
+                ),
+            )
+        return self.response(
+            500,
+            message=_(
+                "Something went wrong on the server; nothing was saved. "
+                "Try again, or tell the administrator what you were doing."
+            ),
+        )
 
     def pre_add(self, item):
         self._check_rules(item, pk=None)
@@ -265,8 +279,11 @@ class CrmModelApi(ModelRestApi):
             return
         item = self.datamodel.get(pk, self._base_filters)
         if item is not None:
-            check_version(item, expected, _(
-                "Read the record again and send your changes with its current row_version."))
+            check_version(
+                item,
+                expected,
+                _("Read the record again and send your changes with its current row_version."),
+            )
 
     def _refusing_bad_records(self, handler, *args):
         try:
@@ -278,8 +295,13 @@ class CrmModelApi(ModelRestApi):
             db.session.rollback()
             return self.response_422(message=str(error))
         except VersionInvalid:
-            return self.response_422(message={VERSION_FIELD: [
-                _("The record version must be a whole number, as read from the record.")]})
+            return self.response_422(
+                message={
+                    VERSION_FIELD: [
+                        _("The record version must be a whole number, as read from the record.")
+                    ]
+                }
+            )
         except VersionConflict as error:
             db.session.rollback()
             body = {"message": str(error), "changes": error.changes}

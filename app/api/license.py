@@ -21,8 +21,10 @@ class LicenseFieldConverter(ApiFieldConverter):
             return fields.Function(
                 lambda item: license_state(item, licenses.today()).name,
                 dump_only=True,
-                metadata={"enum": [state.name for state in LicenseState],
-                          "description": "License state code, as of today."},
+                metadata={
+                    "enum": [state.name for state in LicenseState],
+                    "description": "License state code, as of today.",
+                },
             )
         return super()._column2field(datamodel, column, nested, parent_schema_name)
 
@@ -31,8 +33,31 @@ class LicenseApi(CrmModelApi):
     model = License
     resource_name = "licenses"
     model2schemaconverter = LicenseFieldConverter
-    add_columns = edit_columns = ["customer", "product", "serial", "seats", "valid_from", "valid_to", "is_trial", "machine_info"]
-    list_columns = show_columns = ["id", "customer.code", "customer.name", "product.name", "serial", "seats", "valid_from", "valid_to", STATE, "is_trial", "machine_info", "created_on", "changed_on"]
+    add_columns = edit_columns = [
+        "customer",
+        "product",
+        "serial",
+        "seats",
+        "valid_from",
+        "valid_to",
+        "is_trial",
+        "machine_info",
+    ]
+    list_columns = show_columns = [
+        "id",
+        "customer.code",
+        "customer.name",
+        "product.name",
+        "serial",
+        "seats",
+        "valid_from",
+        "valid_to",
+        STATE,
+        "is_trial",
+        "machine_info",
+        "created_on",
+        "changed_on",
+    ]
     label_columns = {STATE: _l("License state")}
 
     def _init_properties(self):

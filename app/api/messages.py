@@ -41,8 +41,11 @@ def label(model, column: str):
     if not field:
         return labels.get(column, column)
     related = model.__mapper__.relationships[relation].mapper.class_
-    return _l("%(relation)s: %(field)s", relation=labels.get(relation, relation),
-              field=labels_for(related).get(field, field))
+    return _l(
+        "%(relation)s: %(field)s",
+        relation=labels.get(relation, relation),
+        field=labels_for(related).get(field, field),
+    )
 
 
 def field_errors(field: fields.Field, model, name: str) -> dict:
@@ -62,31 +65,53 @@ def field_errors(field: fields.Field, model, name: str) -> dict:
         "too_large": _l("%(field)s is too large."),
         "validator_failed": _l("%(field)s is not valid."),
     }
-    errors = {key: [LazyString(field_message, text, model, name)]
-              for key, text in templates.items() if text is not None}
+    errors = {
+        key: [LazyString(field_message, text, model, name)]
+        for key, text in templates.items()
+        if text is not None
+    }
     if isinstance(field, fields.Enum):
-        errors["unknown"] = [LazyString(field_message, _l("%(field)s must be one of: %(choices)s."),
-                                        model, name, choices=field.choices_text)]
+        errors["unknown"] = [
+            LazyString(
+                field_message,
+                _l("%(field)s must be one of: %(choices)s."),
+                model,
+                name,
+                choices=field.choices_text,
+            )
+        ]
     return errors
 
 
 # Flask-AppBuilder's 400 messages (api/__init__.py, models/filters.py).
 FAB_BAD_REQUESTS = (
     (r"Not a valid rison(/json)? argument", _l("The q argument is not valid rison or JSON.")),
-    (r"Not a valid rison schema", _l(
-        "The q argument does not match the API description (/api/v1/_openapi): "
-        "check its keys and values.")),
-    (r"Filter column: (?P<column>.*) not allowed to filter",
-     _l("The list cannot be filtered by %(column)s.")),
-    (r"Filter operation: (?P<operation>.*) not allowed on column: (?P<column>.*)",
-     _l("The filter %(operation)s cannot be used on %(column)s.")),
+    (
+        r"Not a valid rison schema",
+        _l(
+            "The q argument does not match the API description (/api/v1/_openapi): "
+            "check its keys and values."
+        ),
+    ),
+    (
+        r"Filter column: (?P<column>.*) not allowed to filter",
+        _l("The list cannot be filtered by %(column)s."),
+    ),
+    (
+        r"Filter operation: (?P<operation>.*) not allowed on column: (?P<column>.*)",
+        _l("The filter %(operation)s cannot be used on %(column)s."),
+    ),
     (r"Invalid order by column: (?P<column>.*)", _l("The list cannot be sorted by %(column)s.")),
-    (r"Cannot use both select and sel columns",
-     _l("Give either columns or select_columns in q, not both.")),
+    (
+        r"Cannot use both select and sel columns",
+        _l("Give either columns or select_columns in q, not both."),
+    ),
     (r"Request is not JSON", _l("Send the record as JSON (Content-Type: application/json).")),
     # a body that is not JSON (werkzeug's BadRequest, as caught by FAB's @safe)
-    (r"400 Bad Request: (The browser|Failed to decode JSON)",
-     _l("The request could not be read: check that its body is valid JSON.")),
+    (
+        r"400 Bad Request: (The browser|Failed to decode JSON)",
+        _l("The request could not be read: check that its body is valid JSON."),
+    ),
 )
 
 
@@ -106,8 +131,9 @@ def bad_request(message: str | None, model) -> str:
             return str(template) % names
     if text.startswith("400 Bad Request: "):  # a description the app gave abort(400)
         return text.removeprefix("400 Bad Request: ")
-    return str(_l("The request's arguments are not correct; "
-                  "see the API description at /api/v1/_openapi."))
+    return str(
+        _l("The request's arguments are not correct; see the API description at /api/v1/_openapi.")
+    )
 
 
 def _column_label(model, column: str) -> str:
@@ -123,17 +149,32 @@ def init_jwt_messages(jwt_manager) -> None:
     def refuse(text):
         return jsonify(message=str(text)), 401
 
-    jwt_manager.unauthorized_loader(lambda reason: refuse(_l(
-        "Sign in first: send the access token from /api/v1/security/login "
-        "in the Authorization header (Bearer …).")))
+    jwt_manager.unauthorized_loader(
+        lambda reason: refuse(
+            _l(
+                "Sign in first: send the access token from /api/v1/security/login "
+                "in the Authorization header (Bearer …)."
+            )
+        )
+    )
     invalid = _l("The access token is not valid. Sign in again to get a new one.")
     jwt_manager.invalid_token_loader(lambda reason: refuse(invalid))
     jwt_manager.token_verification_failed_loader(lambda header, data: refuse(invalid))
-    jwt_manager.expired_token_loader(lambda header, data: refuse(_l(
-        "The access token has expired. Sign in again, or refresh it, to get a new one.")))
-    jwt_manager.revoked_token_loader(lambda header, data: refuse(_l(
-        "The access token has been revoked. Sign in again.")))
-    jwt_manager.needs_fresh_token_loader(lambda header, data: refuse(_l(
-        "This operation needs a fresh sign-in: sign in again with your password.")))
-    jwt_manager.user_lookup_error_loader(lambda header, data: refuse(_l(
-        "The account of this access token no longer exists or has been deactivated.")))
+    jwt_manager.expired_token_loader(
+        lambda header, data: refuse(
+            _l("The access token has expired. Sign in again, or refresh it, to get a new one.")
+        )
+    )
+    jwt_manager.revoked_token_loader(
+        lambda header, data: refuse(_l("The access token has been revoked. Sign in again."))
+    )
+    jwt_manager.needs_fresh_token_loader(
+        lambda header, data: refuse(
+            _l("This operation needs a fresh sign-in: sign in again with your password.")
+        )
+    )
+    jwt_manager.user_lookup_error_loader(
+        lambda header, data: refuse(
+            _l("The account of this access token no longer exists or has been deactivated.")
+        )
+    )

@@ -8,19 +8,19 @@ from .choices import (  # noqa: F401
     FeedbackStatus,
     Importance,
 )
-from .contact import Contact  # noqa: F401
-from .contract import Contract  # noqa: F401
-from .customer import Customer  # noqa: F401
-from .feedback import Feedback  # noqa: F401
+from .contact import Contact
+from .contract import Contract
+from .customer import Customer
+from .feedback import Feedback
 from .history import ChangeAction, ChangeRecord  # noqa: F401
-from .license import License  # noqa: F401
+from .license import License
 from .notification import (  # noqa: F401
     FeedbackNotification,
     NotificationChannel,
     NotificationState,
 )
-from .product import Product  # noqa: F401
-from .reporter import Reporter  # noqa: F401
+from .product import Product
+from .reporter import Reporter
 from .user import CrmUser  # noqa: F401
 
 BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback)

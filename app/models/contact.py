@@ -1,7 +1,6 @@
+from flask_appbuilder import Model
 from sqlalchemy import Column, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
-
-from flask_appbuilder import Model
 
 from .base import AuditMixin, enum_column
 from .choices import ContactStatus
@@ -23,7 +22,10 @@ class Contact(AuditMixin, Model):
     email = Column(String(120), index=True)
     address = Column(String(300))
     status = enum_column(
-        ContactStatus, "ck_contact_status", nullable=False, default=ContactStatus.active,
+        ContactStatus,
+        "ck_contact_status",
+        nullable=False,
+        default=ContactStatus.active,
         index=True,
     )
 

@@ -1,6 +1,5 @@
-from sqlalchemy import Column, Integer, String
-
 from flask_appbuilder import Model
+from sqlalchemy import Column, Integer, String
 
 from .base import AuditMixin, enum_column
 from .choices import CustomerCategory, CustomerStatus, Importance
@@ -16,8 +15,11 @@ class Customer(AuditMixin, Model):
     name = Column(String(200), nullable=False, index=True)
     category = enum_column(CustomerCategory, "ck_customer_category", index=True)
     status = enum_column(
-        CustomerStatus, "ck_customer_status", nullable=False,
-        default=CustomerStatus.prospect, index=True,
+        CustomerStatus,
+        "ck_customer_status",
+        nullable=False,
+        default=CustomerStatus.prospect,
+        index=True,
     )
     importance = enum_column(Importance, "ck_customer_importance", index=True)
     address = Column(String(300))

@@ -1,9 +1,8 @@
 from datetime import datetime
 
+from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import relationship
-
-from flask_appbuilder import Model
 
 from .base import AuditMixin, enum_column
 from .choices import FeedbackLevel, FeedbackStatus
@@ -38,8 +37,11 @@ class Feedback(AuditMixin, Model):
     created_at = Column(DateTime, nullable=False, default=datetime.now, index=True)
     resolved_at = Column(DateTime, index=True)  # the "resolved between" filter
     level = enum_column(
-        FeedbackLevel, "ck_feedback_level", nullable=False,
-        default=FeedbackLevel.medium, index=True,
+        FeedbackLevel,
+        "ck_feedback_level",
+        nullable=False,
+        default=FeedbackLevel.medium,
+        index=True,
     )
     status = enum_column(
         FeedbackStatus, "ck_feedback_status", nullable=False, default=FeedbackStatus.new

@@ -1,10 +1,9 @@
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import relationship
-
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import relationship
 
 from .base import AuditMixin, LabeledEnum, enum_column
 
@@ -36,7 +35,9 @@ class FeedbackNotification(AuditMixin, Model):
     subject = Column(String(200), nullable=False)
     body = Column(Text, nullable=False)
     state = enum_column(
-        NotificationState, "ck_notification_state", nullable=False,
+        NotificationState,
+        "ck_notification_state",
+        nullable=False,
         default=NotificationState.pending,
     )
     error = Column(String(500))

@@ -1,7 +1,6 @@
+from flask_appbuilder import Model
 from sqlalchemy import Column, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
-
-from flask_appbuilder import Model
 
 from .base import AuditMixin
 

@@ -6,8 +6,9 @@ streamed query); this module only decides how each column is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
@@ -26,9 +27,12 @@ class ExportColumn:
     convert: Callable[[Any], Any] | None = None  # stored value -> value to write
 
 
-def export_columns(model, names: Sequence[str], labels: dict,
-                   computed: dict[str, Callable[[Any], Any] | None] | None = None
-                   ) -> list[ExportColumn]:
+def export_columns(
+    model,
+    names: Sequence[str],
+    labels: dict,
+    computed: dict[str, Callable[[Any], Any] | None] | None = None,
+) -> list[ExportColumn]:
     """How to write each of ``names`` of ``model``, from its SQLAlchemy type.
 
     Relations arrive already as text (the related record's ``str``); ``computed``
@@ -46,7 +50,9 @@ def export_columns(model, names: Sequence[str], labels: dict,
         if isinstance(prop, RelationshipProperty):
             columns.append(ExportColumn(name, label, "text", 20))
             continue
-        column_type = prop.columns[0].type if prop is not None and hasattr(prop, "columns") else None
+        column_type = (
+            prop.columns[0].type if prop is not None and hasattr(prop, "columns") else None
+        )
         kind, hint, convert = _by_type(column_type)
         columns.append(ExportColumn(name, label, kind, hint, convert))
     return columns
@@ -76,13 +82,16 @@ def _by_type(column_type):
     return "auto", 0, None
 
 
-def list_workbook(sheet_title: str, columns: Sequence[ExportColumn],
-                  rows: Iterable[Sequence[Any]]) -> Workbook:
+def list_workbook(
+    sheet_title: str, columns: Sequence[ExportColumn], rows: Iterable[Sequence[Any]]
+) -> Workbook:
     """One sheet: header, one row per value tuple (capped at Excel's limit with a note), filter."""
     workbook = Workbook(write_only=True)
     ws = workbook.create_sheet(_safe_title(sheet_title))
     formatter = xlsx.start_table(
-        ws, [column.label for column in columns], [column.kind for column in columns],
+        ws,
+        [column.label for column in columns],
+        [column.kind for column in columns],
         [column.width_hint for column in columns],
     )
     converters = [(index, column.convert) for index, column in enumerate(columns) if column.convert]
@@ -102,8 +111,11 @@ def _converted(row, converters):
 
 
 def export_note() -> str:
-    return _("The export stops at Excel's limit of %(rows)s rows; narrow the filters to "
-             "export the rest.", rows=f"{xlsx.EXCEL_MAX_ROWS:,}")
+    return _(
+        "The export stops at Excel's limit of %(rows)s rows; narrow the filters to "
+        "export the rest.",
+        rows=f"{xlsx.EXCEL_MAX_ROWS:,}",
+    )
 
 
 def _safe_title(title: str) -> str:

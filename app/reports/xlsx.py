@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from flask import request, send_file
@@ -69,8 +70,9 @@ def safe_cell(ws, value: Any):
     return value
 
 
-def styled(ws, value: Any, number_format: str | None = None, font: Font | None = None,
-           wrap: bool = False):
+def styled(
+    ws, value: Any, number_format: str | None = None, font: Font | None = None, wrap: bool = False
+):
     """A one-off formatted cell (titles, headers, KPI values)."""
     cell = safe_cell(ws, value)
     if not isinstance(cell, Cell):
@@ -152,7 +154,7 @@ class RowFormatter:
         return safe_cell(self.ws, str(value))
 
     def __call__(self, values: Sequence[Any]) -> list:
-        return [convert(value) for convert, value in zip(self.converters, values)]
+        return [convert(value) for convert, value in zip(self.converters, values, strict=False)]
 
 
 def display_width(text: Any) -> int:
@@ -168,12 +170,22 @@ def set_widths(ws, widths: Sequence[float]) -> None:
 
 def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[int] | None = None):
     """Sensible widths for a table: its header, its kind, or a hint (e.g. a String length)."""
-    base = {"int": 10, "hours": 12, "money": 14, "percent": 10, "date": 12,
-            "datetime": 17, "month": 10, "text": 16, "auto": 16, "plain": 12}
+    base = {
+        "int": 10,
+        "hours": 12,
+        "money": 14,
+        "percent": 10,
+        "date": 12,
+        "datetime": 17,
+        "month": 10,
+        "text": 16,
+        "auto": 16,
+        "plain": 12,
+    }
     hints = hints or [0] * len(labels)
     return [
         max(display_width(label) + 4, base.get(kind, 14), hint or 0)
-        for label, kind, hint in zip(labels, kinds, hints)
+        for label, kind, hint in zip(labels, kinds, hints, strict=False)
     ]
 
 
@@ -195,8 +207,9 @@ def row_cap(header_rows: int = 1) -> int:
     return EXCEL_MAX_ROWS - header_rows - 1
 
 
-def append_capped(ws, rows: Iterable[Sequence[Any]], formatter: RowFormatter, note: str,
-                  header_rows: int = 1) -> tuple[int, bool]:
+def append_capped(
+    ws, rows: Iterable[Sequence[Any]], formatter: RowFormatter, note: str, header_rows: int = 1
+) -> tuple[int, bool]:
     """Append rows up to Excel's limit; past it, write ``note`` as the last row.
 
     ``rows`` may yield one more row than fits: that is how truncation is
@@ -215,7 +228,7 @@ def append_capped(ws, rows: Iterable[Sequence[Any]], formatter: RowFormatter, no
 
 def save_to_tempfile(workbook: Workbook):
     """The finished workbook in an anonymous temporary file, rewound."""
-    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - returned open, the caller closes it
     try:
         workbook.save(handle)
         handle.seek(0)
@@ -239,6 +252,7 @@ def send_workbook(workbook: Workbook, filename: str, fallback: str):
     response.headers["Cache-Control"] = "no-store"
     ticket = request.args.get("ticket", "")
     if re.fullmatch(r"[a-z0-9]{1,20}", ticket):  # the page's progress note waits for it
-        response.set_cookie(DOWNLOAD_COOKIE, ticket, max_age=60, samesite="Lax",
-                            secure=request.is_secure)
+        response.set_cookie(
+            DOWNLOAD_COOKIE, ticket, max_age=60, samesite="Lax", secure=request.is_secure
+        )
     return response

@@ -74,7 +74,9 @@ def is_admin(user: CrmUser) -> bool:
 
 
 def active_admin_ids() -> set[int]:
-    return {user.id for user in db.session.scalars(select(CrmUser)) if user.is_active and is_admin(user)}
+    return {
+        user.id for user in db.session.scalars(select(CrmUser)) if user.is_active and is_admin(user)
+    }
 
 
 def references_to(user: CrmUser) -> int:
@@ -111,16 +113,21 @@ def check_deletable(user: CrmUser, acting_user_id: int | None) -> None:
         )
     if is_signed_in(user):
         raise AccountRuleBroken(
-            _("Cannot delete user %(name)s: the account is signed in now. "
-              "Deactivate it instead.", name=name),
+            _(
+                "Cannot delete user %(name)s: the account is signed in now. Deactivate it instead.",
+                name=name,
+            ),
             can_deactivate=user.is_active,
         )
     count = references_to(user)
     if count:
         raise AccountRuleBroken(
-            _("Cannot delete user %(name)s: %(count)d records refer to it "
-              "(feedback engineer, created or changed by). Deactivate it instead.",
-              name=name, count=count),
+            _(
+                "Cannot delete user %(name)s: %(count)d records refer to it "
+                "(feedback engineer, created or changed by). Deactivate it instead.",
+                name=name,
+                count=count,
+            ),
             can_deactivate=user.is_active,
         )
 
@@ -137,8 +144,11 @@ def check_change(user: CrmUser, acting_user_id: int | None, active: bool, admin:
         )
     if (not active or not admin) and active_admin_ids() <= {user.id}:
         raise AccountRuleBroken(
-            _("User %(name)s is the last active administrator: it must stay active "
-              "and keep the administrator role.", name=name)
+            _(
+                "User %(name)s is the last active administrator: it must stay active "
+                "and keep the administrator role.",
+                name=name,
+            )
         )
 
 

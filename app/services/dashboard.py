@@ -11,9 +11,9 @@ rules (``app.services.feedback``); license and contract alerts come from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
@@ -46,6 +46,7 @@ def customer_count() -> int:
 
 # --- the user's own queue -----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class QueueItem:
     feedback: Feedback
@@ -54,8 +55,10 @@ class QueueItem:
 
 
 def _level_rank():
-    return case(*[(Feedback.level == level, rank) for rank, level in enumerate(FeedbackLevel)],
-                else_=len(FeedbackLevel))
+    return case(
+        *[(Feedback.level == level, rank) for rank, level in enumerate(FeedbackLevel)],
+        else_=len(FeedbackLevel),
+    )
 
 
 def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int, list[QueueItem]]:
@@ -83,6 +86,7 @@ def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int,
 
 # --- feedback ---------------------------------------------------------------------
 
+
 @dataclass
 class FeedbackFigures:
     """Everything about feedback: the trend period's ``summary``, the ``workload`` now."""
@@ -105,6 +109,7 @@ def feedback_figures(at: datetime, user_id: int | None = None) -> FeedbackFigure
 
 # --- the whole page -------------------------------------------------------------
 
+
 @dataclass
 class Dashboard:
     """One user's dashboard; a section is ``None`` when the user may not read its data."""
@@ -121,9 +126,15 @@ class Dashboard:
 
     @property
     def empty(self) -> bool:
-        return all(value is None for value in (
-            self.feedback, self.licenses_expiring, self.contracts_ending_count, self.customers,
-        ))
+        return all(
+            value is None
+            for value in (
+                self.feedback,
+                self.licenses_expiring,
+                self.contracts_ending_count,
+                self.customers,
+            )
+        )
 
 
 def build(

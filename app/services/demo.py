@@ -18,11 +18,11 @@ import bisect
 import math
 import random
 import secrets
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Callable, Iterator
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -53,8 +53,12 @@ PARENT_FIRST = (Customer, Contact, Contract, Product, License, Reporter)
 # level code: (share of feedback, median hours to resolve)
 LEVELS = (("urgent", 0.05, 3), ("high", 0.20, 12), ("medium", 0.50, 36), ("low", 0.25, 96))
 CATEGORY_WEIGHTS = (
-    ("retail_chain", 25), ("supermarket", 25), ("restaurant", 20), ("pharmacy", 12),
-    ("apparel", 10), ("other", 8),
+    ("retail_chain", 25),
+    ("supermarket", 25),
+    ("restaurant", 20),
+    ("pharmacy", 12),
+    ("apparel", 10),
+    ("other", 8),
 )
 STATUS_WEIGHTS = (("signed", 65), ("prospect", 15), ("suspended", 10), ("lost", 10))
 
@@ -111,16 +115,17 @@ def prepare(
                 for model, number in existing.items()
             )
             raise DemoRefused(
-                _("The database already has business records (%(parts)s). Demo data goes "
-                  "into an empty database only; run again with --force to delete every "
-                  "business record first.", parts=parts)
+                _(
+                    "The database already has business records (%(parts)s). Demo data goes "
+                    "into an empty database only; run again with --force to delete every "
+                    "business record first.",
+                    parts=parts,
+                )
             )
     if seed is None:
         seed = secrets.randbelow(2**31)
     now = now or datetime.combine(date.today(), time(0))
-    plan = DemoPlan(
-        seed=seed, now=now, feedback=feedback, engineer_ids=engineer_ids(), force=force
-    )
+    plan = DemoPlan(seed=seed, now=now, feedback=feedback, engineer_ids=engineer_ids(), force=force)
     _plan_small_tables(plan, customers, random.Random(seed))
     return plan
 
@@ -212,10 +217,16 @@ def engineer_ids() -> list[int]:
         user = db.session.scalar(select(CrmUser).where(CrmUser.username == username))
         if user is None:
             user = CrmUser(
-                username=username, first_name=_person_name(rng), last_name="",
-                email=f"{username}@example.com", active=True, password="!",
-                phone=_mobile(rng), position=rng.choice(words.ENGINEER_POSITIONS),
-                age=rng.randint(24, 50), years_of_work=rng.randint(1, 20),
+                username=username,
+                first_name=_person_name(rng),
+                last_name="",
+                email=f"{username}@example.com",
+                active=True,
+                password="!",
+                phone=_mobile(rng),
+                position=rng.choice(words.ENGINEER_POSITIONS),
+                age=rng.randint(24, 50),
+                years_of_work=rng.randint(1, 20),
             )
             db.session.add(user)
         if role not in user.roles:
@@ -234,8 +245,8 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
     start = plan.now - timedelta(days=HISTORY_DAYS)
     today = plan.now.date()
     names_taken: set[str] = set()
-    categories, category_weights = zip(*CATEGORY_WEIGHTS)
-    statuses, status_weights = zip(*STATUS_WEIGHTS)
+    categories, category_weights = zip(*CATEGORY_WEIGHTS, strict=True)
+    statuses, status_weights = zip(*STATUS_WEIGHTS, strict=True)
 
     for index in range(customers):
         customer_id = index + 1
@@ -247,25 +258,39 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
         size = min(80, max(1, round(rng.paretovariate(1.4) * 2 - 1)))
         created = start - timedelta(days=rng.randint(0, 365), hours=rng.randint(8, 18))
         audit = _audit(created)
-        rows[Customer].append({
-            "id": customer_id, "code": f"KH{customer_id:06d}", "name": name,
-            "category": category, "status": status,
-            "importance": "A" if size >= 10 else rng.choice(("B", "B", "C")),
-            "address": _address(rng, city), "phone": _landline(rng, phone_area),
-            "email": f"service@kh{customer_id:06d}.com.cn", **audit,
-        })
+        rows[Customer].append(
+            {
+                "id": customer_id,
+                "code": f"KH{customer_id:06d}",
+                "name": name,
+                "category": category,
+                "status": status,
+                "importance": "A" if size >= 10 else rng.choice(("B", "B", "C")),
+                "address": _address(rng, city),
+                "phone": _landline(rng, phone_area),
+                "email": f"service@kh{customer_id:06d}.com.cn",
+                **audit,
+            }
+        )
         plan.customer_weights.append(size * (0.2 if status == "prospect" else 1.0))
 
         for _n in range(rng.randint(1, 4)):
             birth = date(1965, 1, 1) + timedelta(days=rng.randrange(35 * 365))
-            rows[Contact].append({
-                "id": len(rows[Contact]) + 1, "customer_id": customer_id,
-                "name": _person_name(rng), "position": rng.choice(words.POSITIONS),
-                "birth_date": birth, "national_id": _national_id(rng, area, birth),
-                "phone": _mobile(rng), "email": f"c{len(rows[Contact]) + 1}@kh{customer_id:06d}.com.cn",
-                "address": _address(rng, city),
-                "status": "active" if rng.random() < 0.85 else "left", **audit,
-            })
+            rows[Contact].append(
+                {
+                    "id": len(rows[Contact]) + 1,
+                    "customer_id": customer_id,
+                    "name": _person_name(rng),
+                    "position": rng.choice(words.POSITIONS),
+                    "birth_date": birth,
+                    "national_id": _national_id(rng, area, birth),
+                    "phone": _mobile(rng),
+                    "email": f"c{len(rows[Contact]) + 1}@kh{customer_id:06d}.com.cn",
+                    "address": _address(rng, city),
+                    "status": "active" if rng.random() < 0.85 else "left",
+                    **audit,
+                }
+            )
 
         if status != "prospect":
             for _n in range(rng.randint(1, 3)):
@@ -273,15 +298,20 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
                 signed = (created + timedelta(days=rng.randint(0, HISTORY_DAYS))).date()
                 signed = min(signed, today)
                 amount = Decimal(rng.randint(200, 20_000) * 100) + Decimal(rng.randint(0, 99)) / 100
-                rows[Contract].append({
-                    "id": contract_id, "customer_id": customer_id,
-                    "number": f"HT{signed.year}-{contract_id:06d}",
-                    "sign_date": signed,
-                    "end_date": signed + timedelta(days=365 * rng.randint(1, 3)),
-                    "payment_date": signed + timedelta(days=rng.randint(0, 60)),
-                    "amount": amount, "party_a": name, "party_b": words.VENDOR,
-                    **_audit(datetime.combine(signed, time(10))),
-                })
+                rows[Contract].append(
+                    {
+                        "id": contract_id,
+                        "customer_id": customer_id,
+                        "number": f"HT{signed.year}-{contract_id:06d}",
+                        "sign_date": signed,
+                        "end_date": signed + timedelta(days=365 * rng.randint(1, 3)),
+                        "payment_date": signed + timedelta(days=rng.randint(0, 60)),
+                        "amount": amount,
+                        "party_a": name,
+                        "party_b": words.VENDOR,
+                        **_audit(datetime.combine(signed, time(10))),
+                    }
+                )
 
         products = []
         for base in rng.sample(words.PRODUCTS, 1 if status == "prospect" else rng.randint(1, 3)):
@@ -289,37 +319,56 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
             version = f"{rng.randint(3, 6)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}"
             built = (created + timedelta(days=rng.randint(0, 60))).date()
             code = f"KH{customer_id:06d}"
-            rows[Product].append({
-                "id": product_id, "customer_id": customer_id,
-                "name": f"{base}（{name[len(city):len(city) + 2]}定制版）",
-                "description": f"{base}，为{name}定制。",
-                "version": version,
-                "customization": "；".join(rng.sample(words.CUSTOMIZATIONS, 2)),
-                "backup_path": f"/srv/backup/{code}/build-{product_id}-{version}.tar.gz",
-                "manual_path": f"/srv/manuals/{code}/manual-{product_id}.pdf",
-                "created_date": built,
-                "authorization_code": "-".join(
-                    f"{rng.getrandbits(16):04X}" for _n in range(4)
-                ),
-                **_audit(datetime.combine(built, time(9))),
-            })
+            rows[Product].append(
+                {
+                    "id": product_id,
+                    "customer_id": customer_id,
+                    "name": f"{base}（{name[len(city) : len(city) + 2]}定制版）",
+                    "description": f"{base}，为{name}定制。",
+                    "version": version,
+                    "customization": "；".join(rng.sample(words.CUSTOMIZATIONS, 2)),
+                    "backup_path": f"/srv/backup/{code}/build-{product_id}-{version}.tar.gz",
+                    "manual_path": f"/srv/manuals/{code}/manual-{product_id}.pdf",
+                    "created_date": built,
+                    "authorization_code": "-".join(f"{rng.getrandbits(16):04X}" for _n in range(4)),
+                    **_audit(datetime.combine(built, time(9))),
+                }
+            )
             products.append(product_id)
             for _n in range(1 if status == "prospect" else rng.randint(1, 2)):
-                rows[License].append(_license(rng, len(rows[License]) + 1, customer_id,
-                                              product_id, today, status == "prospect"))
+                rows[License].append(
+                    _license(
+                        rng,
+                        len(rows[License]) + 1,
+                        customer_id,
+                        product_id,
+                        today,
+                        status == "prospect",
+                    )
+                )
         plan.products_of.append(products)
 
         reporters = []
         for store_number in range(size):
-            store_city = city if store_number == 0 or rng.random() < 0.7 else rng.choice(words.CITIES)[0]
+            store_city = (
+                city if store_number == 0 or rng.random() < 0.7 else rng.choice(words.CITIES)[0]
+            )
             store = f"{store_city}{rng.choice(words.STORE_PLACES)}{store_number + 1}号店"
             reporter_id = len(rows[Reporter]) + 1
-            rows[Reporter].append({
-                "id": reporter_id, "customer_id": customer_id, "name": _person_name(rng),
-                "phone": _mobile(rng),
-                "email": f"store{reporter_id}@kh{customer_id:06d}.com.cn" if rng.random() < 0.6 else None,
-                "store": store, "address": _address(rng, store_city), **audit,
-            })
+            rows[Reporter].append(
+                {
+                    "id": reporter_id,
+                    "customer_id": customer_id,
+                    "name": _person_name(rng),
+                    "phone": _mobile(rng),
+                    "email": f"store{reporter_id}@kh{customer_id:06d}.com.cn"
+                    if rng.random() < 0.6
+                    else None,
+                    "store": store,
+                    "address": _address(rng, store_city),
+                    **audit,
+                }
+            )
             reporters.append((reporter_id, store_city, store))
         plan.reporters_of.append(reporters)
     plan.rows = rows
@@ -342,10 +391,13 @@ def _license(rng, license_id, customer_id, product_id, today, trial) -> dict:
             valid_to = today + timedelta(days=rng.randint(warning_days + 1, 900))
         valid_from = valid_to - timedelta(days=365 * rng.randint(1, 3))
     return {
-        "id": license_id, "customer_id": customer_id, "product_id": product_id,
+        "id": license_id,
+        "customer_id": customer_id,
+        "product_id": product_id,
         "serial": f"LIC-{license_id:07d}-{rng.getrandbits(16):04X}",
         "seats": rng.choice((1, 2, 5, 10, 20, 50, 100)),
-        "valid_from": valid_from, "valid_to": valid_to,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
         "machine_info": (
             f"CPU: {rng.choice(words.CPU_MODELS)}; "
             f"MAC: {':'.join(f'{rng.getrandbits(8):02X}' for _n in range(6))}"
@@ -403,17 +455,28 @@ def _feedback_batches(plan: DemoPlan, rng: random.Random) -> Iterator[list[dict]
         engineer = None
         if engineers and (status != "new" or random_() < 0.2):
             engineer = choice(engineers)
-        batch.append({
-            "id": next_id, "customer_id": customer + 1, "reporter_id": reporter_id,
-            "product_id": choice(products) if products and random_() < 0.85 else None,
-            "problem": choice(problems),
-            "details": choice(details) if random_() < 0.7 else None,
-            "cause": choice(causes) if resolved is not None else None,
-            "engineer_id": engineer, "created_at": created, "resolved_at": resolved,
-            "level": level, "status": status, "city": city, "store": store,
-            "created_on": created, "changed_on": resolved or created,
-            "created_by_fk": None, "changed_by_fk": None,
-        })
+        batch.append(
+            {
+                "id": next_id,
+                "customer_id": customer + 1,
+                "reporter_id": reporter_id,
+                "product_id": choice(products) if products and random_() < 0.85 else None,
+                "problem": choice(problems),
+                "details": choice(details) if random_() < 0.7 else None,
+                "cause": choice(causes) if resolved is not None else None,
+                "engineer_id": engineer,
+                "created_at": created,
+                "resolved_at": resolved,
+                "level": level,
+                "status": status,
+                "city": city,
+                "store": store,
+                "created_on": created,
+                "changed_on": resolved or created,
+                "created_by_fk": None,
+                "changed_by_fk": None,
+            }
+        )
         next_id += 1
         if len(batch) >= BATCH_SIZE:
             yield batch
@@ -469,15 +532,17 @@ def _reset_sequences(conn) -> None:
         return
     for model in (*PARENT_FIRST, Feedback):
         table = model.__tablename__
-        conn.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
-        ))
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
+        )
 
 
 def _chunks(rows: list, size: int) -> Iterator[list]:
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
 def _cumulative(values) -> Iterator[float]:
@@ -488,8 +553,12 @@ def _cumulative(values) -> Iterator[float]:
 
 
 def _audit(created: datetime) -> dict:
-    return {"created_on": created, "changed_on": created, "created_by_fk": None,
-            "changed_by_fk": None}
+    return {
+        "created_on": created,
+        "changed_on": created,
+        "created_by_fk": None,
+        "changed_by_fk": None,
+    }
 
 
 def _person_name(rng: random.Random) -> str:
@@ -503,8 +572,10 @@ def _company_name(rng, city: str, category: str, taken: set[str]) -> str:
     name = ""
     for _attempt in range(20):
         brand = "".join(rng.sample(words.BRAND_CHARS, 2))
-        name = (f"{city}{brand}{rng.choice(words.INDUSTRY_WORDS[category])}"
-                f"{rng.choice(words.COMPANY_SUFFIXES)}")
+        name = (
+            f"{city}{brand}{rng.choice(words.INDUSTRY_WORDS[category])}"
+            f"{rng.choice(words.COMPANY_SUFFIXES)}"
+        )
         if name not in taken:
             break
     taken.add(name)
@@ -526,4 +597,3 @@ def _landline(rng, area: str) -> str:
 def _national_id(rng, area: str, birth: date) -> str:
     first_17 = f"{area}{birth:%Y%m%d}{rng.randrange(1000):03d}"
     return first_17 + national_id_check_digit(first_17)
-

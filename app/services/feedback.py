@@ -85,11 +85,15 @@ def status_errors(values, pk) -> dict[str, str]:
     before = previous_status(pk)
     if before is None and status not in (None, S.new):
         errors["status"] = _('A new problem starts as "%(status)s".', status=S.new)
-    elif before is not None and status not in (None, before) and status not in ALLOWED_MOVES[before]:
+    elif (
+        before is not None and status not in (None, before) and status not in ALLOWED_MOVES[before]
+    ):
         allowed = _("; ").join(str(move) for move in ALLOWED_MOVES[before]) or _("(none)")
         errors["status"] = _(
             'A problem cannot move from "%(before)s" to "%(after)s"; allowed: %(allowed)s.',
-            before=before, after=status, allowed=allowed,
+            before=before,
+            after=status,
+            allowed=allowed,
         )
     if status in (S.resolved, S.closed) and not (values.get("cause") or "").strip():
         errors["cause"] = _("Write the cause analysis before marking the problem resolved.")
@@ -149,6 +153,7 @@ class LifeCycleHooks:
 
 # --- the desk's queues --------------------------------------------------------
 
+
 class FeedbackQueue(LabeledEnum):
     """The list's quick filters; several at once narrow the list further."""
 
@@ -194,24 +199,30 @@ def open_counts_by_level(at: datetime, customer_id=None, reporter_id=None) -> li
         query = query.where(Feedback.reporter_id == reporter_id)
     found = {level: (count, late) for level, count, late in db.session.execute(query)}
     return [
-        {"level": level, "open": int(found.get(level, (0, 0))[0]),
-         "overdue": int(found.get(level, (0, 0))[1])}
+        {
+            "level": level,
+            "open": int(found.get(level, (0, 0))[0]),
+            "overdue": int(found.get(level, (0, 0))[1]),
+        }
         for level in FeedbackLevel
     ]
 
 
 def open_problems(reporter_id: int, limit: int = 50) -> list[Feedback]:
     """A reporter's open problems, oldest first (the ones to chase)."""
-    return list(db.session.scalars(
-        select(Feedback)
-        .options(joinedload(Feedback.engineer))
-        .where(Feedback.reporter_id == reporter_id, Feedback.status.in_(OPEN_STATUSES))
-        .order_by(Feedback.created_at, Feedback.id)
-        .limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Feedback)
+            .options(joinedload(Feedback.engineer))
+            .where(Feedback.reporter_id == reporter_id, Feedback.status.in_(OPEN_STATUSES))
+            .order_by(Feedback.created_at, Feedback.id)
+            .limit(limit)
+        )
+    )
 
 
 # --- assigning the tracking engineer ----------------------------------------
+
 
 def assignable_engineers() -> list[CrmUser]:
     """Active users whose roles may edit feedback: who can take a problem on."""
@@ -227,8 +238,9 @@ def assignable_engineers() -> list[CrmUser]:
         select(CrmUser)
         .where(
             CrmUser.active.is_(True),
-            CrmUser.roles.any(or_(Role.id.in_(editing_roles),
-                                  Role.name == config["AUTH_ROLE_ADMIN"])),
+            CrmUser.roles.any(
+                or_(Role.id.in_(editing_roles), Role.name == config["AUTH_ROLE_ADMIN"])
+            ),
         )
         .order_by(CrmUser.first_name, CrmUser.username)
     )
@@ -250,8 +262,11 @@ def assign(items: list[Feedback], engineer_id, user) -> CrmUser | None:
     for item in items:
         if not may_edit_feedback(user, item):
             raise RecordForbidden(
-                _("Feedback %(record)s is assigned to another engineer: only its tracking "
-                  "engineer may reassign it.", record=str(item))
+                _(
+                    "Feedback %(record)s is assigned to another engineer: only its tracking "
+                    "engineer may reassign it.",
+                    record=str(item),
+                )
             )
     engineer = None
     if engineer_id is not None:

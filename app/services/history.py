@@ -36,8 +36,16 @@ MAX_TEXT = 2000  # one value's stored length; longer text is cut with an ellipsi
 
 # Fields whose changes say nothing about the record (bookkeeping, sign-in counters).
 IGNORED = {
-    "id", "created_on", "changed_on", "created_by_fk", "changed_by_fk",
-    "last_login", "login_count", "fail_login_count", "last_seen_at", "locked_until",
+    "id",
+    "created_on",
+    "changed_on",
+    "created_by_fk",
+    "changed_by_fk",
+    "last_login",
+    "login_count",
+    "fail_login_count",
+    "last_seen_at",
+    "locked_until",
 }
 SECRET = {"password"}
 # Many-to-many collections recorded as sorted names.
@@ -128,8 +136,11 @@ def _after_flush(session: Session, flush_context) -> None:
             if not key:
                 continue
             new = _values(session, obj, _current_values(obj))
-            changes = {field: {"old": None, "new": value} for field, value in new.items()
-                       if value is not None}
+            changes = {
+                field: {"old": None, "new": value}
+                for field, value in new.items()
+                if value is not None
+            }
             for name, (_old, items) in _collections(obj, key).items():
                 if items:
                     changes[name] = {"old": None, "new": _names(items)}
@@ -144,8 +155,11 @@ def _after_flush(session: Session, flush_context) -> None:
                 rows.append(_row(actor, key, obj, ChangeAction.update, changes))
         for obj, key, before, title in deletes:
             old = _values(session, obj, before)
-            changes = {field: {"old": value, "new": None} for field, value in old.items()
-                       if value is not None}
+            changes = {
+                field: {"old": value, "new": None}
+                for field, value in old.items()
+                if value is not None
+            }
             rows.append(_row(actor, key, obj, ChangeAction.delete, changes, title))
     if rows:
         _write(session, rows)
@@ -163,17 +177,21 @@ def _write(session: Session, rows: list[dict]) -> None:
             merged = _merge(changes, json.loads(row["changes"]))
             written[(row["model"], row["row_id"])] = (record_id, merged)
             session.connection().execute(
-                table.update().where(table.c.id == record_id)
+                table.update()
+                .where(table.c.id == record_id)
                 .values(changes=json.dumps(merged, ensure_ascii=False, sort_keys=True))
             )
         else:
             fresh.append(row)
     if not fresh:
         return
-    ids = session.connection().execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), fresh
-    ).scalars().all()
-    for record_id, row in zip(ids, fresh):
+    ids = (
+        session.connection()
+        .execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), fresh)
+        .scalars()
+        .all()
+    )
+    for record_id, row in zip(ids, fresh, strict=False):
         if row["action"] is not ChangeAction.delete:
             written[(row["model"], row["row_id"])] = (record_id, json.loads(row["changes"]))
 
@@ -222,12 +240,12 @@ def _database_values(session: Session, obj) -> dict[str, Any]:
     if missing and state.identity:
         mapper = state.mapper
         columns = {key: mapper.get_property(key).columns[0] for key in missing}
-        pk_criteria = [col == ident for col, ident in zip(mapper.primary_key, state.identity)]
-        row = session.connection().execute(
-            select(*columns.values()).where(*pk_criteria)
-        ).first()
+        pk_criteria = [
+            col == ident for col, ident in zip(mapper.primary_key, state.identity, strict=True)
+        ]
+        row = session.connection().execute(select(*columns.values()).where(*pk_criteria)).first()
         if row is not None:
-            values.update(dict(zip(columns, row)))
+            values.update(dict(zip(columns, row, strict=False)))
     return values
 
 
@@ -377,8 +395,10 @@ def records_of(model_key: str, row_id: int, limit: int = 50) -> tuple[list[Chang
     where = (ChangeRecord.model == model_key, ChangeRecord.row_id == row_id)
     total = db.session.scalar(select(func.count()).select_from(ChangeRecord).where(*where))
     rows = db.session.scalars(
-        select(ChangeRecord).where(*where)
-        .order_by(ChangeRecord.changed_at.desc(), ChangeRecord.id.desc()).limit(limit)
+        select(ChangeRecord)
+        .where(*where)
+        .order_by(ChangeRecord.changed_at.desc(), ChangeRecord.id.desc())
+        .limit(limit)
     ).all()
     return list(rows), total or 0
 
@@ -415,8 +435,11 @@ def display_value(model_key: str, field: str, value: str | None) -> str:
 def describe(record: ChangeRecord) -> list[tuple[str, str, str]]:
     """(field label, old, new) of a history row, as shown on pages."""
     return [
-        (field_label(record.model, field),
-         display_value(record.model, field, old), display_value(record.model, field, new))
+        (
+            field_label(record.model, field),
+            display_value(record.model, field, old),
+            display_value(record.model, field, new),
+        )
         for field, old, new in record.change_items()
     ]
 
@@ -433,4 +456,3 @@ def current_app_tracks(view) -> str | None:
     """The history key of a page's model, or None when its model is not tracked."""
     model = getattr(getattr(view, "datamodel", None), "obj", None)
     return tracked_models().get(model) if model is not None else None
-

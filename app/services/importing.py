@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import force_locale
@@ -66,21 +67,48 @@ class ImportSpec:
 
 SPECS = {
     "customer": ImportSpec(
-        "customer", Customer, _l("Customers"),
-        (ColumnSpec("code", True), ColumnSpec("name", True), ColumnSpec("category"),
-         ColumnSpec("status"), ColumnSpec("importance"), ColumnSpec("address"),
-         ColumnSpec("phone"), ColumnSpec("email")),
+        "customer",
+        Customer,
+        _l("Customers"),
+        (
+            ColumnSpec("code", True),
+            ColumnSpec("name", True),
+            ColumnSpec("category"),
+            ColumnSpec("status"),
+            ColumnSpec("importance"),
+            ColumnSpec("address"),
+            ColumnSpec("phone"),
+            ColumnSpec("email"),
+        ),
     ),
     "contact": ImportSpec(
-        "contact", Contact, _l("Contacts"),
-        (ColumnSpec(CUSTOMER_CODE, True), ColumnSpec("name", True), ColumnSpec("position"),
-         ColumnSpec("birth_date"), ColumnSpec("national_id"), ColumnSpec("phone"),
-         ColumnSpec("email"), ColumnSpec("address"), ColumnSpec("status")),
+        "contact",
+        Contact,
+        _l("Contacts"),
+        (
+            ColumnSpec(CUSTOMER_CODE, True),
+            ColumnSpec("name", True),
+            ColumnSpec("position"),
+            ColumnSpec("birth_date"),
+            ColumnSpec("national_id"),
+            ColumnSpec("phone"),
+            ColumnSpec("email"),
+            ColumnSpec("address"),
+            ColumnSpec("status"),
+        ),
     ),
     "reporter": ImportSpec(
-        "reporter", Reporter, _l("Reporters"),
-        (ColumnSpec(CUSTOMER_CODE, True), ColumnSpec("name", True), ColumnSpec("store"),
-         ColumnSpec("phone"), ColumnSpec("email"), ColumnSpec("address")),
+        "reporter",
+        Reporter,
+        _l("Reporters"),
+        (
+            ColumnSpec(CUSTOMER_CODE, True),
+            ColumnSpec("name", True),
+            ColumnSpec("store"),
+            ColumnSpec("phone"),
+            ColumnSpec("email"),
+            ColumnSpec("address"),
+        ),
     ),
 }
 
@@ -153,23 +181,40 @@ def _help_sheet(sheet, spec: ImportSpec) -> None:
     lines = [
         _("One record per row under the header; do not change the header row."),
         _("Columns marked * are required."),
-        _("Every row is checked by the same rules as the form; if any row is wrong, "
-          "nothing is imported and each error is listed."),
-        _("At most %(rows)d rows and %(size)d MB per file.",
-          rows=MAX_ROWS, size=MAX_UPLOAD_BYTES // (1024 * 1024)),
+        _(
+            "Every row is checked by the same rules as the form; if any row is wrong, "
+            "nothing is imported and each error is listed."
+        ),
+        _(
+            "At most %(rows)d rows and %(size)d MB per file.",
+            rows=MAX_ROWS,
+            size=MAX_UPLOAD_BYTES // (1024 * 1024),
+        ),
     ]
     if spec.key == "customer":
         lines.append(_("A row whose customer code already exists updates that customer."))
     else:
-        lines.append(_("The customer code must be an existing customer's code. A row whose "
-                       "customer code and name match an existing record updates it."))
-    lines.append(_("An empty cell empties the field on update; an empty status keeps "
-                   "the current status (new records get the default)."))
+        lines.append(
+            _(
+                "The customer code must be an existing customer's code. A row whose "
+                "customer code and name match an existing record updates it."
+            )
+        )
+    lines.append(
+        _(
+            "An empty cell empties the field on update; an empty status keeps "
+            "the current status (new records get the default)."
+        )
+    )
     for line in lines:
         sheet.append(["", line])
     sheet.append([])
-    sheet.append([styled(sheet, str(_l("Column")), font=BOLD),
-                  styled(sheet, str(_l("What to enter")), font=BOLD)])
+    sheet.append(
+        [
+            styled(sheet, str(_l("Column")), font=BOLD),
+            styled(sheet, str(_l("What to enter")), font=BOLD),
+        ]
+    )
     for column in spec.columns:
         sheet.append([_header_text(spec, column), _column_hint(spec, column.field)])
 
@@ -177,8 +222,10 @@ def _help_sheet(sheet, spec: ImportSpec) -> None:
 def _column_hint(spec: ImportSpec, name: str) -> str:
     kind = _kind(spec, name)
     if kind == "enum":
-        return _("One of: %(choices)s",
-                 choices=", ".join(str(member) for member in _enum_class(spec, name)))
+        return _(
+            "One of: %(choices)s",
+            choices=", ".join(str(member) for member in _enum_class(spec, name)),
+        )
     if kind == "date":
         return _("A date, e.g. 1990-05-01")
     if name == CUSTOMER_CODE:
@@ -194,14 +241,15 @@ def read_rows(stream: BinaryIO, spec: ImportSpec) -> tuple[list[str], list[tuple
     """The header's fields and ``(row number, {field: cell value})`` of each non-blank row."""
     data = stream.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImportRefused(_("The file is larger than %(size)d MB.",
-                              size=MAX_UPLOAD_BYTES // (1024 * 1024)))
+        raise ImportRefused(
+            _("The file is larger than %(size)d MB.", size=MAX_UPLOAD_BYTES // (1024 * 1024))
+        )
     if not data:
         raise ImportRefused(_("The file is empty."))
     _check_package(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable package is the same answer
+    except Exception as error:
         raise ImportRefused(_not_a_workbook()) from error
     try:
         sheet = _pick_sheet(workbook, spec)
@@ -213,14 +261,25 @@ def read_rows(stream: BinaryIO, spec: ImportSpec) -> tuple[list[str], list[tuple
             if all(_blank(value) for value in values):
                 continue
             if len(found) >= MAX_ROWS:
-                raise ImportRefused(_("The file has more than %(rows)d rows; split it into "
-                                      "several files.", rows=MAX_ROWS))
-            found.append((number, {
-                name: value for name, value in zip(fields, values) if name is not None
-            }))
+                raise ImportRefused(
+                    _(
+                        "The file has more than %(rows)d rows; split it into several files.",
+                        rows=MAX_ROWS,
+                    )
+                )
+            found.append(
+                (
+                    number,
+                    {
+                        name: value
+                        for name, value in zip(fields, values, strict=False)
+                        if name is not None
+                    },
+                )
+            )
     except ImportRefused:
         raise
-    except Exception as error:  # noqa: BLE001 - a malformed sheet inside a valid zip
+    except Exception as error:
         raise ImportRefused(_not_a_workbook()) from error
     finally:
         workbook.close()
@@ -230,8 +289,10 @@ def read_rows(stream: BinaryIO, spec: ImportSpec) -> tuple[list[str], list[tuple
 
 
 def _not_a_workbook() -> str:
-    return _("The file is not an Excel workbook (.xlsx). Download the template, "
-             "fill it in and upload it.")
+    return _(
+        "The file is not an Excel workbook (.xlsx). Download the template, "
+        "fill it in and upload it."
+    )
 
 
 def _check_package(data: bytes) -> None:
@@ -273,16 +334,25 @@ def _header_fields(header: Iterable[Any], spec: ImportSpec) -> list[str | None]:
         if name is None:
             unknown.append(str(cell).strip())
         elif name in fields:
-            raise ImportRefused(_("The column %(column)s appears twice in the header.",
-                                  column=str(cell).strip()))
+            raise ImportRefused(
+                _("The column %(column)s appears twice in the header.", column=str(cell).strip())
+            )
         fields.append(name)
     if unknown:
-        raise ImportRefused(_("Unknown columns in the header: %(columns)s. Use the template's "
-                              "header row.", columns=", ".join(unknown)))
+        raise ImportRefused(
+            _(
+                "Unknown columns in the header: %(columns)s. Use the template's header row.",
+                columns=", ".join(unknown),
+            )
+        )
     missing = [spec.label(c.field) for c in spec.columns if c.required and c.field not in fields]
     if missing:
-        raise ImportRefused(_("Required columns are missing from the header: %(columns)s.",
-                              columns=", ".join(missing)))
+        raise ImportRefused(
+            _(
+                "Required columns are missing from the header: %(columns)s.",
+                columns=", ".join(missing),
+            )
+        )
     return fields
 
 
@@ -336,8 +406,12 @@ def import_workbook(stream: BinaryIO, spec: ImportSpec, may_update: bool = True)
     except SQLAlchemyError as error:
         db.session.rollback()
         current_app.logger.exception("import refused by the database")
-        raise ImportRefused(_("The database refused the import, so nothing was saved. "
-                              "Check the file and try again.")) from error
+        raise ImportRefused(
+            _(
+                "The database refused the import, so nothing was saved. "
+                "Check the file and try again."
+            )
+        ) from error
     return result
 
 
@@ -368,19 +442,27 @@ def _plan(spec, fields, rows, may_update, result) -> list[tuple[Any, dict]]:
         match = None
         if key is not None:
             if key in seen:
-                errors.setdefault("", _("The same record is already in row %(row)d; "
-                                        "each record may appear once.", row=seen[key]))
+                errors.setdefault(
+                    "",
+                    _(
+                        "The same record is already in row %(row)d; each record may appear once.",
+                        row=seen[key],
+                    ),
+                )
             else:
                 seen[key] = number
             candidates = existing.get(key, [])
             if len(candidates) > 1:
-                errors.setdefault("", _("Several existing records match this row; "
-                                        "edit them on their pages instead."))
+                errors.setdefault(
+                    "",
+                    _("Several existing records match this row; edit them on their pages instead."),
+                )
             elif candidates:
                 match = candidates[0]
                 if not may_update:
-                    errors.setdefault("", _("This record exists already and your role may "
-                                            "not change it."))
+                    errors.setdefault(
+                        "", _("This record exists already and your role may not change it.")
+                    )
         for name in spec.keep_when_blank:
             if name in values and values[name] is None:
                 del values[name]
@@ -439,7 +521,7 @@ def _existing(spec, rows, customers) -> dict[Any, list]:
 def _load_in_chunks(model, column, values, size: int = 500):
     values = sorted(values)
     for start in range(0, len(values), size):
-        yield from db.session.scalars(select(model).where(column.in_(values[start:start + size])))
+        yield from db.session.scalars(select(model).where(column.in_(values[start : start + size])))
 
 
 def _enum_lookup(spec: ImportSpec, name: str) -> dict[str, Any]:
@@ -462,8 +544,11 @@ def _convert(spec: ImportSpec, name: str, raw: Any, choices=None) -> tuple[Any, 
         member = (choices or _enum_lookup(spec, name)).get(_normal(_text(raw)))
         if member is not None:
             return member, None
-        return None, _("%(field)s must be one of: %(choices)s.", field=label,
-                       choices=", ".join(str(m) for m in _enum_class(spec, name)))
+        return None, _(
+            "%(field)s must be one of: %(choices)s.",
+            field=label,
+            choices=", ".join(str(m) for m in _enum_class(spec, name)),
+        )
     if kind == "date":
         if isinstance(raw, datetime):
             return raw.date(), None
@@ -478,12 +563,12 @@ def _convert(spec: ImportSpec, name: str, raw: Any, choices=None) -> tuple[Any, 
         return None, _("%(field)s must be a date such as 1990-05-01.", field=label)
     text = _text(raw)
     if any(ord(char) < 32 and char not in "\t\n\r" for char in text):
-        return None, _("%(field)s contains a control character that cannot be stored.",
-                       field=label)
+        return None, _("%(field)s contains a control character that cannot be stored.", field=label)
     length = _max_length(spec, name)
     if length and len(text) > length:
-        return None, _("%(field)s may be at most %(length)d characters.", field=label,
-                       length=length)
+        return None, _(
+            "%(field)s may be at most %(length)d characters.", field=label, length=length
+        )
     return text, None
 
 
@@ -496,7 +581,11 @@ def _text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
+        return (
+            value.date().isoformat()
+            if value.time() == datetime.min.time()
+            else value.isoformat(" ")
+        )
     if isinstance(value, date):
         return value.isoformat()
     return str(value).strip()

@@ -52,6 +52,9 @@ def check_deletable(item) -> None:
             _("%(count)d %(noun)s", count=number, noun=NOUNS[child]) for child, number in counts
         )
         raise DeleteRefused(
-            _("Cannot delete %(record)s: it still has %(parts)s. "
-              "Delete or move them first.", record=str(item), parts=parts)
+            _(
+                "Cannot delete %(record)s: it still has %(parts)s. Delete or move them first.",
+                record=str(item),
+                parts=parts,
+            )
         )

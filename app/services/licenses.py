@@ -85,6 +85,7 @@ def end_or_trial_default(valid_from: date | None, valid_to: date | None, is_tria
 
 # --- state -----------------------------------------------------------------
 
+
 def state_of(
     valid_from: date, valid_to: date, is_trial: bool, on: date, warn_days: int | None = None
 ) -> LicenseState:
@@ -156,6 +157,7 @@ def filter_by_state(query, code, on: date):
 
 # --- statistics -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LicenseStats:
     """One customer's licenses (or everyone's when ``customer_id`` is None).
@@ -196,10 +198,15 @@ def _aggregates(on: date):
 
 def _stats_from(row, customer_id=None, code="", name="") -> LicenseStats:
     return LicenseStats(
-        customer_id=customer_id, customer_code=code, customer_name=name,
-        licenses=int(row.licenses), trials=int(row.trials),
-        seats_bought=int(row.seats_bought), seats_in_force=int(row.seats_in_force),
-        expiring=int(row.expiring), expired=int(row.expired),
+        customer_id=customer_id,
+        customer_code=code,
+        customer_name=name,
+        licenses=int(row.licenses),
+        trials=int(row.trials),
+        seats_bought=int(row.seats_bought),
+        seats_in_force=int(row.seats_in_force),
+        expiring=int(row.expiring),
+        expired=int(row.expired),
     )
 
 
@@ -233,9 +240,7 @@ def license_stats_by_customer(
     count = db.session.scalar(select(func.count(func.distinct(License.customer_id))))
     if page_size:
         query = query.offset(page * page_size).limit(page_size)
-    rows = [
-        _stats_from(row, row.id, row.code, row.name) for row in db.session.execute(query)
-    ]
+    rows = [_stats_from(row, row.id, row.code, row.name) for row in db.session.execute(query)]
     return int(count or 0), rows
 
 
@@ -244,14 +249,13 @@ def count_expiring(on: date | None = None) -> int:
     on = on or today()
     return int(
         db.session.scalar(
-            select(func.count(License.id)).where(
-                state_expression(on) == LicenseState.expiring.name
-            )
+            select(func.count(License.id)).where(state_expression(on) == LicenseState.expiring.name)
         )
     )
 
 
 # --- alerts -----------------------------------------------------------------
+
 
 def _window(on: date, days: int | None) -> tuple[date, date]:
     days = warning_days() if days is None else days
@@ -283,9 +287,12 @@ def licenses_ending(
 
 
 def count_licenses_ending(on: date | None = None, days: int | None = None) -> int:
-    return int(db.session.scalar(
-        select(func.count(License.id)).where(_licenses_ending_condition(on, days))
-    ) or 0)
+    return int(
+        db.session.scalar(
+            select(func.count(License.id)).where(_licenses_ending_condition(on, days))
+        )
+        or 0
+    )
 
 
 def contracts_ending(
@@ -303,6 +310,9 @@ def contracts_ending(
 
 
 def count_contracts_ending(on: date | None = None, days: int | None = None) -> int:
-    return int(db.session.scalar(
-        select(func.count(Contract.id)).where(_contracts_ending_condition(on, days))
-    ) or 0)
+    return int(
+        db.session.scalar(
+            select(func.count(Contract.id)).where(_contracts_ending_condition(on, days))
+        )
+        or 0
+    )

@@ -82,7 +82,8 @@ def record_account_failure(user: CrmUser) -> None:
     config = current_app.config
     table = CrmUser.__table__
     db.session.execute(
-        update(table).where(table.c.id == user.id)
+        update(table)
+        .where(table.c.id == user.id)
         .values(fail_login_count=func.coalesce(table.c.fail_login_count, 0) + 1)
     )
     count = db.session.scalar(select(table.c.fail_login_count).where(table.c.id == user.id))
@@ -90,7 +91,8 @@ def record_account_failure(user: CrmUser) -> None:
     if limit and count >= limit:
         minutes = config.get("CRM_LOGIN_LOCK_MINUTES", 15)
         db.session.execute(
-            update(table).where(table.c.id == user.id)
+            update(table)
+            .where(table.c.id == user.id)
             .values(locked_until=datetime.now() + timedelta(minutes=minutes))
         )
     db.session.commit()

@@ -105,11 +105,13 @@ def message_errors(subject: str, body: str) -> list[str]:
 
 def notifications_of(feedback_id: int) -> list[FeedbackNotification]:
     """Every message to the reporter about this feedback, newest first."""
-    return list(db.session.scalars(
-        select(FeedbackNotification)
-        .where(FeedbackNotification.feedback_id == feedback_id)
-        .order_by(FeedbackNotification.queued_at.desc(), FeedbackNotification.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(FeedbackNotification)
+            .where(FeedbackNotification.feedback_id == feedback_id)
+            .order_by(FeedbackNotification.queued_at.desc(), FeedbackNotification.id.desc())
+        )
+    )
 
 
 def queue_message(item: Feedback, subject: str, body: str) -> FeedbackNotification:
@@ -128,8 +130,10 @@ def queue_message(item: Feedback, subject: str, body: str) -> FeedbackNotificati
             else _("The reporter has no e-mail address; call the reporter.")
         )
         notice = FeedbackNotification(
-            channel=NotificationChannel.phone, recipient=phone or "-",
-            state=NotificationState.call_needed, error=reason,
+            channel=NotificationChannel.phone,
+            recipient=phone or "-",
+            state=NotificationState.call_needed,
+            error=reason,
         )
     notice.feedback = item
     notice.subject, notice.body = subject[:200], body
@@ -192,8 +196,10 @@ def send_stale(older_than: timedelta = STALE_AFTER) -> list[FeedbackNotification
     cutoff = datetime.now() - older_than
     waiting = db.session.scalars(
         select(FeedbackNotification.id)
-        .where(FeedbackNotification.state == NotificationState.pending,
-               FeedbackNotification.queued_at < cutoff)
+        .where(
+            FeedbackNotification.state == NotificationState.pending,
+            FeedbackNotification.queued_at < cutoff,
+        )
         .order_by(FeedbackNotification.queued_at, FeedbackNotification.id)
     ).all()
     sent = [send_now(notification_id) for notification_id in waiting]

@@ -17,8 +17,8 @@ page or offset goes beyond what the database can count.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 from flask import abort, request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -91,7 +91,7 @@ class QueryGuards:
             filters = filters.copy()
             filters.values = [
                 self._safe_filter_value(flt, value)
-                for flt, value in zip(filters.filters, filters.values)
+                for flt, value in zip(filters.filters, filters.values, strict=True)
             ]
         return super().apply_filters(query, filters)
 
@@ -111,10 +111,7 @@ class QueryGuards:
         if not leaf:
             return root in mapper.columns
         relation = mapper.relationships.get(root)
-        return (
-            relation is not None and not relation.uselist
-            and leaf in relation.mapper.columns
-        )
+        return relation is not None and not relation.uselist and leaf in relation.mapper.columns
 
     def _safe_filter_value(self, flt, value):
         if isinstance(value, list):

@@ -28,8 +28,10 @@ def edits_all_feedback(user) -> bool:
         if role.name == engineer_role:
             continue
         for permission_view in role.permissions:
-            if (permission_view.permission.name == wanted
-                    and permission_view.view_menu.name == FEEDBACK):
+            if (
+                permission_view.permission.name == wanted
+                and permission_view.view_menu.name == FEEDBACK
+            ):
                 return True
     return False
 
@@ -41,6 +43,9 @@ def may_edit_feedback(user, feedback) -> bool:
 def check_feedback_editable(user, feedback) -> None:
     if not may_edit_feedback(user, feedback):
         raise RecordForbidden(
-            _("Feedback %(record)s is assigned to another engineer: you may read it "
-              "but only its tracking engineer may change it.", record=str(feedback))
+            _(
+                "Feedback %(record)s is assigned to another engineer: you may read it "
+                "but only its tracking engineer may change it.",
+                record=str(feedback),
+            )
         )

@@ -46,13 +46,18 @@ def user_error(error: BaseException, deleting: bool = False) -> Exception:
         return error
     if isinstance(error, StaleDataError):
         return VersionConflict(
-            _("Someone else changed or deleted this record while you were saving; "
-              "nothing was saved. Open it again and reapply your changes.")
+            _(
+                "Someone else changed or deleted this record while you were saving; "
+                "nothing was saved. Open it again and reapply your changes."
+            )
         )
     if database_unavailable(error):
         return SaveFailed(
-            _("The database cannot be reached right now; nothing was saved. "
-              "Please try again in a moment."), status=503,
+            _(
+                "The database cannot be reached right now; nothing was saved. "
+                "Please try again in a moment."
+            ),
+            status=503,
         )
     if isinstance(error, IntegrityError):
         if deleting:
@@ -60,12 +65,17 @@ def user_error(error: BaseException, deleting: bool = False) -> Exception:
                 _("The record was not deleted: other records still refer to it."), status=409
             )
         return SaveFailed(
-            _("Nothing was saved: a value is missing or conflicts with another record "
-              "(another user may have just saved the same number or code)."), status=409,
+            _(
+                "Nothing was saved: a value is missing or conflicts with another record "
+                "(another user may have just saved the same number or code)."
+            ),
+            status=409,
         )
     return SaveFailed(
-        _("Saving failed and nothing was saved. Try again, or tell the administrator "
-          "what you were doing.")
+        _(
+            "Saving failed and nothing was saved. Try again, or tell the administrator "
+            "what you were doing."
+        )
     )
 
 
@@ -87,7 +97,7 @@ class SafeWrites:
     def _all_or_nothing(self, write, *args, deleting: bool = False):
         try:
             return write(*args)
-        except Exception as error:  # noqa: BLE001 - every failure is rolled back and explained
+        except Exception as error:
             try:
                 self.session.rollback()
             except SQLAlchemyError:  # the connection itself is gone; the pool drops it

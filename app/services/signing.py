@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -64,6 +65,7 @@ class Verification:
 
 # --- keys -------------------------------------------------------------------
 
+
 def key_path() -> Path:
     configured = current_app.config.get("CRM_LICENSE_KEY_PATH")
     return Path(configured) if configured else Path(current_app.instance_path) / KEY_FILE_NAME
@@ -100,10 +102,8 @@ def _create_key_file(path: Path) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
         os.chmod(temporary, 0o600)
-        try:
-            os.link(temporary, path)  # fails if another worker won the race
-        except FileExistsError:
-            pass
+        with contextlib.suppress(FileExistsError):  # another worker won the race
+            os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -132,9 +132,10 @@ def key_id(key: Ed25519PublicKey) -> str:
 
 # --- signing ----------------------------------------------------------------
 
+
 def license_payload(license: License, issued_at: datetime | None = None) -> dict:
     """What a license file asserts, in plain JSON types."""
-    issued_at = issued_at or datetime.now(timezone.utc)
+    issued_at = issued_at or datetime.now(UTC)
     product = license.product
     return {
         "customer_code": license.customer.code,
@@ -146,7 +147,7 @@ def license_payload(license: License, issued_at: datetime | None = None) -> dict
         "valid_to": license.valid_to.isoformat(),
         "trial": bool(license.is_trial),
         "machine_info": license.machine_info or "",
-        "issued_at": issued_at.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
+        "issued_at": issued_at.astimezone(UTC).replace(microsecond=0).isoformat(),
     }
 
 
@@ -174,6 +175,7 @@ def license_file(license: License, issued_at: datetime | None = None) -> tuple[s
 
 
 # --- verifying --------------------------------------------------------------
+
 
 def verify_file(
     content: bytes, key: Ed25519PublicKey | None = None, on: date | None = None

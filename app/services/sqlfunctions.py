@@ -38,10 +38,7 @@ def _seconds_between_postgresql(element, compiler, **kw):
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element, compiler, **kw):
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return (
-        f"(CAST(strftime('%s', {end}) AS INTEGER)"
-        f" - CAST(strftime('%s', {start}) AS INTEGER))"
-    )
+    return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
 
 
 class year_month(FunctionElement):

@@ -22,9 +22,11 @@ Definitions (the same for every breakdown):
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -79,7 +81,7 @@ class ReportQuery:
         return datetime.combine(self.end + timedelta(days=1), time.min)
 
     @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> "ReportQuery":
+    def from_args(cls, args: Mapping[str, Any]) -> ReportQuery:
         """Read ``from``, ``to`` (YYYY-MM-DD) and ``customer_id``; raise QueryInvalid."""
         errors: dict[str, str] = {}
         start = _parse_date(args.get("from"), "from", errors)
@@ -263,8 +265,9 @@ def _dimension(name: str):
             Feedback.engineer_id,
             [CrmUser.first_name, CrmUser.username],
             [(CrmUser, CrmUser.id == Feedback.engineer_id)],
-            lambda key, row: (row.first_name or row.username) if key is not None
-            else _("Unassigned"),
+            lambda key, row: (
+                (row.first_name or row.username) if key is not None else _("Unassigned")
+            ),
         )
     if name == "customer":
         return (
@@ -321,8 +324,10 @@ def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]
         .group_by(month)
     )
     found = {row.key: _kpis(row) for row in db.session.execute(statement)}
-    return [MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
-            for current in _months(query, found)]
+    return [
+        MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
+        for current in _months(query, found)
+    ]
 
 
 def month_start(day: date, months_back: int = 0) -> date:
@@ -366,7 +371,10 @@ def backlog_ages(query: ReportQuery, as_of: datetime | None = None) -> list[AgeG
     bounds = BACKLOG_AGE_BOUNDS_DAYS
     age = seconds_between(Feedback.created_at, literal(as_of, DateTime()))
     group = case(
-        *[(age < literal_column(str(int(days) * 86400)), index) for index, days in enumerate(bounds)],
+        *[
+            (age < literal_column(str(int(days) * 86400)), index)
+            for index, days in enumerate(bounds)
+        ],
         else_=len(bounds),
     )
     aged = (
@@ -379,9 +387,10 @@ def backlog_ages(query: ReportQuery, as_of: datetime | None = None) -> list[AgeG
     )
     edges = (0, *bounds, None)
     groups = [
-        AgeGroup(low, high, _age_label(low, high),
-                 by_level={member.name: 0 for member in FeedbackLevel})
-        for low, high in zip(edges, edges[1:])
+        AgeGroup(
+            low, high, _age_label(low, high), by_level={member.name: 0 for member in FeedbackLevel}
+        )
+        for low, high in itertools.pairwise(edges)
     ]
     for index, level, count in db.session.execute(counts):
         target = groups[int(index)]
@@ -450,7 +459,9 @@ def summary(query: ReportQuery) -> Summary:
     month = year_month(Feedback.created_at)
     rows = db.session.execute(
         select(
-            Feedback.status, Feedback.level, month.label("month"),
+            Feedback.status,
+            Feedback.level,
+            month.label("month"),
             func.count().label("total"),
             func.count(Feedback.resolved_at).label("resolved"),
             func.sum(_resolution_seconds()).label("seconds"),
@@ -477,8 +488,10 @@ def summary(query: ReportQuery) -> Summary:
         avg_hours=_hours(seconds / resolved) if resolved else None,
         by_status=[Count(member.name, str(member.value), n) for member, n in statuses.items()],
         by_level=[Count(member.name, str(member.value), n) for member, n in levels.items()],
-        monthly=[MonthCount(current, *months.get(current.strftime("%Y-%m"), (0, 0)))
-                 for current in _months(query, months)],
+        monthly=[
+            MonthCount(current, *months.get(current.strftime("%Y-%m"), (0, 0)))
+            for current in _months(query, months)
+        ],
     )
 
 
@@ -499,9 +512,9 @@ def workload(at: datetime) -> Workload:
     is_open = Feedback.status.in_(OPEN_STATUSES)
     resolved = and_(Feedback.resolved_at >= start, Feedback.resolved_at < following)
     row = db.session.execute(
-        select(_count_where(is_open), _count_where(overdue_condition(at)),
-               _count_where(resolved))
-        .where(or_(is_open, resolved))
+        select(
+            _count_where(is_open), _count_where(overdue_condition(at)), _count_where(resolved)
+        ).where(or_(is_open, resolved))
     ).one()
     return Workload(*(int(value or 0) for value in row))
 
@@ -535,12 +548,22 @@ def detail_rows(query: ReportQuery, limit: int | None = None, batch: int = 2000)
     engineer = aliased(CrmUser)
     statement = (
         select(
-            Feedback.id, Feedback.created_at, Feedback.resolved_at, seconds,
+            Feedback.id,
+            Feedback.created_at,
+            Feedback.resolved_at,
+            seconds,
             seconds <= _target_seconds(targets),
-            Customer.code, Customer.name, Reporter.name, Feedback.store, Feedback.city,
-            Product.name, Feedback.level, Feedback.status,
+            Customer.code,
+            Customer.name,
+            Reporter.name,
+            Feedback.store,
+            Feedback.city,
+            Product.name,
+            Feedback.level,
+            Feedback.status,
             func.coalesce(engineer.first_name, engineer.username),
-            Feedback.problem, Feedback.cause,
+            Feedback.problem,
+            Feedback.cause,
         )
         .select_from(Feedback)
         .join(Customer, Customer.id == Feedback.customer_id)
@@ -556,11 +579,39 @@ def detail_rows(query: ReportQuery, limit: int | None = None, batch: int = 2000)
     yes, no = _("Yes"), _("No")
     labels = {member: str(member.value) for member in (*FeedbackLevel, *FeedbackStatus)}
     for row in db.session.execute(statement):
-        (pk, created, resolved, secs, within, code, name, reporter, store, city,
-         product, level, status, engineer_name, problem, cause) = row
+        (
+            pk,
+            created,
+            resolved,
+            secs,
+            within,
+            code,
+            name,
+            reporter,
+            store,
+            city,
+            product,
+            level,
+            status,
+            engineer_name,
+            problem,
+            cause,
+        ) = row
         yield (
-            pk, created, resolved, None if secs is None else secs / 3600,
+            pk,
+            created,
+            resolved,
+            None if secs is None else secs / 3600,
             None if within is None else (yes if within else no),
-            code, name, reporter, store, city, product,
-            labels.get(level), labels.get(status), engineer_name, problem, cause,
+            code,
+            name,
+            reporter,
+            store,
+            city,
+            product,
+            labels.get(level),
+            labels.get(status),
+            engineer_name,
+            problem,
+            cause,
         )

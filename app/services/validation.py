@@ -10,9 +10,10 @@ the rules exist so that users get a message instead of an IntegrityError.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, Numeric, String, Text, select
@@ -52,12 +53,12 @@ def is_valid_national_id(value: str) -> bool:
         datetime.strptime(value[6:14], "%Y%m%d")
     except ValueError:
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_WEIGHTS, strict=False))
     return ID_CHECK_DIGITS[total % 11] == value[17]
 
 
 def national_id_check_digit(first_17: str) -> str:
-    total = sum(int(digit) * weight for digit, weight in zip(first_17, ID_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(first_17, ID_WEIGHTS, strict=False))
     return ID_CHECK_DIGITS[total % 11]
 
 
@@ -93,10 +94,16 @@ def phone(*fields: str) -> Rule:
         for field in fields:
             value = values.get(field)
             if not is_blank(value) and not is_valid_phone(str(value)):
-                yield field, field_message(
-                    _l("%(field)s must be a mainland mobile (11 digits) or landline number, "
-                       "e.g. 13812345678 or 021-12345678."),
-                    model, field,
+                yield (
+                    field,
+                    field_message(
+                        _l(
+                            "%(field)s must be a mainland mobile (11 digits) or landline number, "
+                            "e.g. 13812345678 or 021-12345678."
+                        ),
+                        model,
+                        field,
+                    ),
                 )
 
     return rule
@@ -107,8 +114,9 @@ def email(*fields: str) -> Rule:
         for field in fields:
             value = values.get(field)
             if not is_blank(value) and not EMAIL.match(str(value).strip()):
-                yield field, field_message(
-                    _l("%(field)s is not a valid e-mail address."), model, field
+                yield (
+                    field,
+                    field_message(_l("%(field)s is not a valid e-mail address."), model, field),
                 )
 
     return rule
@@ -118,10 +126,16 @@ def national_id(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
         if not is_blank(value) and not is_valid_national_id(str(value)):
-            yield field, field_message(
-                _l("%(field)s must be a valid 18-digit national ID number "
-                   "(birth date and check digit)."),
-                model, field,
+            yield (
+                field,
+                field_message(
+                    _l(
+                        "%(field)s must be a valid 18-digit national ID number "
+                        "(birth date and check digit)."
+                    ),
+                    model,
+                    field,
+                ),
             )
 
     return rule
@@ -131,8 +145,11 @@ def code(field: str) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
         if not is_blank(value) and not CODE.match(str(value).strip()):
-            yield field, field_message(
-                _l("%(field)s may contain only letters, digits, '-' and '_'."), model, field
+            yield (
+                field,
+                field_message(
+                    _l("%(field)s may contain only letters, digits, '-' and '_'."), model, field
+                ),
             )
 
     return rule
@@ -141,12 +158,20 @@ def code(field: str) -> Rule:
 def not_before(start: str, end: str) -> Rule:
     def rule(values, model, pk):
         first, last = values.get(start), values.get(end)
-        if isinstance(first, (date, datetime)) and isinstance(last, (date, datetime)):
-            if _as_datetime(last) < _as_datetime(first):
-                yield end, field_message(
+        if (
+            isinstance(first, (date, datetime))
+            and isinstance(last, (date, datetime))
+            and _as_datetime(last) < _as_datetime(first)
+        ):
+            yield (
+                end,
+                field_message(
                     _l("%(field)s must not be before %(other)s."),
-                    model, end, other=label_of(model, start),
-                )
+                    model,
+                    end,
+                    other=label_of(model, start),
+                ),
+            )
 
     return rule
 
@@ -162,8 +187,11 @@ def at_least(field: str, minimum: int) -> Rule:
             yield field, field_message(_l("%(field)s must be a number."), model, field)
             return
         if not number.is_finite() or number < minimum:
-            yield field, field_message(
-                _l("%(field)s must be at least %(minimum)s."), model, field, minimum=minimum
+            yield (
+                field,
+                field_message(
+                    _l("%(field)s must be at least %(minimum)s."), model, field, minimum=minimum
+                ),
             )
 
     return rule
@@ -184,8 +212,11 @@ def unique(field: str) -> Rule:
         with db.session.no_autoflush:
             taken = db.session.execute(query.limit(1)).first()
         if taken:
-            yield field, field_message(
-                _l("%(field)s %(value)s is already in use."), model, field, value=value.strip()
+            yield (
+                field,
+                field_message(
+                    _l("%(field)s %(value)s is already in use."), model, field, value=value.strip()
+                ),
             )
 
     return rule
@@ -201,8 +232,9 @@ def same_customer(*relations: str) -> Rule:
         for relation in relations:
             related = values.get(relation)
             if related is not None and related.customer_id != customer.id:
-                yield relation, field_message(
-                    _l("%(field)s belongs to another customer."), model, relation
+                yield (
+                    relation,
+                    field_message(_l("%(field)s belongs to another customer."), model, relation),
                 )
 
     return rule
@@ -225,21 +257,30 @@ def _as_datetime(value: date | datetime) -> datetime:
 
 RULES: dict[type, tuple[Rule, ...]] = {
     Customer: (
-        required("code", "name"), code("code"), unique("code"),
-        phone("phone"), email("email"),
+        required("code", "name"),
+        code("code"),
+        unique("code"),
+        phone("phone"),
+        email("email"),
     ),
     Contact: (
-        required("customer", "name"), national_id("national_id"),
-        phone("phone"), email("email"),
+        required("customer", "name"),
+        national_id("national_id"),
+        phone("phone"),
+        email("email"),
     ),
     Contract: (
-        required("customer", "number", "amount"), unique("number"),
-        not_before("sign_date", "end_date"), at_least("amount", 0),
+        required("customer", "number", "amount"),
+        unique("number"),
+        not_before("sign_date", "end_date"),
+        at_least("amount", 0),
     ),
     Product: (required("customer", "name"),),
     License: (
         required("customer", "product", "serial", "seats", "valid_from", "valid_to"),
-        unique("serial"), at_least("seats", 1), not_before("valid_from", "valid_to"),
+        unique("serial"),
+        at_least("seats", 1),
+        not_before("valid_from", "valid_to"),
         same_customer("product"),
     ),
     Reporter: (required("customer", "name"), phone("phone"), email("email")),
@@ -250,9 +291,13 @@ RULES: dict[type, tuple[Rule, ...]] = {
         feedback_life_cycle(),
     ),
     CrmUser: (
-        required("username", "first_name", "phone", "email"), unique("username"),
-        unique("email"), phone("phone"), email("email"),
-        at_least("age", 0), at_least("years_of_work", 0),
+        required("username", "first_name", "phone", "email"),
+        unique("username"),
+        unique("email"),
+        phone("phone"),
+        email("email"),
+        at_least("age", 0),
+        at_least("years_of_work", 0),
     ),
 }
 
@@ -290,26 +335,41 @@ def fits_columns(values, model, pk):
             if abs(number) >= Decimal(10) ** (column.type.precision - scale):
                 yield column.key, field_message(_l("%(field)s is too large."), model, column.key)
             elif number.as_tuple().exponent < -scale:
-                yield column.key, field_message(
-                    _l("%(field)s may have at most %(places)s decimal places."),
-                    model, column.key, places=scale,
+                yield (
+                    column.key,
+                    field_message(
+                        _l("%(field)s may have at most %(places)s decimal places."),
+                        model,
+                        column.key,
+                        places=scale,
+                    ),
                 )
-        elif isinstance(column.type, Integer):
-            if not INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]:
-                yield column.key, field_message(_l("%(field)s is too large."), model, column.key)
+        elif isinstance(column.type, Integer) and not (
+            INTEGER_RANGE[0] <= number <= INTEGER_RANGE[1]
+        ):
+            yield column.key, field_message(_l("%(field)s is too large."), model, column.key)
 
 
 def _text_fits(value: str, column, model):
     """VARCHAR(n) holds n characters (PostgreSQL refuses more); no text column holds NUL."""
     length = getattr(column.type, "length", None)
     if "\x00" in value:
-        yield column.key, field_message(
-            _l("%(field)s contains a NUL character, which cannot be stored."), model, column.key
+        yield (
+            column.key,
+            field_message(
+                _l("%(field)s contains a NUL character, which cannot be stored."), model, column.key
+            ),
         )
     elif length and len(value) > length:
-        yield column.key, field_message(
-            _l("%(field)s may have at most %(length)s characters (you typed %(typed)s)."),
-            model, column.key, length=length, typed=len(value),
+        yield (
+            column.key,
+            field_message(
+                _l("%(field)s may have at most %(length)s characters (you typed %(typed)s)."),
+                model,
+                column.key,
+                length=length,
+                typed=len(value),
+            ),
         )
 
 

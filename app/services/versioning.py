@@ -73,22 +73,29 @@ def check_version(item, expected: int | None, advice: str | None = None) -> None
         raise conflict(type(item), item.id, expected, current, advice)
 
 
-def conflict(model, pk, loaded: int | None, current: int | None,
-             advice: str | None = None) -> VersionConflict:
+def conflict(
+    model, pk, loaded: int | None, current: int | None, advice: str | None = None
+) -> VersionConflict:
     """The refusal for a save based on version ``loaded`` when ``current`` is stored.
 
     ``advice`` says how to reapply (the pages and the API differ).
     """
     if current is None:
         return VersionConflict(
-            _("This record was deleted by someone else after you opened it; "
-              "your changes were not saved.")
+            _(
+                "This record was deleted by someone else after you opened it; "
+                "your changes were not saved."
+            )
         )
     changes, who = changes_since(model, pk, loaded, current)
     if changes:
         listed = [
-            _("%(field)s: %(old)s → %(new)s", field=label, old=old or _("(empty)"),
-              new=new or _("(empty)"))
+            _(
+                "%(field)s: %(old)s → %(new)s",
+                field=label,
+                old=old or _("(empty)"),
+                new=new or _("(empty)"),
+            )
             for label, old, new in changes[:MAX_LISTED_CHANGES]
         ]
         if len(changes) > MAX_LISTED_CHANGES:
@@ -99,12 +106,16 @@ def conflict(model, pk, loaded: int | None, current: int | None,
     message = _(
         "%(who)s saved this record after you opened it (version %(loaded)s, now %(current)s), "
         "so your changes were not saved. Their changes: %(changes)s.",
-        who=who or _("Someone else"), loaded=loaded, current=current, changes=what,
+        who=who or _("Someone else"),
+        loaded=loaded,
+        current=current,
+        changes=what,
     )
     if advice:
         message = f"{message} {advice}"
     return VersionConflict(
-        message, current=current,
+        message,
+        current=current,
         changes={label: {"old": old, "new": new} for label, old, new in changes},
     )
 

@@ -4,12 +4,12 @@ from flask_babel import lazy_gettext as _l
 
 from app.api import register_apis
 
+from . import history, importing
 from .contact import ContactView
 from .contract import ContractView
 from .customer import CustomerView
 from .dashboard import DashboardIndexView
 from .feedback import FeedbackView
-from . import history, importing
 from .license import LicenseView
 from .license_stats import LicenseStatsView
 from .product import ProductView
@@ -23,21 +23,36 @@ class IndexView(DashboardIndexView):
 
 # (category, category label, icon, [(view, menu name, label, icon)])
 MENU = [
-    ("Customer management", _l("Customer management"), "fa-building", [
-        (CustomerView, "Customers", _l("Customers"), "fa-building"),
-        (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
-        (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
-    ]),
-    ("Products and licenses", _l("Products and licenses"), "fa-box", [
-        (ProductView, "Products", _l("Products"), "fa-box"),
-        (LicenseView, "Licenses", _l("Licenses"), "fa-key"),
-        (LicenseStatsView, "License statistics", _l("License statistics"), "fa-chart-bar"),
-    ]),
-    ("Service and support", _l("Service and support"), "fa-headset", [
-        (FeedbackView, "Customer feedback", _l("Customer feedback"), "fa-comments"),
-        (ReporterView, "Reporters", _l("Reporters"), "fa-user-tag"),
-        (ServiceReportView, "Service report", _l("Service report"), "fa-file-excel"),
-    ]),
+    (
+        "Customer management",
+        _l("Customer management"),
+        "fa-building",
+        [
+            (CustomerView, "Customers", _l("Customers"), "fa-building"),
+            (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
+            (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
+        ],
+    ),
+    (
+        "Products and licenses",
+        _l("Products and licenses"),
+        "fa-box",
+        [
+            (ProductView, "Products", _l("Products"), "fa-box"),
+            (LicenseView, "Licenses", _l("Licenses"), "fa-key"),
+            (LicenseStatsView, "License statistics", _l("License statistics"), "fa-chart-bar"),
+        ],
+    ),
+    (
+        "Service and support",
+        _l("Service and support"),
+        "fa-headset",
+        [
+            (FeedbackView, "Customer feedback", _l("Customer feedback"), "fa-comments"),
+            (ReporterView, "Reporters", _l("Reporters"), "fa-user-tag"),
+            (ServiceReportView, "Service report", _l("Service report"), "fa-file-excel"),
+        ],
+    ),
 ]
 
 
@@ -45,8 +60,13 @@ def register_views(appbuilder) -> None:
     for category, category_label, category_icon, items in MENU:
         for view, name, label, icon in items:
             appbuilder.add_view(
-                view, name, label=label, icon=icon, category=category,
-                category_label=category_label, category_icon=category_icon,
+                view,
+                name,
+                label=label,
+                icon=icon,
+                category=category,
+                category_label=category_label,
+                category_icon=category_icon,
             )
     register_apis(appbuilder)
     history.register(appbuilder)  # the admin's history page, under Security

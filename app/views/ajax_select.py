@@ -61,9 +61,9 @@ def search_related(model, term: str = "", page: int = 1, customer_id: int | None
     term = (term or "").strip()[:MAX_TERM_LENGTH]
     if term and columns:
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
-        query = query.where(or_(
-            *(getattr(model, column).ilike(pattern, escape="\\") for column in columns)
-        ))
+        query = query.where(
+            or_(*(getattr(model, column).ilike(pattern, escape="\\") for column in columns))
+        )
     if customer_id is not None and hasattr(model, "customer_id"):
         query = query.where(model.customer_id == customer_id)
     if hasattr(model, "active"):  # staff accounts: only those who may still work
@@ -97,9 +97,7 @@ class RelatedSelectWidget:
         html = "".join(f' {name}="{escape(value)}"' for name, value in attributes.items())
         options = ['<option value=""></option>']
         for pk, label in field.chosen_options():
-            options.append(
-                f'<option selected value="{escape(pk)}">{escape(label)}</option>'
-            )
+            options.append(f'<option selected value="{escape(pk)}">{escape(label)}</option>')
         script = url_for("static", filename=SCRIPT)
         # The search form's fields travel as HTML strings that FAB's filter script
         # inserts later; each carries the (cached, idempotent) script along.
@@ -118,8 +116,18 @@ class RelatedSelectField(Field):
 
     widget = RelatedSelectWidget()
 
-    def __init__(self, label=None, validators=None, *, model, view_endpoint, column,
-                 depends_on=None, for_search=False, **kwargs):
+    def __init__(
+        self,
+        label=None,
+        validators=None,
+        *,
+        model,
+        view_endpoint,
+        column,
+        depends_on=None,
+        for_search=False,
+        **kwargs,
+    ):
         super().__init__(label, validators, **kwargs)
         self.model = model
         self.view_endpoint = view_endpoint
@@ -136,8 +144,11 @@ class RelatedSelectField(Field):
         if not self.for_search:
             return []
         pattern = re.compile(rf"_flt_\d+_{re.escape(self.column)}")
-        ids = {_whole_number(value, 10**9) for name, value in request.args.items(multi=True)
-               if pattern.fullmatch(name)}
+        ids = {
+            _whole_number(value, 10**9)
+            for name, value in request.args.items(multi=True)
+            if pattern.fullmatch(name)
+        }
         ids = sorted(pk for pk in ids if pk is not None)[:5]  # a few filter rows at most
         if not ids:
             return []
@@ -198,14 +209,20 @@ class RelatedLookupMixin:
                 related = relations[column]
                 depends = (
                     "customer"
-                    if not for_search and column != "customer" and "customer" in form_columns
-                    and hasattr(related, "customer_id") else None
+                    if not for_search
+                    and column != "customer"
+                    and "customer" in form_columns
+                    and hasattr(related, "customer_id")
+                    else None
                 )
                 own[column] = RelatedSelectField(
                     _label(cls, column),
                     validators=[_required_or_optional(cls.model, column, for_search)],
-                    model=related, view_endpoint=endpoint, column=column,
-                    depends_on=depends, for_search=for_search,
+                    model=related,
+                    view_endpoint=endpoint,
+                    column=column,
+                    depends_on=depends,
+                    for_search=for_search,
                 )
             setattr(cls, attribute, own)
 
@@ -214,16 +231,16 @@ class RelatedLookupMixin:
     def related(self, column):
         """Select2's JSON: ``{"results": [{"id", "text"}], "pagination": {"more"}}``."""
         relations = many_to_one_models(self.model)
-        offered = set(self.add_columns or ()) | set(self.edit_columns or ()) | set(
-            self.search_columns or ()
+        offered = (
+            set(self.add_columns or ())
+            | set(self.edit_columns or ())
+            | set(self.search_columns or ())
         )
         if column not in relations or column not in offered:
             return jsonify(message="not found"), 404
         page = _whole_number(request.args.get("page"), MAX_PAGE) or 1
         customer_id = _whole_number(request.args.get("customer"), 2**31 - 1)
-        rows, more = search_related(
-            relations[column], request.args.get("q", ""), page, customer_id
-        )
+        rows, more = search_related(relations[column], request.args.get("q", ""), page, customer_id)
         return jsonify(
             results=[{"id": pk, "text": label} for pk, label in rows],
             pagination={"more": more},

@@ -108,17 +108,28 @@ def rule_checked(form_class, model, versioned: bool = False):
             try:
                 loaded = parse_version(self[VERSION_FIELD].data)
             except VersionInvalid:
-                return _("The form is damaged (its record version is not a number): "
-                         "open the record again.")
+                return _(
+                    "The form is damaged (its record version is not a number): "
+                    "open the record again."
+                )
             if loaded is None:
                 return None  # a client that does not send the version is not checked
             item = db.session.get(model, pk)  # already loaded by the view: no query
             current = getattr(item, VERSION_FIELD, None) if item is not None else None
             if current == loaded:
                 return None
-            return str(conflict(model, pk, loaded, current, _(
-                "What you entered is kept below: open the record again to see the latest "
-                "values, then reapply your changes.")))
+            return str(
+                conflict(
+                    model,
+                    pk,
+                    loaded,
+                    current,
+                    _(
+                        "What you entered is kept below: open the record again to see the latest "
+                        "values, then reapply your changes."
+                    ),
+                )
+            )
 
         def populate_obj(self, obj):
             """The version is SQLAlchemy's to set, never the form's."""
@@ -171,8 +182,14 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
                 **_column_formatters(cls.model),
                 **(cls.formatters_columns or {}),
             }
-            cls.add_form_extra_fields = {**_typed_fields(cls.model), **(cls.add_form_extra_fields or {})}
-            cls.edit_form_extra_fields = {**_typed_fields(cls.model), **(cls.edit_form_extra_fields or {})}
+            cls.add_form_extra_fields = {
+                **_typed_fields(cls.model),
+                **(cls.add_form_extra_fields or {}),
+            }
+            cls.edit_form_extra_fields = {
+                **_typed_fields(cls.model),
+                **(cls.edit_form_extra_fields or {}),
+            }
             cls.search_form_extra_fields = {
                 **_typed_fields(cls.model, for_search=True),
                 **(cls.search_form_extra_fields or {}),
@@ -188,7 +205,9 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
         guard_writes(self.datamodel)  # all-or-nothing saves, messages instead of SQL
         _sort_with_inner_joins(self.datamodel)
         self.add_form = rule_checked(self.add_form, self.model)
-        self.edit_form = rule_checked(self.edit_form, self.model, versioned=is_versioned(self.model))
+        self.edit_form = rule_checked(
+            self.edit_form, self.model, versioned=is_versioned(self.model)
+        )
 
     @property
     def database_error_message(self):
@@ -226,8 +245,10 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
         return super().action_post()
 
     @list_action(
-        BULK_DELETE, _l("Delete selected"),
-        _l("Delete the selected records? This cannot be undone."), "fa-trash",
+        BULK_DELETE,
+        _l("Delete selected"),
+        _l("Delete the selected records? This cannot be undone."),
+        "fa-trash",
         single=False,
     )
     def delete_selected(self, items):
@@ -243,9 +264,15 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
             except DeleteRefused as refusal:
                 refusals.append(str(refusal))
         if refusals:
-            flash(_("Nothing was deleted: %(refused)d of the %(count)d selected records still "
-                    "have dependent records.", refused=len(refusals), count=len(items)),
-                  "danger")
+            flash(
+                _(
+                    "Nothing was deleted: %(refused)d of the %(count)d selected records still "
+                    "have dependent records.",
+                    refused=len(refusals),
+                    count=len(items),
+                ),
+                "danger",
+            )
             for refusal in refusals[:SHOWN_REFUSALS]:
                 flash(refusal, "danger")
             return self._back()
@@ -286,8 +313,9 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
     def _get_list_widget(self, filters, *args, page=None, page_size=None, **kwargs):
         """Lists and related lists: no page size above ``MAX_PAGE_SIZE``."""
         page, page_size = clamp_paging(page, page_size, self.page_size)
-        return super()._get_list_widget(filters, *args, page=page, page_size=page_size,
-                                        sort_columns=self.sort_columns, **kwargs)
+        return super()._get_list_widget(
+            filters, *args, page=page, page_size=page_size, sort_columns=self.sort_columns, **kwargs
+        )
 
     @property
     def sort_columns(self) -> dict[str, str]:
@@ -307,10 +335,13 @@ class InnerJoinSorting:
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
         root, _, leaf = (order_column or "").partition(".")
         relation = self.obj.__mapper__.relationships.get(root) if leaf else None
-        if (relation is not None and not relation.uselist
-                and leaf in relation.mapper.columns
-                and not any(column.nullable for column in relation.local_columns)
-                and not self.is_model_already_joined(query, relation.mapper.class_)):
+        if (
+            relation is not None
+            and not relation.uselist
+            and leaf in relation.mapper.columns
+            and not any(column.nullable for column in relation.local_columns)
+            and not self.is_model_already_joined(query, relation.mapper.class_)
+        ):
             query = query.join(getattr(self.obj, root))  # FAB sees it joined and sorts on it
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
@@ -330,8 +361,10 @@ def _relation_sorts(cls) -> list[str]:
     """The dotted order columns of the ``RELATION_SORT_FIELDS`` relations ``cls`` lists."""
     relations = cls.model.__mapper__.relationships
     return [
-        f"{relation}.{field}" for relation, field in RELATION_SORT_FIELDS.items()
-        if relation in (cls.list_columns or ()) and relation in relations
+        f"{relation}.{field}"
+        for relation, field in RELATION_SORT_FIELDS.items()
+        if relation in (cls.list_columns or ())
+        and relation in relations
         and not relations[relation].uselist
         and f"{relation}.{field}" not in cls.order_columns
     ]
@@ -346,7 +379,9 @@ def _typed_fields(model, for_search: bool = False) -> dict:
         required = not column.nullable and not for_search
         if isinstance(column.type, Enum) and column.type.enum_class is not None:
             fields[column.key] = EnumSelectField(
-                column.type.enum_class, label, required=required,
+                column.type.enum_class,
+                label,
+                required=required,
                 default=None if for_search else default,
             )
         elif isinstance(column.type, DateTime) and not for_search:

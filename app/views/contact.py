@@ -15,7 +15,14 @@ class ContactView(CrmModelView):
     order_columns = ["name", "position", "status"]
     base_order = ("id", "desc")
     add_columns = edit_columns = [
-        "customer", "name", "position", "birth_date", "national_id",
-        "phone", "email", "address", "status",
+        "customer",
+        "name",
+        "position",
+        "birth_date",
+        "national_id",
+        "phone",
+        "email",
+        "address",
+        "status",
     ]
     show_fieldsets = [(_l("Contact"), {"fields": add_columns}), audit_fieldset()]

@@ -55,14 +55,26 @@ class ContractView(CrmModelView):
 
     list_columns = ["number", "customer", "sign_date", "end_date", "payment_date", "amount"]
     search_columns = [
-        "number", "customer", "sign_date", "end_date", "payment_date", "amount",
-        "party_a", "party_b",
+        "number",
+        "customer",
+        "sign_date",
+        "end_date",
+        "payment_date",
+        "amount",
+        "party_a",
+        "party_b",
     ]
     order_columns = ["number", "sign_date", "end_date", "payment_date", "amount"]
     base_order = ("sign_date", "desc")
     add_columns = edit_columns = [
-        "customer", "number", "sign_date", "end_date", "payment_date", "amount",
-        "party_a", "party_b",
+        "customer",
+        "number",
+        "sign_date",
+        "end_date",
+        "payment_date",
+        "amount",
+        "party_a",
+        "party_b",
     ]
     show_fieldsets = [(_l("Contract"), {"fields": add_columns}), audit_fieldset()]
 

@@ -32,14 +32,26 @@ class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
     order_columns = ["code", "name", "category", "status", "importance"]
     base_order = ("code", "asc")
     add_columns = edit_columns = [
-        "code", "name", "category", "status", "importance", "address", "phone", "email",
+        "code",
+        "name",
+        "category",
+        "status",
+        "importance",
+        "address",
+        "phone",
+        "email",
     ]
     show_fieldsets = [
         (_l("Customer"), {"fields": add_columns}),
         audit_fieldset(),
     ]
     related_views = [
-        ContactView, ContractView, ProductView, LicenseView, FeedbackView, ReporterView,
+        ContactView,
+        ContractView,
+        ProductView,
+        LicenseView,
+        FeedbackView,
+        ReporterView,
     ]
 
     def _get_show_widget(self, pk, item, *args, **kwargs):
@@ -48,7 +60,9 @@ class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
         if self.appbuilder.sm.has_access(permission_name(READ), FEEDBACK):
             widgets["feedback_counts"] = OpenFeedbackCountsWidget(
                 counts=desk.open_counts_by_level(desk.now(), customer_id=item.id),
-                list_url=url_for("FeedbackView.list") + "?" + urlencode(
+                list_url=url_for("FeedbackView.list")
+                + "?"
+                + urlencode(
                     [("_flt_0_customer", item.id), ("_flt_0_queue", desk.FeedbackQueue.open.name)]
                 ),
             )

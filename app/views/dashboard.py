@@ -9,12 +9,11 @@ macros in ``templates/dashboard/charts.html``.
 from __future__ import annotations
 
 import math
-
 from urllib.parse import urlencode
 
+from babel.dates import format_skeleton
 from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
-from babel.dates import format_skeleton
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 

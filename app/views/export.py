@@ -10,9 +10,10 @@ loaded once per export, a batch of rows at a time, not once per row.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from itertools import islice
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from flask import flash, redirect, url_for
 from flask_appbuilder import Model, expose, has_access
@@ -46,17 +47,30 @@ class ExportMixin:
     @has_access
     def export(self):
         names = self.export_column_names or self.list_columns
-        computed = {name: self.export_expressions[name]() for name in names
-                    if name in self.export_expressions}
-        columns = export_columns(self.datamodel.obj, names, self.label_columns,
-                                 {name: convert for name, (_expr, convert) in computed.items()})
+        computed = {
+            name: self.export_expressions[name]()
+            for name in names
+            if name in self.export_expressions
+        }
+        columns = export_columns(
+            self.datamodel.obj,
+            names,
+            self.label_columns,
+            {name: convert for name, (_expr, convert) in computed.items()},
+        )
         try:
-            workbook = list_workbook(str(self.list_title), columns,
-                                     self.export_rows(names, computed))
+            workbook = list_workbook(
+                str(self.list_title), columns, self.export_rows(names, computed)
+            )
         except (ApplyFilterException, SQLAlchemyError, LookupError, ValueError):
             self.datamodel.session.rollback()
-            flash(_("The list's filters could not be applied, so nothing was exported. "
-                    "Check the search values and try again."), "danger")
+            flash(
+                _(
+                    "The list's filters could not be applied, so nothing was exported. "
+                    "Check the search values and try again."
+                ),
+                "danger",
+            )
             return redirect(url_for(f"{self.endpoint}.list"))
         today = date.today().isoformat()
         return send_workbook(
@@ -85,7 +99,8 @@ class ExportMixin:
         model = datamodel.obj
         filters, order_column, direction = self._filters_and_order()
         references = {
-            name: getattr(model, name).property for name in names
+            name: getattr(model, name).property
+            for name in names
             if name not in computed
             and (datamodel.is_relation_many_to_one(name) or datamodel.is_relation_one_to_one(name))
         }
@@ -97,8 +112,10 @@ class ExportMixin:
             return
         keys = {name: next(iter(prop.local_columns)) for name, prop in references.items()}
         selected = [
-            keys[name] if name in keys
-            else computed[name][0].label(f"export_{index}") if name in computed
+            keys[name]
+            if name in keys
+            else computed[name][0].label(f"export_{index}")
+            if name in computed
             else getattr(model, name)
             for index, name in enumerate(names)
         ]

@@ -134,24 +134,56 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
     show_template = "feedback/show.html"
     method_permission_name = {
         **PAGE_PERMISSIONS,
-        "assign": EDIT, "assign_selected": EDIT, "resend": EDIT, "write": EDIT,
+        "assign": EDIT,
+        "assign_selected": EDIT,
+        "resend": EDIT,
+        "write": EDIT,
     }
 
     list_columns = [
-        "id", "problem", "customer", "level", "status", "engineer", DUE, "created_at",
-        "city", "store",
+        "id",
+        "problem",
+        "customer",
+        "level",
+        "status",
+        "engineer",
+        DUE,
+        "created_at",
+        "city",
+        "store",
     ]
     search_columns = [
-        QUEUE, "problem", "customer", "reporter", "product", "status", "level", "engineer",
-        "city", "store", "created_at", "resolved_at",
+        QUEUE,
+        "problem",
+        "customer",
+        "reporter",
+        "product",
+        "status",
+        "level",
+        "engineer",
+        "city",
+        "store",
+        "created_at",
+        "resolved_at",
     ]
     order_columns = ["id", "level", "status", "created_at", "city", "store"]
     # The export writes model attributes; the due time is computed.
     export_column_names = [column for column in list_columns if column != DUE]
     base_order = ("created_at", "desc")
     add_columns = edit_columns = [
-        "customer", "reporter", "product", "problem", "details", "level", "status",
-        "engineer", "created_at", "resolved_at", "cause", "city", "store",
+        "customer",
+        "reporter",
+        "product",
+        "problem",
+        "details",
+        "level",
+        "status",
+        "engineer",
+        "created_at",
+        "resolved_at",
+        "cause",
+        "city",
+        "store",
     ]
     show_fieldsets = [
         (_l("Feedback"), {"fields": [*add_columns[:9], DUE, *add_columns[9:]]}),
@@ -205,7 +237,10 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
 
     def _render_show(self, pk):
         return self.render_template(
-            self.show_template, pk=pk, title=self.show_title, widgets=self._show(pk),
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=self._show(pk),
             related_views=self._related_views,
         )
 
@@ -224,9 +259,12 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
     # --- assigning the tracking engineer -------------------------------------------
 
     @action(
-        "assign", _l("Assign / change engineer"),
-        _l("Assign the selected problems to a tracking engineer?"), "fa-user-check",
-        multiple=True, single=False,
+        "assign",
+        _l("Assign / change engineer"),
+        _l("Assign the selected problems to a tracking engineer?"),
+        "fa-user-check",
+        multiple=True,
+        single=False,
     )
     def assign_selected(self, items):
         """The list's action: choose the engineer for the selected rows."""
@@ -240,13 +278,23 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
     def assign(self):
         """GET: choose an engineer for the problems ``ids``; POST: assign, all or nothing."""
         ids = _int_list(request.values.getlist("ids"))[:MAX_ASSIGN]
-        items = list(db.session.scalars(
-            select(Feedback).options(joinedload(Feedback.engineer))
-            .where(Feedback.id.in_(ids)).order_by(Feedback.id)
-        )) if ids else []
-        back = url_for(".show", pk=items[0].id) if (
-            request.values.get("back") == "show" and len(items) == 1
-        ) else url_for(".list")
+        items = (
+            list(
+                db.session.scalars(
+                    select(Feedback)
+                    .options(joinedload(Feedback.engineer))
+                    .where(Feedback.id.in_(ids))
+                    .order_by(Feedback.id)
+                )
+            )
+            if ids
+            else []
+        )
+        back = (
+            url_for(".show", pk=items[0].id)
+            if (request.values.get("back") == "show" and len(items) == 1)
+            else url_for(".list")
+        )
         if not items:
             flash(_("Choose at least one problem to assign."), "danger")
             return redirect(url_for(".list"))
@@ -255,8 +303,10 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
         raw = (request.form.get("engineer") or "").strip()
         engineer_id = _int_or_none(raw)
         if raw and engineer_id is None:
-            flash(_("Choose an active user who may work on feedback as the tracking engineer."),
-                  "danger")
+            flash(
+                _("Choose an active user who may work on feedback as the tracking engineer."),
+                "danger",
+            )
             return redirect(back)
         try:
             engineer = desk.assign(items, engineer_id, g.user)
@@ -269,22 +319,38 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
             db.session.rollback()
             raise
         if engineer is None:
-            flash(_("%(count)d problem(s) now have no tracking engineer.", count=len(items)),
-                  "success")
+            flash(
+                _("%(count)d problem(s) now have no tracking engineer.", count=len(items)),
+                "success",
+            )
         else:
-            flash(_("%(count)d problem(s) assigned to %(engineer)s.", count=len(items),
-                    engineer=str(engineer)), "success")
+            flash(
+                _(
+                    "%(count)d problem(s) assigned to %(engineer)s.",
+                    count=len(items),
+                    engineer=str(engineer),
+                ),
+                "success",
+            )
         return redirect(back)
 
     def _assign_page(self, items):
         refused = [item for item in items if not may_edit_feedback(g.user, item)]
         for item in refused:
-            flash(_("Feedback %(record)s is assigned to another engineer: only its tracking "
-                    "engineer may reassign it.", record=str(item)), "danger")
+            flash(
+                _(
+                    "Feedback %(record)s is assigned to another engineer: only its tracking "
+                    "engineer may reassign it.",
+                    record=str(item),
+                ),
+                "danger",
+            )
         if refused:
             return redirect(url_for(".list"))
         return self.render_template(
-            "feedback/assign.html", title=_("Assign tracking engineer"), items=items,
+            "feedback/assign.html",
+            title=_("Assign tracking engineer"),
+            items=items,
             engineers=desk.assignable_engineers(),
         )
 
@@ -301,8 +367,10 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
             return refusal
         again = notifications.resend(notice)
         notifications.send_pending(item.id)
-        flash(_message_for(again), "success" if again.state != NotificationState.call_needed
-              else "warning")
+        flash(
+            _message_for(again),
+            "success" if again.state != NotificationState.call_needed else "warning",
+        )
         return redirect(url_for(".show", pk=item.id))
 
     @expose("/write/<int:pk>", methods=["POST"])
@@ -321,17 +389,24 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
             return self._render_show(pk)
         notice = notifications.write_to_reporter(item, subject, body)
         notifications.send_pending(item.id)
-        flash(_message_for(notice), "success" if notice.state != NotificationState.call_needed
-              else "warning")
+        flash(
+            _message_for(notice),
+            "success" if notice.state != NotificationState.call_needed else "warning",
+        )
         return redirect(url_for(".show", pk=pk))
 
 
 def _message_for(notice) -> str:
     if notice.state == NotificationState.call_needed:
-        return _("No e-mail can be sent: %(reason)s Phone: %(phone)s",
-                 reason=notice.error or "", phone=notice.recipient)
-    return _("The message to %(recipient)s is being sent; its result shows below.",
-             recipient=notice.recipient)
+        return _(
+            "No e-mail can be sent: %(reason)s Phone: %(phone)s",
+            reason=notice.error or "",
+            phone=notice.recipient,
+        )
+    return _(
+        "The message to %(recipient)s is being sent; its result shows below.",
+        recipient=notice.recipient,
+    )
 
 
 def _int_or_none(value):
@@ -356,7 +431,9 @@ def queue_links() -> list[dict]:
     """The list's quick filters: each toggles its queue, keeping the other filters."""
     active = {desk.parse_queue(value) for value in request.args.getlist(QUEUE_ARG)}
     kept = [
-        (key, value) for key, values in request.args.lists() for value in values
+        (key, value)
+        for key, values in request.args.lists()
+        for value in values
         if key != QUEUE_ARG and not key.startswith("page_")
     ]
 
@@ -367,10 +444,14 @@ def queue_links() -> list[dict]:
     links = [{"code": "all", "label": _("All"), "url": url(set()), "active": not active}]
     for queue in desk.FeedbackQueue:
         on = queue in active
-        links.append({
-            "code": queue.name, "label": str(queue), "active": on,
-            "url": url(active - {queue} if on else active | {queue}),
-        })
+        links.append(
+            {
+                "code": queue.name,
+                "label": str(queue),
+                "active": on,
+                "url": url(active - {queue} if on else active | {queue}),
+            }
+        )
     return links
 
 

@@ -47,7 +47,15 @@ class HistoryView(ModelView):
     show_template = "history/show.html"
     list_columns = ["changed_at", "username", "action", "model", "row_id", "record", "remote_addr"]
     show_columns = list_columns
-    search_columns = ["changed_at", "username", "model", "row_id", "action", "record", "remote_addr"]
+    search_columns = [
+        "changed_at",
+        "username",
+        "model",
+        "row_id",
+        "action",
+        "record",
+        "remote_addr",
+    ]
     order_columns = ["changed_at", "username", "model", "row_id", "action"]
     base_order = ("changed_at", "desc")
     label_columns = {
@@ -80,15 +88,28 @@ class HistoryView(ModelView):
         blueprint.before_request(refuse_bad_paging)
         return blueprint
 
-    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
-                         page=None, page_size=None, **kwargs):
+    def _get_list_widget(
+        self,
+        filters,
+        actions=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        **kwargs,
+    ):
         """No page size above the modules' cap; an unknown sort falls back to the default."""
         page, page_size = clamp_paging(page, page_size, self.page_size)
         if order_column not in self.order_columns or order_direction not in ("asc", "desc"):
             order_column, order_direction = "", ""
         return super()._get_list_widget(
-            filters, actions=actions, order_column=order_column,
-            order_direction=order_direction, page=page, page_size=page_size, **kwargs,
+            filters,
+            actions=actions,
+            order_column=order_column,
+            order_direction=order_direction,
+            page=page,
+            page_size=page_size,
+            **kwargs,
         )
 
     def _only_reading(self):
@@ -108,8 +129,13 @@ class HistoryView(ModelView):
             abort(404)
         widgets = self._get_show_widget(pk, item)
         return self.render_template(
-            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-            related_views=[], item=item, changes=history.describe(item),
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=[],
+            item=item,
+            changes=history.describe(item),
             record_url=_record_url(item),
         )
 
@@ -120,7 +146,9 @@ def _record_url(record: ChangeRecord) -> str | None:
         return None
     model = history.model_of(record.model)
     for view in current_app.appbuilder.baseviews:
-        if getattr(getattr(view, "datamodel", None), "obj", None) is model and hasattr(view, "show"):
+        if getattr(getattr(view, "datamodel", None), "obj", None) is model and hasattr(
+            view, "show"
+        ):
             try:
                 return url_for(f"{view.endpoint}.show", pk=record.row_id)
             except Exception:  # noqa: BLE001 - a view without a show page: no link
@@ -176,7 +204,10 @@ def record_history(pk=None):
 def register(appbuilder) -> None:
     """The admin's history page under Security, and the show pages' template global."""
     appbuilder.add_view(
-        HistoryView, "Change history", label=_l("Change history"), icon="fa-history",
+        HistoryView,
+        "Change history",
+        label=_l("Change history"),
+        icon="fa-history",
         category="Security",
     )
     current_app.jinja_env.globals["crm_record_history"] = record_history

@@ -59,18 +59,28 @@ class ImportView(BaseView):
         if upload is None or not upload.filename:
             return self._render(refusal=_("Choose an .xlsx file to import.")), 400
         if not upload.filename.lower().endswith(".xlsx"):
-            return self._render(refusal=_(
-                "Only Excel .xlsx workbooks can be imported (not .xls, .csv or other files)."
-            )), 400
-        may_update = self.appbuilder.sm.has_access(permission_name(EDIT), self.class_permission_name)
+            return self._render(
+                refusal=_(
+                    "Only Excel .xlsx workbooks can be imported (not .xls, .csv or other files)."
+                )
+            ), 400
+        may_update = self.appbuilder.sm.has_access(
+            permission_name(EDIT), self.class_permission_name
+        )
         try:
             result = importing.import_workbook(upload.stream, self.spec, may_update=may_update)
         except importing.ImportRefused as refusal:
             return self._render(refusal=str(refusal)), 400
         if not result.ok:
             return self._render(result=result), 422
-        flash(_("Import finished: %(created)d created, %(updated)d updated.",
-                created=result.created, updated=result.updated), "success")
+        flash(
+            _(
+                "Import finished: %(created)d created, %(updated)d updated.",
+                created=result.created,
+                updated=result.updated,
+            ),
+            "success",
+        )
         return redirect(url_for(self.list_endpoint))
 
     @expose("/template.xlsx")

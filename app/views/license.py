@@ -19,7 +19,6 @@ from wtforms import BooleanField
 from app.models import License
 from app.permissions import READ
 from app.services.display import state_badge
-from app.services.querying import EagerInterface
 from app.services.licenses import (
     LicenseState,
     end_or_trial_default,
@@ -29,6 +28,7 @@ from app.services.licenses import (
     today,
     trial_months,
 )
+from app.services.querying import EagerInterface
 from app.services.signing import SigningKeyMissing, license_file, public_key_pem
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -124,18 +124,38 @@ class LicenseView(CrmModelView):
     method_permission_name = {**PAGE_PERMISSIONS, "license_file": READ, "public_key": READ}
 
     list_columns = [
-        "serial", "customer", "product", "seats", "valid_from", "valid_to", STATE, "is_trial",
+        "serial",
+        "customer",
+        "product",
+        "seats",
+        "valid_from",
+        "valid_to",
+        STATE,
+        "is_trial",
     ]
     search_columns = [
-        "serial", "customer", "product", "seats", "valid_from", "valid_to", STATE, "is_trial",
+        "serial",
+        "customer",
+        "product",
+        "seats",
+        "valid_from",
+        "valid_to",
+        STATE,
+        "is_trial",
     ]
     order_columns = ["serial", "seats", "valid_from", "valid_to", STATE, "is_trial"]
     # The export writes model attributes; the state is not one (it filters and sorts, though).
     export_column_names = [column for column in list_columns if column != STATE]
     base_order = ("valid_to", "asc")
     add_columns = edit_columns = [
-        "customer", "product", "serial", "seats", "valid_from", "valid_to",
-        "is_trial", "machine_info",
+        "customer",
+        "product",
+        "serial",
+        "seats",
+        "valid_from",
+        "valid_to",
+        "is_trial",
+        "machine_info",
     ]
     show_fieldsets = [
         (_l("License"), {"fields": [*add_columns[:6], STATE, *add_columns[6:]]}),
@@ -168,8 +188,13 @@ class LicenseView(CrmModelView):
             name, content = license_file(item)
         except SigningKeyMissing:
             current_app.logger.error("license signing key missing")
-            flash(gettext("The license signing key is missing: ask the administrator "
-                          "to check CRM_LICENSE_KEY_PATH."), "danger")
+            flash(
+                gettext(
+                    "The license signing key is missing: ask the administrator "
+                    "to check CRM_LICENSE_KEY_PATH."
+                ),
+                "danger",
+            )
             return redirect(url_for(".show", pk=pk))
         current_app.logger.info(
             "license file issued: serial %s, user %s", item.serial, getattr(g.user, "id", None)
@@ -188,9 +213,13 @@ class LicenseView(CrmModelView):
             pem = public_key_pem()
         except SigningKeyMissing:
             current_app.logger.error("license signing key missing")
-            return Response(gettext("The license signing key is missing: ask the "
-                                    "administrator to check CRM_LICENSE_KEY_PATH."),
-                            status=503)
+            return Response(
+                gettext(
+                    "The license signing key is missing: ask the "
+                    "administrator to check CRM_LICENSE_KEY_PATH."
+                ),
+                status=503,
+            )
         return Response(
             pem,
             mimetype="application/x-pem-file",

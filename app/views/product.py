@@ -15,7 +15,14 @@ class ProductView(CrmModelView):
     order_columns = ["name", "version", "created_date"]
     base_order = ("created_date", "desc")
     add_columns = edit_columns = [
-        "customer", "name", "version", "description", "customization",
-        "backup_path", "manual_path", "created_date", "authorization_code",
+        "customer",
+        "name",
+        "version",
+        "description",
+        "customization",
+        "backup_path",
+        "manual_path",
+        "created_date",
+        "authorization_code",
     ]
     show_fieldsets = [(_l("Product"), {"fields": add_columns}), audit_fieldset()]

@@ -36,8 +36,12 @@ class ReporterView(CrmModelView):
         widgets = super()._get_show_widget(pk, item, *args, **kwargs)
         if self.appbuilder.sm.has_access(permission_name(READ), FEEDBACK):
             now = desk.now()
-            list_url = url_for("FeedbackView.list") + "?" + urlencode(
-                [("_flt_0_reporter", item.id), ("_flt_0_queue", desk.FeedbackQueue.open.name)]
+            list_url = (
+                url_for("FeedbackView.list")
+                + "?"
+                + urlencode(
+                    [("_flt_0_reporter", item.id), ("_flt_0_queue", desk.FeedbackQueue.open.name)]
+                )
             )
             widgets["open_feedback"] = ReporterOpenFeedbackWidget(
                 counts=desk.open_counts_by_level(now, reporter_id=item.id),

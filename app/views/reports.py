@@ -35,8 +35,11 @@ class ServiceReportView(BaseView):
     @has_access
     def form(self):
         today = date.today()
-        values = {"from": (today - timedelta(days=90)).isoformat(), "to": today.isoformat(),
-                  "customer_id": ""}
+        values = {
+            "from": (today - timedelta(days=90)).isoformat(),
+            "to": today.isoformat(),
+            "customer_id": "",
+        }
         return self._render_form(values, {})
 
     @expose("/xlsx")
@@ -59,8 +62,9 @@ class ServiceReportView(BaseView):
         raw_page = (request.args.get("page") or "").strip()
         page = min(int(raw_page), MAX_PAGE) if raw_page.isdigit() and len(raw_page) < 10 else 1
         rows, more = search_related(Customer, request.args.get("q", ""), max(page, 1))
-        return jsonify(results=[{"id": pk, "text": label} for pk, label in rows],
-                       pagination={"more": more})
+        return jsonify(
+            results=[{"id": pk, "text": label} for pk, label in rows], pagination={"more": more}
+        )
 
     def _render_form(self, values, errors):
         raw = str(values.get("customer_id") or "").strip()
