@@ -349,10 +349,7 @@ class CrmSecurityManager(SecurityManager):
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Session, JWT and API-key users alike (FAB's ``has_access`` ends here)."""
-        roles = self.get_user_roles(user)
-        return self._builtin_access(roles, permission_name, view_name) or (
-            (permission_name, view_name) in self._granted(roles)
-        )
+        return self.roles_grant(self.get_user_roles(user), permission_name, view_name)
 
     def is_item_public(self, permission_name, view_name) -> bool:
         return self._builtin_access([self.auth_role_public], permission_name, view_name) or (
@@ -391,6 +388,12 @@ class CrmSecurityManager(SecurityManager):
     def del_permission_role(self, role, perm_view):
         super().del_permission_role(role, perm_view)
         _forget_grants()
+
+    def roles_grant(self, roles, permission_name, view_name) -> bool:
+        """Do ``roles`` (rows) grant the permission? From the per-request cache."""
+        return self._builtin_access(roles, permission_name, view_name) or (
+            (permission_name, view_name) in self._granted(roles)
+        )
 
     def _builtin_access(self, roles, permission_name, view_name) -> bool:
         """``FAB_ROLES`` roles are regular expressions in the config, not rows."""

@@ -19,9 +19,9 @@ from app.extensions import db
 from app.models.labels import label_of, labels_for, page_titles
 from app.permissions import ACTIONS, ADD, DELETE, EDIT, READ, permission_name, resource_of
 from app.services.integrity import DeleteRefused, check_deletable
-from app.services.querying import EagerInterface, is_key
-from app.services.saving import SaveFailed, database_unavailable, guard_writes
-from app.services.validation import rule_fields, validate, values_of
+from app.services.querying import CrmInterface, is_key
+from app.services.saving import SaveFailed, database_unavailable
+from app.services.validation import rule_fields, trimmed, validate, values_of
 from app.services.versioning import (
     VERSION_FIELD,
     VersionConflict,
@@ -140,7 +140,7 @@ class CrmModelApi(ModelRestApi):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
-            cls.datamodel = guard_writes(EagerInterface(cls.model))
+            cls.datamodel = CrmInterface(cls.model)
             cls.class_permission_name = resource_of(cls.model)
             if is_versioned(cls.model):  # clients read the version they will send back
                 for attr in ("list_columns", "show_columns"):
@@ -313,9 +313,9 @@ class CrmModelApi(ModelRestApi):
 
 
 def strip_text(item) -> None:
-    """Blanks around typed text are never meant: the pages strip them too."""
+    """The record's text as the pages store it (``trimmed``)."""
     for column in type(item).__table__.columns:
         if isinstance(column.type, (String, Text)):
             value = getattr(item, column.key, None)
-            if isinstance(value, str) and value != value.strip():
-                setattr(item, column.key, value.strip())
+            if trimmed(value) != value:
+                setattr(item, column.key, trimmed(value))

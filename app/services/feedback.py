@@ -21,7 +21,8 @@ from app.models import CrmUser, Feedback, FeedbackLevel, FeedbackStatus
 from app.models.base import LabeledEnum
 from app.permissions import EDIT, FEEDBACK, permission_name
 from app.services.notifications import queue_resolution_notice, send_pending
-from app.services.record_rules import RecordForbidden, may_edit_feedback
+from app.services.querying import is_key, keys_in
+from app.services.record_rules import RecordForbidden, check_feedback_editable
 
 S = FeedbackStatus
 ALLOWED_MOVES = {
@@ -251,30 +252,61 @@ class AssignRefused(Exception):
     """Nothing was assigned; ``str()`` is the user's message."""
 
 
-def assign(items: list[Feedback], engineer_id, user) -> CrmUser | None:
-    """Make ``engineer_id`` (None: nobody) the tracking engineer of every item, or refuse all.
+MAX_ASSIGN = 100  # rows one assignment may change
 
-    The caller commits. The record rule applies: an engineer reassigns only
-    the problems assigned to them.
+
+def feedback_to_assign(ids) -> list[Feedback]:
+    """The problems ``ids`` (keys, or comma-separated lists of them), at most ``MAX_ASSIGN``."""
+    keys = keys_in(ids)[:MAX_ASSIGN]
+    if not keys:
+        return []
+    query = (
+        select(Feedback)
+        .options(joinedload(Feedback.engineer))
+        .where(Feedback.id.in_(keys))
+        .order_by(Feedback.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def reassign_refusals(user, items: list[Feedback]) -> list[str]:
+    """Why ``user`` may not reassign some of ``items`` (one message each)."""
+    refusals = []
+    for item in items:
+        try:
+            check_feedback_editable(user, item, reassigning=True)
+        except RecordForbidden as refusal:
+            refusals.append(str(refusal))
+    return refusals
+
+
+def assign(items: list[Feedback], engineer, user) -> CrmUser | None:
+    """Make ``engineer`` (a user key as sent; blank: nobody) the tracking engineer of
+    every item, or refuse all, and commit.
+
+    The record rule applies: an engineer reassigns only the problems assigned
+    to them. Raises ``RecordForbidden`` or ``AssignRefused``; nothing is then saved.
     """
     if not items:
         raise AssignRefused(_("Choose at least one problem to assign."))
-    for item in items:
-        if not may_edit_feedback(user, item):
-            raise RecordForbidden(
-                _(
-                    "Feedback %(record)s is assigned to another engineer: only its tracking "
-                    "engineer may reassign it.",
-                    record=str(item),
-                )
-            )
-    engineer = None
-    if engineer_id is not None:
-        engineer = next((u for u in assignable_engineers() if u.id == engineer_id), None)
-        if engineer is None:
+    refusals = reassign_refusals(user, items)
+    if refusals:
+        raise RecordForbidden(refusals[0])
+    chosen = None
+    wanted = str(engineer if engineer is not None else "").strip()
+    if wanted:
+        chosen = next(
+            (u for u in assignable_engineers() if is_key(wanted) and u.id == int(wanted)), None
+        )
+        if chosen is None:
             raise AssignRefused(
                 _("Choose an active user who may work on feedback as the tracking engineer.")
             )
-    for item in items:
-        item.engineer = engineer
-    return engineer
+    try:
+        for item in items:
+            item.engineer = chosen
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return chosen

@@ -58,3 +58,35 @@ def check_deletable(item) -> None:
                 parts=parts,
             )
         )
+
+
+class BulkDeleteRefused(Exception):
+    """Some of the records to delete still have dependents: nothing was deleted."""
+
+    def __init__(self, refusals: list[str], count: int):
+        super().__init__(
+            _(
+                "Nothing was deleted: %(refused)d of the %(count)d selected records still "
+                "have dependent records.",
+                refused=len(refusals),
+                count=count,
+            )
+        )
+        self.refusals = refusals
+
+
+def delete_all_or_nothing(datamodel, items: list) -> None:
+    """Delete ``items`` through ``datamodel`` in one transaction, or none of them.
+
+    Raises ``BulkDeleteRefused`` when any has dependents (checked before anything
+    is deleted) and ``SaveFailed`` when the database refuses.
+    """
+    refusals = []
+    for item in items:
+        try:
+            check_deletable(item)
+        except DeleteRefused as refusal:
+            refusals.append(str(refusal))
+    if refusals:
+        raise BulkDeleteRefused(refusals, len(items))
+    datamodel.delete_all(items)

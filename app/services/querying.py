@@ -2,11 +2,11 @@
 
 Stock Flask-AppBuilder loads each row's related record (the customer, the
 engineer…) with one lazy SELECT per row, and accepts any page size in the URL.
-``EagerInterface`` joins the many-to-one relations a list shows into the page
+``CrmInterface`` joins the many-to-one relations a list shows into the page
 query; ``clamp_paging`` and ``refuse_bad_paging`` keep the page size and page
 number to what the pages offer.
 
-``QueryGuards`` (part of every ``EagerInterface``) makes hostile URLs harmless
+``QueryGuards`` (part of every ``CrmInterface``) makes hostile URLs harmless
 for every caller of the data interface, pages, exports and the REST API alike:
 a key outside the integer range finds nothing instead of overflowing the
 driver, an unknown sort column is ignored, filter values the database cannot
@@ -21,10 +21,13 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, request
+from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
+
+from app.services.saving import SafeWrites
 
 MAX_PAGE_SIZE = 100
 PAGING_ARG = re.compile(r"(page|psize)_")  # as loose as FAB's own urltools
@@ -42,6 +45,16 @@ def is_key(value) -> bool:
             return False
         value = int(value)
     return isinstance(value, int) and INTEGER_MIN <= value <= INTEGER_MAX
+
+
+def keys_in(values) -> list[int]:
+    """The distinct keys among ``values``, each a key or a comma-separated list of them."""
+    keys = []
+    for value in values or ():
+        for part in str(value).split(","):
+            if is_key(part) and int(part) > 0 and int(part) not in keys:
+                keys.append(int(part))
+    return keys
 
 
 def _without_nul(value):
@@ -133,15 +146,79 @@ class QueryGuards:
         return len(keys) == 1 and isinstance(keys[0].type, Integer)
 
 
-class EagerLoading(QueryGuards):
-    """Mixin for FAB's data model: load ``eager_relations`` with the rows.
+class InnerJoinSorting:
+    """Mixin for a data interface: sort by a required relation's field through an inner join.
 
-    ``apply_all`` builds the page query for lists, related lists and ``get``
-    (show, edit); the count query does not go through it, so it stays free
-    of joins.
+    FAB joins the relation of a dotted order column ("customer.code") with a LEFT
+    OUTER JOIN, which keeps the database from reading the related table in index
+    order: sorting 200 000 feedback rows by customer code took 150 ms on SQLite,
+    0.1 ms with the inner join. A NOT NULL foreign key loses no row to it.
     """
 
-    eager_relations: tuple[str, ...] = ()
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        root, _, leaf = (order_column or "").partition(".")
+        relation = self.obj.__mapper__.relationships.get(root) if leaf else None
+        if (
+            relation is not None
+            and not relation.uselist
+            and leaf in relation.mapper.columns
+            and not any(column.nullable for column in relation.local_columns)
+            and not self.is_model_already_joined(query, relation.mapper.class_)
+        ):
+            query = query.join(getattr(self.obj, root))  # FAB sees it joined and sorts on it
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
+
+
+def _decimal_filter(fab_filter):
+    """``fab_filter`` comparing a NUMERIC column with a Decimal, not the typed text.
+
+    FAB converts what is typed into a filter for integer, float and date columns
+    but not for NUMERIC ones: PostgreSQL then refuses ``numeric > varchar`` (a 500).
+    Text that is not a number leaves the list unfiltered, as FAB does for integers.
+    """
+
+    class DecimalFilter(fab_filter):
+        def apply(self, query, value):
+            if isinstance(value, (list, tuple)):
+                numbers = [_decimal_or_none(item) for item in value]
+                return query if None in numbers else super().apply(query, numbers)
+            number = _decimal_or_none(value)
+            return query if number is None else super().apply(query, number)
+
+    DecimalFilter.__name__ = f"Decimal{fab_filter.__name__}"
+    return DecimalFilter
+
+
+class CrmFilterConverter(SQLAFilterConverter):
+    """FAB's filters, with numeric ones that compare numbers (``_decimal_filter``)."""
+
+    conversion_table = tuple(
+        (test, [_decimal_filter(f) for f in fab_filters] if test == "is_numeric" else fab_filters)
+        for test, fab_filters in SQLAFilterConverter.conversion_table
+    )
+
+
+class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
+    """The one data layer of every module's pages and REST API, composed once.
+
+    Writes are all or nothing (``SafeWrites``); sorting by a required relation
+    joins it (``InnerJoinSorting``); no request value reaches the database
+    unchecked (``QueryGuards``); the many-to-one relations a list shows are
+    loaded with its rows (``eager``). A module with computed columns subclasses
+    this and its view declares the subclass as ``interface``.
+
+    ``apply_all`` builds the page query for lists, related lists and ``get``
+    (show, edit); the count query does not go through it, so it stays free of
+    joins.
+    """
+
+    filter_converter_class = CrmFilterConverter
+
+    def __init__(self, obj, session=None, eager: Iterable[str] = ()):
+        super().__init__(obj, session)
+        self.eager_relations = tuple(
+            name for name in eager or () if self.is_relation_many_to_one(name)
+        )
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
@@ -150,34 +227,6 @@ class EagerLoading(QueryGuards):
                 *(joinedload(getattr(self.obj, name)) for name in self.eager_relations)
             )
         return query
-
-
-class EagerInterface(EagerLoading, SQLAInterface):
-    def __init__(self, obj, session=None, eager: Iterable[str] = ()):
-        super().__init__(obj, session)
-        self.eager_relations = many_to_one(self, eager)
-
-
-def many_to_one(datamodel, columns: Iterable[str] | None) -> tuple[str, ...]:
-    return tuple(name for name in columns or () if datamodel.is_relation_many_to_one(name))
-
-
-_EAGER_CLASSES: dict[type, type] = {}
-
-
-def eager_loading(datamodel, columns: Iterable[str] | None):
-    """Make ``datamodel`` load the many-to-one relations among ``columns`` eagerly.
-
-    A view may bring its own interface subclass (the license view does); it
-    gets the mixin too, so no page falls back to one SELECT per row.
-    """
-    cls = type(datamodel)
-    if not isinstance(datamodel, EagerLoading):
-        if cls not in _EAGER_CLASSES:
-            _EAGER_CLASSES[cls] = type(f"Eager{cls.__name__}", (EagerLoading, cls), {})
-        datamodel.__class__ = _EAGER_CLASSES[cls]
-    datamodel.eager_relations = many_to_one(datamodel, columns)
-    return datamodel
 
 
 def clamp_paging(page, page_size, default_size: int) -> tuple[int | None, int]:

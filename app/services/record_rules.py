@@ -17,35 +17,38 @@ class RecordForbidden(Exception):
     """The user may not change this record; ``str()`` is the user's message."""
 
 
-def edits_all_feedback(user) -> bool:
-    """True unless the user's only way to edit feedback is the engineer role."""
-    config = current_app.config
-    engineer_role = config["CRM_ROLE_NAMES"][ENGINEER]
-    wanted = permission_name(EDIT)
-    for role in getattr(user, "roles", ()):
-        if role.name == config["AUTH_ROLE_ADMIN"]:
-            return True
-        if role.name == engineer_role:
-            continue
-        for permission_view in role.permissions:
-            if (
-                permission_view.permission.name == wanted
-                and permission_view.view_menu.name == FEEDBACK
-            ):
-                return True
-    return False
-
-
 def may_edit_feedback(user, feedback) -> bool:
-    return edits_all_feedback(user) or feedback.engineer_id == getattr(user, "id", None)
+    """May ``user`` change ``feedback``? Read from the request's permission cache.
+
+    The edit permission on feedback is needed; granted only through the
+    engineer role, it covers the feedback assigned to the user.
+    """
+    roles = list(getattr(user, "roles", None) or ())
+    sm = current_app.appbuilder.sm
+    can_edit = permission_name(EDIT)
+    if not sm.roles_grant(roles, can_edit, FEEDBACK):
+        return False
+    engineer_role = current_app.config["CRM_ROLE_NAMES"][ENGINEER]
+    others = [role for role in roles if role.name != engineer_role]
+    return sm.roles_grant(others, can_edit, FEEDBACK) or (
+        feedback.engineer_id is not None and feedback.engineer_id == getattr(user, "id", None)
+    )
 
 
-def check_feedback_editable(user, feedback) -> None:
-    if not may_edit_feedback(user, feedback):
-        raise RecordForbidden(
-            _(
-                "Feedback %(record)s is assigned to another engineer: you may read it "
-                "but only its tracking engineer may change it.",
-                record=str(feedback),
-            )
+def check_feedback_editable(user, feedback, reassigning: bool = False) -> None:
+    """Raise ``RecordForbidden``, saying why, unless ``user`` may change ``feedback``."""
+    if may_edit_feedback(user, feedback):
+        return
+    if reassigning:
+        message = _(
+            "Feedback %(record)s is assigned to another engineer: only its tracking "
+            "engineer may reassign it.",
+            record=str(feedback),
         )
+    else:
+        message = _(
+            "Feedback %(record)s is assigned to another engineer: you may read it "
+            "but only its tracking engineer may change it.",
+            record=str(feedback),
+        )
+    raise RecordForbidden(message)

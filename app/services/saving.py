@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, has_request_context
 from flask_appbuilder.exceptions import DatabaseException
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -103,20 +102,4 @@ class SafeWrites:
             except SQLAlchemyError:  # the connection itself is gone; the pool drops it
                 log.warning("rollback after a failed write failed too", exc_info=True)
             log.error("write of %s failed", type(args[0]).__name__, exc_info=error)
-            shown = user_error(error, deleting=deleting)
-            if has_request_context():
-                g.crm_write_error = str(shown)
-            raise shown from error
-
-
-_GUARDED: dict[type, type] = {}
-
-
-def guard_writes(datamodel):
-    """Give ``datamodel`` (any SQLAInterface subclass instance) the ``SafeWrites`` behaviour."""
-    cls = type(datamodel)
-    if not isinstance(datamodel, SafeWrites):
-        if cls not in _GUARDED:
-            _GUARDED[cls] = type(f"Safe{cls.__name__}", (SafeWrites, cls), {})
-        datamodel.__class__ = _GUARDED[cls]
-    return datamodel
+            raise user_error(error, deleting=deleting) from error

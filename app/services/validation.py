@@ -35,6 +35,12 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_DIGITS = "10X98765432"
 
 
+def trimmed(value):
+    """Blanks around typed text are never meant: " C777 " is stored, and checked for
+    duplicates, as "C777" by the pages and the API alike."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

@@ -15,21 +15,19 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Feedback, FeedbackNotification, NotificationState
-from app.permissions import EDIT, FEEDBACK, permission_name
+from app.permissions import EDIT
 from app.services import feedback as desk
 from app.services import notifications
 from app.services.display import format_datetime, state_badge
+from app.services.querying import CrmInterface
 from app.services.record_rules import RecordForbidden, check_feedback_editable, may_edit_feedback
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -37,7 +35,6 @@ from .fields import EnumSelectField
 
 DUE, QUEUE = "due", "queue"
 QUEUE_ARG = f"_flt_0_{QUEUE}"
-MAX_ASSIGN = 100  # rows one assignment may change
 
 STATE_STYLES = {
     NotificationState.pending: "label label-info",
@@ -102,8 +99,8 @@ class QueueFilter(BaseFilter):
         return query.filter(desk.queue_condition(desk.parse_queue(value), user_id, desk.now()))
 
 
-class FeedbackInterface(SQLAInterface):
-    """SQLAInterface plus the computed due time and the queue filter."""
+class FeedbackInterface(CrmInterface):
+    """The modules' interface plus the computed due time and the queue filter."""
 
     def _get_attr_value(self, item, col):
         if col == DUE:
@@ -128,6 +125,7 @@ class DeskWidget(RenderTemplateWidget):
 
 class FeedbackView(desk.LifeCycleHooks, CrmModelView):
     model = Feedback
+    interface = FeedbackInterface
     noun = _l("Feedback")
     route_base = "/feedback"
     list_template = "feedback/list.html"
@@ -213,7 +211,7 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
 
     def _get_show_widget(self, pk, item, *args, **kwargs):
         widgets = super()._get_show_widget(pk, item, *args, **kwargs)
-        may_edit = self._may_edit(item)
+        may_edit = may_edit_feedback(g.user, item)
         draft = g.get("feedback_draft")
         subject, body = draft or notifications.followup_message(item)
         widgets["desk"] = DeskWidget(
@@ -229,11 +227,6 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
             format_state=format_notification_state,
         )
         return widgets
-
-    def _may_edit(self, item) -> bool:
-        return self.appbuilder.sm.has_access(permission_name(EDIT), FEEDBACK) and (
-            may_edit_feedback(g.user, item)
-        )
 
     def _render_show(self, pk):
         return self.render_template(
@@ -270,54 +263,29 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
         """The list's action: choose the engineer for the selected rows."""
         if not isinstance(items, list):
             items = [items]
-        ids = [item.id for item in items if item is not None][:MAX_ASSIGN]
+        ids = [item.id for item in items if item is not None][: desk.MAX_ASSIGN]
         return redirect(url_for(".assign", ids=ids))
 
     @expose("/assign/", methods=["GET", "POST"])
     @has_access
     def assign(self):
         """GET: choose an engineer for the problems ``ids``; POST: assign, all or nothing."""
-        ids = _int_list(request.values.getlist("ids"))[:MAX_ASSIGN]
-        items = (
-            list(
-                db.session.scalars(
-                    select(Feedback)
-                    .options(joinedload(Feedback.engineer))
-                    .where(Feedback.id.in_(ids))
-                    .order_by(Feedback.id)
-                )
-            )
-            if ids
-            else []
-        )
+        items = desk.feedback_to_assign(request.values.getlist("ids"))
+        if not items:
+            flash(_("Choose at least one problem to assign."), "danger")
+            return redirect(url_for(".list"))
         back = (
             url_for(".show", pk=items[0].id)
             if (request.values.get("back") == "show" and len(items) == 1)
             else url_for(".list")
         )
-        if not items:
-            flash(_("Choose at least one problem to assign."), "danger")
-            return redirect(url_for(".list"))
         if request.method == "GET":
             return self._assign_page(items)
-        raw = (request.form.get("engineer") or "").strip()
-        engineer_id = _int_or_none(raw)
-        if raw and engineer_id is None:
-            flash(
-                _("Choose an active user who may work on feedback as the tracking engineer."),
-                "danger",
-            )
-            return redirect(back)
         try:
-            engineer = desk.assign(items, engineer_id, g.user)
-            db.session.commit()
+            engineer = desk.assign(items, request.form.get("engineer"), g.user)
         except (RecordForbidden, desk.AssignRefused) as refusal:
-            db.session.rollback()
             flash(str(refusal), "danger")
             return redirect(back)
-        except Exception:
-            db.session.rollback()
-            raise
         if engineer is None:
             flash(
                 _("%(count)d problem(s) now have no tracking engineer.", count=len(items)),
@@ -335,17 +303,10 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
         return redirect(back)
 
     def _assign_page(self, items):
-        refused = [item for item in items if not may_edit_feedback(g.user, item)]
-        for item in refused:
-            flash(
-                _(
-                    "Feedback %(record)s is assigned to another engineer: only its tracking "
-                    "engineer may reassign it.",
-                    record=str(item),
-                ),
-                "danger",
-            )
-        if refused:
+        refusals = desk.reassign_refusals(g.user, items)
+        for refusal in refusals:
+            flash(refusal, "danger")
+        if refusals:
             return redirect(url_for(".list"))
         return self.render_template(
             "feedback/assign.html",
@@ -409,24 +370,6 @@ def _message_for(notice) -> str:
     )
 
 
-def _int_or_none(value):
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**31 else None
-
-
-def _int_list(values) -> list[int]:
-    numbers = []
-    for value in values:
-        for part in str(value).split(","):
-            number = _int_or_none(part)
-            if number is not None and number not in numbers:
-                numbers.append(number)
-    return numbers
-
-
 def queue_links() -> list[dict]:
     """The list's quick filters: each toggles its queue, keeping the other filters."""
     active = {desk.parse_queue(value) for value in request.args.getlist(QUEUE_ARG)}
@@ -453,7 +396,3 @@ def queue_links() -> list[dict]:
             }
         )
     return links
-
-
-# After the class body: CrmModelView.__init_subclass__ sets a plain interface.
-FeedbackView.datamodel = FeedbackInterface(Feedback)

@@ -28,7 +28,7 @@ from app.services.licenses import (
     today,
     trial_months,
 )
-from app.services.querying import EagerInterface
+from app.services.querying import CrmInterface
 from app.services.signing import SigningKeyMissing, license_file, public_key_pem
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -57,10 +57,10 @@ class LicenseStateFilter(BaseFilter):
         return filter_by_state(query, value, today())
 
 
-class LicenseInterface(EagerInterface):
+class LicenseInterface(CrmInterface):
     """The modules' interface plus the computed ``state`` column.
 
-    Subclassing ``EagerInterface`` puts these methods before the shared
+    Subclassing ``CrmInterface`` puts these methods before the shared
     query guards, which let only real columns through ``apply_order_by``.
     """
 
@@ -118,6 +118,7 @@ def trial_defaulted(form_class):
 
 class LicenseView(CrmModelView):
     model = License
+    interface = LicenseInterface
     noun = _l("License")
     route_base = "/licenses"
     show_template = "licenses/show.html"
@@ -225,7 +226,3 @@ class LicenseView(CrmModelView):
             mimetype="application/x-pem-file",
             headers={"Content-Disposition": 'attachment; filename="license-public-key.pem"'},
         )
-
-
-# After the class body: CrmModelView.__init_subclass__ sets the modules' interface.
-LicenseView.datamodel = LicenseInterface(License, eager=LicenseView.list_columns)

@@ -20,6 +20,7 @@ from app.models import Customer
 from app.permissions import EXPORT, READ, SERVICE_REPORT, permission_name
 from app.reports.service_report import report_filename, service_report_workbook
 from app.reports.xlsx import send_workbook
+from app.services.querying import is_key
 from app.services.statistics import QueryInvalid, ReportQuery
 
 
@@ -69,7 +70,7 @@ class ServiceReportView(BaseView):
     def _render_form(self, values, errors):
         raw = str(values.get("customer_id") or "").strip()
         chosen = None
-        if raw.isdigit() and len(raw) <= 18 and not errors.get("customer_id"):
+        if is_key(raw) and not errors.get("customer_id"):
             chosen = db.session.get(Customer, int(raw))
         return self.render_template(
             "crm/service_report.html",
