@@ -120,6 +120,11 @@ LICENSE_EXPIRY_WARNING_DAYS = 30
 LICENSE_TRIAL_MONTHS = 1
 # Service targets for resolving feedback, in hours per level: the desk's due times and
 # overdue marks, and the service report's KPI. A level left out keeps its default.
+# The customer pool (公海): how many customers one person may own by claiming, and
+# after how many days without activity `crm pool sweep` returns a customer to it.
+CRM_POOL_CLAIM_LIMIT = int(os.environ.get("CRM_POOL_CLAIM_LIMIT", "50"))
+CRM_POOL_RETURN_DAYS = int(os.environ.get("CRM_POOL_RETURN_DAYS", "90"))
+
 FEEDBACK_TARGET_HOURS = {"urgent": 4, "high": 24, "medium": 72, "low": 168}
 # The Ed25519 key that signs license files: this file if set (it must exist),
 # else instance/license_signing_key.pem, generated on first use (mode 0600).

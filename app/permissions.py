@@ -11,6 +11,9 @@ ACTIONS = (READ, ADD, EDIT, DELETE, EXPORT)
 FULL = ACTIONS
 READ_ONLY = (READ,)
 READ_EXPORT = (READ, EXPORT)
+# The customer pool (公海): claim (see the pool, claim, release one's own) and
+# transfer (move customers between owners), two more permissions on customers.
+CLAIM, TRANSFER = "claim", "transfer"
 
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
@@ -24,7 +27,7 @@ ADMIN, SALES, SUPPORT, ENGINEER, MANAGER = "admin", "sales", "support", "enginee
 # role key -> {resource: actions}; the admin role has every permission.
 ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     SALES: {
-        CUSTOMER: FULL,
+        CUSTOMER: (*FULL, CLAIM),
         CONTACT: FULL,
         CONTRACT: FULL,
         PRODUCT: READ_ONLY,
@@ -46,9 +49,34 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     MANAGER: {
         **{resource: READ_EXPORT for resource in BUSINESS_RESOURCES},
+        CUSTOMER: (*READ_EXPORT, TRANSFER),
         SERVICE_REPORT: READ_EXPORT,
     },
 }
+
+
+# resource -> the permissions beyond ``ACTIONS`` its pages declare
+EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {CUSTOMER: (CLAIM, TRANSFER)}
+
+# role key -> data scope code (app.models.choices.DataScope), applied by ``crm init``
+# to roles that have none yet; the admin role always sees everything.
+ROLE_SCOPES: dict[str, str] = {
+    ADMIN: "all",
+    SALES: "own",
+    SUPPORT: "all",
+    ENGINEER: "all",
+    MANAGER: "department_tree",
+}
+
+
+def resource_actions(resource: str) -> tuple[str, ...]:
+    """Every action of ``resource``: each page and API of it declares the same list,
+    because FAB prunes a resource's permissions to the last list it sees."""
+    return ACTIONS + EXTRA_ACTIONS.get(resource, ())
+
+
+def base_permissions_of(resource: str) -> list[str]:
+    return [permission_name(action) for action in resource_actions(resource)]
 
 
 def resource_of(model) -> str:

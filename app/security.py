@@ -24,7 +24,12 @@ from flask_appbuilder.security.sqla.models import (
     ViewMenu,
     assoc_permissionview_role,
 )
-from flask_appbuilder.security.views import AuthDBView, UserDBModelView, UserInfoEditView
+from flask_appbuilder.security.views import (
+    AuthDBView,
+    RoleModelView,
+    UserDBModelView,
+    UserInfoEditView,
+)
 from flask_appbuilder.views import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -34,12 +39,14 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from app.extensions import db
-from app.models import CrmUser
+from app.models import CrmUser, DataScope
 from app.models.labels import labels_for
 from app.services import accounts, login_throttle
 from app.services.display import format_bool, format_datetime
+from app.services.scope import set_scope
 from app.services.validation import validate
 from app.views.base import rule_checked
+from app.views.fields import EnumSelectField
 
 PROFILE_COLUMNS = [
     "first_name",
@@ -99,16 +106,46 @@ class CrmUserView(UserDBModelView):
         "active": _l("Enabled"),
         "last_seen_at": _l("Last seen"),
         "locked_until": _l("Sign-in locked until"),
+        "department": _l("Department"),
     }
     description_columns = {}
     validators_columns = {"roles": [_a_role_is_chosen]}
     formatters_columns = USER_FORMATTERS
-    list_columns = ["username", "first_name", "position", "phone", "email", "active", "roles"]
-    search_columns = ["username", "first_name", "phone", "email", "position", "active", "roles"]
-    add_columns = ["username", *PROFILE_COLUMNS, "active", "roles", "password", "conf_password"]
-    edit_columns = ["username", *PROFILE_COLUMNS, "active", "roles"]
+    list_columns = [
+        "username",
+        "first_name",
+        "department",
+        "position",
+        "phone",
+        "email",
+        "active",
+        "roles",
+    ]
+    search_columns = [
+        "username",
+        "first_name",
+        "department",
+        "phone",
+        "email",
+        "position",
+        "active",
+        "roles",
+    ]
+    add_columns = [
+        "username",
+        *PROFILE_COLUMNS,
+        "department",
+        "active",
+        "roles",
+        "password",
+        "conf_password",
+    ]
+    edit_columns = ["username", *PROFILE_COLUMNS, "department", "active", "roles"]
     show_fieldsets = [
-        (_l("User info"), {"fields": ["username", "active", "roles", "login_count"]}),
+        (
+            _l("User info"),
+            {"fields": ["username", "department", "active", "roles", "login_count"]},
+        ),
         (_l("Personal Info"), {"fields": PROFILE_COLUMNS, "expanded": True}),
         (
             _l("Audit Info"),
@@ -303,9 +340,41 @@ def _login_field_problem(field: str, problems) -> str:
     return _("%(field)s must be text.", field=label)
 
 
+class CrmRoleView(RoleModelView):
+    """FAB's role pages plus the role's data scope (数据范围, app/services/scope.py)."""
+
+    label_columns = {**RoleModelView.label_columns, "data_scope_row": _l("Data scope")}
+    list_columns = ["name", "data_scope_row", "permissions"]
+    show_columns = ["name", "data_scope_row", "permissions"]
+    add_columns = edit_columns = ["name", "data_scope", "permissions"]
+    add_form_extra_fields = edit_form_extra_fields = {
+        "data_scope": EnumSelectField(
+            DataScope, _l("Data scope"), required=True, default=DataScope.own
+        ),
+    }
+    description_columns = {
+        "data_scope": _l(
+            "Whose customers, and their records, users of this role see; a user with "
+            "several roles gets the widest."
+        ),
+    }
+
+    def prefill_form(self, form, pk):
+        role = self.datamodel.get(pk)
+        row = getattr(role, "data_scope_row", None)
+        form.data_scope.data = row.scope if row is not None else DataScope.all
+
+    def pre_add(self, item):
+        set_scope(item, getattr(item, "data_scope", None))
+
+    def pre_update(self, item):
+        set_scope(item, getattr(item, "data_scope", None))
+
+
 class CrmSecurityManager(SecurityManager):
     user_model = CrmUser
     userdbmodelview = CrmUserView
+    rolemodelview = CrmRoleView
     userinfoeditview = CrmUserInfoEditView
     authdbview = CrmAuthDBView
     security_api = CrmSecurityApi

@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _postgres_base() -> str | None:
@@ -208,3 +208,28 @@ def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
     # e.g. FAB pruning a resource shared by two pages with different permission lists
     assert "Refused" not in init.stdout + init.stderr, init.stderr
     assert init.stdout.count("保留现有设置") == 4, init.stdout
+
+
+def test_0004_gives_salespeoples_customers_their_owner_and_pools_the_rest(scratch_app):
+    """A customer created by a user with the sales role is theirs; any other goes to the pool."""
+    _cli(scratch_app, "db", "upgrade", "0003")
+    with scratch_app.app_context():
+        for statement in (
+            "INSERT INTO ab_role (id, name) VALUES (1, '销售'), (2, '客服')",
+            "INSERT INTO ab_user (id, first_name, last_name, username, email, active) VALUES "
+            "(1, '张三', '', 'zhang', 'z@example.com', true), (2, '李四', '', 'li', 'l@example.com', true)",
+            "INSERT INTO ab_user_role (id, user_id, role_id) VALUES (1, 1, 1), (2, 2, 2)",
+            "INSERT INTO customer (code, name, status, created_on, changed_on, created_by_fk) VALUES "
+            "('C-SALES', '销售建的', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1), "
+            "('C-DESK', '客服建的', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 2), "
+            "('C-CLI', '命令行建的', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, NULL)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        owners = dict(db.session.execute(text("SELECT code, owner_id FROM customer")).all())
+        departments = db.session.scalar(text("SELECT count(*) FROM department"))
+        db.session.remove()
+    assert owners == {"C-SALES": 1, "C-DESK": None, "C-CLI": None}
+    assert departments == 0

@@ -17,7 +17,15 @@ from sqlalchemy import String, Text
 from app.errors import NOT_FOUND
 from app.extensions import db
 from app.models.labels import label_of, labels_for, page_titles
-from app.permissions import ACTIONS, ADD, DELETE, EDIT, READ, permission_name, resource_of
+from app.permissions import (
+    ADD,
+    DELETE,
+    EDIT,
+    READ,
+    base_permissions_of,
+    resource_of,
+)
+from app.services import scope
 from app.services.integrity import DeleteRefused, check_deletable
 from app.services.querying import CrmInterface, is_key
 from app.services.saving import SaveFailed, database_unavailable
@@ -64,7 +72,7 @@ class ExistingRecord(Related):
             raise ValidationError(
                 _("%(field)s must be the id (a whole number) of an existing record.", field=field)
             )
-        record = self.session.get(self.related_model, int(value))
+        record = scope.get_visible(self.related_model, int(value))
         if record is None:
             raise ValidationError(
                 _("%(field)s: no record has the id %(id)s.", field=field, id=int(value))
@@ -134,14 +142,13 @@ class CrmModelApi(ModelRestApi):
     model: type = None
     method_permission_name = API_PERMISSIONS
     model2schemaconverter = ApiFieldConverter
-    # Same list as the pages: FAB prunes a resource's permissions to the last list seen.
-    base_permissions = [permission_name(action) for action in ACTIONS]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
             cls.datamodel = CrmInterface(cls.model)
             cls.class_permission_name = resource_of(cls.model)
+            cls.base_permissions = base_permissions_of(cls.class_permission_name)
             if is_versioned(cls.model):  # clients read the version they will send back
                 for attr in ("list_columns", "show_columns"):
                     columns = getattr(cls, attr, None)

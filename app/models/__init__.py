@@ -1,9 +1,10 @@
 """All models, imported here so that metadata and migrations see every table."""
 
-from .choices import (  # noqa: F401
+from .choices import (
     ContactStatus,
     CustomerCategory,
     CustomerStatus,
+    DataScope,
     FeedbackLevel,
     FeedbackStatus,
     Importance,
@@ -11,16 +12,40 @@ from .choices import (  # noqa: F401
 from .contact import Contact
 from .contract import Contract
 from .customer import Customer
+from .department import Department
 from .feedback import Feedback
-from .history import ChangeAction, ChangeRecord  # noqa: F401
+from .history import ChangeAction, ChangeRecord
 from .license import License
-from .notification import (  # noqa: F401
-    FeedbackNotification,
-    NotificationChannel,
-    NotificationState,
-)
+from .notification import FeedbackNotification, NotificationChannel, NotificationState
 from .product import Product
 from .reporter import Reporter
-from .user import CrmUser  # noqa: F401
+from .role_scope import RoleScope
+from .user import CrmUser
 
 BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback)
+
+__all__ = [
+    "BUSINESS_MODELS",
+    "ChangeAction",
+    "ChangeRecord",
+    "Contact",
+    "ContactStatus",
+    "Contract",
+    "CrmUser",
+    "Customer",
+    "CustomerCategory",
+    "CustomerStatus",
+    "DataScope",
+    "Department",
+    "Feedback",
+    "FeedbackLevel",
+    "FeedbackNotification",
+    "FeedbackStatus",
+    "Importance",
+    "License",
+    "NotificationChannel",
+    "NotificationState",
+    "Product",
+    "Reporter",
+    "RoleScope",
+]

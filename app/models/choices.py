@@ -44,3 +44,21 @@ class FeedbackStatus(LabeledEnum):
     in_progress = _l("In progress")
     resolved = _l("Resolved")
     closed = _l("Closed")
+
+
+class DataScope(LabeledEnum):
+    """Whose customers (and their records) a role's users see; the widest role wins."""
+
+    all = _l("All data")
+    department_tree = _l("Own department and below")
+    department = _l("Own department")
+    own = _l("Own customers only")
+
+
+# widest first: a user with several roles gets the first one any of them has
+DATA_SCOPE_ORDER = (
+    DataScope.all,
+    DataScope.department_tree,
+    DataScope.department,
+    DataScope.own,
+)

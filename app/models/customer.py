@@ -1,5 +1,6 @@
 from flask_appbuilder import Model
-from sqlalchemy import Column, Integer, String
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship
 
 from .base import AuditMixin, enum_column
 from .choices import CustomerCategory, CustomerStatus, Importance
@@ -25,6 +26,9 @@ class Customer(AuditMixin, Model):
     address = Column(String(300))
     phone = Column(String(30), index=True)
     email = Column(String(120), index=True)
+    # 负责人: the salesperson the customer belongs to; none means it is in the pool (公海).
+    owner_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
+    owner = relationship("CrmUser", foreign_keys=[owner_id], lazy="select")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

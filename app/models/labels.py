@@ -24,6 +24,13 @@ BY_TABLE = {
         "category": _l("Company category"),
         "status": _l("Customer status"),
         "importance": _l("Importance"),
+        "owner": _l("Owner"),
+        "owner_id": _l("Owner"),
+    },
+    "department": {
+        "name": _l("Department name"),
+        "parent": _l("Parent department"),
+        "parent_id": _l("Parent department"),
     },
     "contact": {
         "name": _l("Person name"),
@@ -69,6 +76,8 @@ BY_TABLE = {
         "home_address": _l("Home address"),
         "years_of_work": _l("Years of work"),
         "roles": _l("Roles"),
+        "department": _l("Department"),
+        "department_id": _l("Department"),
     },
     "reporter": {
         "name": _l("Person name"),

@@ -1,5 +1,6 @@
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, DateTime, Integer, String
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship
 
 
 class CrmUser(User):
@@ -21,6 +22,9 @@ class CrmUser(User):
     last_seen_at = Column(DateTime)
     # ... and until when sign-in is refused after repeated failed logins.
     locked_until = Column(DateTime)
+    # 部门: whose customers a department-scoped role sees (app/services/scope.py).
+    department_id = Column(Integer, ForeignKey("department.id"), index=True)
+    department = relationship("Department", foreign_keys=[department_id], lazy="select")
 
     def __str__(self) -> str:
         return self.first_name or self.username

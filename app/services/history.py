@@ -51,6 +51,7 @@ SECRET = {"password"}
 # Many-to-many collections recorded as sorted names.
 COLLECTIONS = {"User": ("roles",), "Role": ("permissions",)}
 
+REASON = "reason"  # a pseudo field of an update row: why it was made
 MODEL_LABELS = {
     "Customer": _l("Customer"),
     "Contact": _l("Contact"),
@@ -63,15 +64,25 @@ MODEL_LABELS = {
     "Role": _l("Role"),
 }
 EXTRA_LABELS = {
+    REASON: _l("Reason"),
     "password": _l("Password"),
     "permissions": _l("Permissions"),
     "roles": _l("Roles"),
 }
 
 _registered = False
+# session.info key: {(model, row id): why} for the next flush's update rows
+REASONS = "crm_history_reasons"
 # session.info key: {(model, row id): (history row id, its changes)} written in this
 # transaction, so that several flushes of one save make one history row.
 WRITTEN = "crm_history_written"
+
+
+def note_reason(session: Session, obj, reason: str) -> None:
+    """Record ``reason`` with ``obj``'s next change (an owner change: 退回公海, 转移)."""
+    key = _tracked_key(obj)
+    if key:
+        session.info.setdefault(REASONS, {})[(key, obj.id)] = reason
 
 
 def tracked_models() -> dict[type, str]:
@@ -103,6 +114,7 @@ def init_app(app) -> None:
 
 def _forget_transaction(session: Session) -> None:
     session.info.pop(WRITTEN, None)
+    session.info.pop(REASONS, None)
 
 
 # --- listeners -------------------------------------------------------------
@@ -151,6 +163,9 @@ def _after_flush(session: Session, flush_context) -> None:
                 old_names, new_names = _names(old_items), _names(new_items)
                 if old_names != new_names:
                     changes[name] = {"old": old_names, "new": new_names}
+            reason = session.info.get(REASONS, {}).pop((key, obj.id), None)
+            if changes and reason:
+                changes[REASON] = {"old": None, "new": reason}
             if changes:
                 rows.append(_row(actor, key, obj, ChangeAction.update, changes))
         for obj, key, before, title in deletes:

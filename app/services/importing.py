@@ -30,6 +30,7 @@ from app.extensions import db
 from app.models import Contact, Customer, Reporter
 from app.models.labels import labels_for
 from app.reports.xlsx import BOLD, header_row, set_widths, styled, table_widths
+from app.services import scope
 from app.services.validation import validate
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -521,7 +522,8 @@ def _existing(spec, rows, customers) -> dict[Any, list]:
 def _load_in_chunks(model, column, values, size: int = 500):
     values = sorted(values)
     for start in range(0, len(values), size):
-        yield from db.session.scalars(select(model).where(column.in_(values[start : start + size])))
+        chunk = select(model).where(column.in_(values[start : start + size]))
+        yield from db.session.scalars(scope.restrict(chunk, model))
 
 
 def _enum_lookup(spec: ImportSpec, name: str) -> dict[str, Any]:

@@ -5,7 +5,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Contact, Contract, Customer, Feedback, License, Product, Reporter
+from app.models import (
+    Contact,
+    Contract,
+    CrmUser,
+    Customer,
+    Department,
+    Feedback,
+    License,
+    Product,
+    Reporter,
+)
 
 NOUNS = {
     Customer: _l("Customer"),
@@ -15,6 +25,8 @@ NOUNS = {
     License: _l("License"),
     Feedback: _l("Feedback"),
     Reporter: _l("Reporter"),
+    Department: _l("Department"),
+    CrmUser: _l("User"),
 }
 
 # parent model -> the (child model, foreign key column) pairs that point at it
@@ -29,6 +41,7 @@ DEPENDENTS = {
     ),
     Product: ((License, License.product_id), (Feedback, Feedback.product_id)),
     Reporter: ((Feedback, Feedback.reporter_id),),
+    Department: ((CrmUser, CrmUser.department_id), (Department, Department.parent_id)),
 }
 
 

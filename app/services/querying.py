@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
+from app.services import scope
 from app.services.saving import SafeWrites
 
 MAX_PAGE_SIZE = 100
@@ -55,6 +56,11 @@ def keys_in(values) -> list[int]:
             if is_key(part) and int(part) > 0 and int(part) not in keys:
                 keys.append(int(part))
     return keys
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern matching ``term`` anywhere, its wildcards taken literally (escape "\\")."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
 
 
 def _without_nul(value):
@@ -204,7 +210,8 @@ class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
     Writes are all or nothing (``SafeWrites``); sorting by a required relation
     joins it (``InnerJoinSorting``); no request value reaches the database
     unchecked (``QueryGuards``); the many-to-one relations a list shows are
-    loaded with its rows (``eager``). A module with computed columns subclasses
+    loaded with its rows (``eager``); only the rows of the user's data scope are
+    ever read (``apply_filters``). A module with computed columns subclasses
     this and its view declares the subclass as ``interface``.
 
     ``apply_all`` builds the page query for lists, related lists and ``get``
@@ -219,6 +226,11 @@ class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
         self.eager_relations = tuple(
             name for name in eager or () if self.is_relation_many_to_one(name)
         )
+
+    def apply_filters(self, query, filters):
+        """The request's filters, and the data scope: every list, count, show, edit,
+        delete and export reads through here (``app.services.scope``)."""
+        return scope.restrict(super().apply_filters(query, filters), self.obj)
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.permissions import READ, ROLE_GRANTS, permission_name
+from app.permissions import READ, ROLE_GRANTS, ROLE_SCOPES, permission_name
+from app.services.scope import set_scope
 
 # Every signed-in user may see and edit their own profile and password.
 SELF_SERVICE = (
@@ -39,15 +40,19 @@ def apply_roles(appbuilder, reset: bool = False) -> dict[str, str]:
         role = sm.find_role(name)
         if role is not None and not reset:
             report[name] = "kept"
+            if role.data_scope_row is None:  # a database from before data scopes
+                set_scope(role, ROLE_SCOPES[key])
+                sm.session.commit()
             continue
         wanted = granted_permission_views(appbuilder, grants)
         if role is None:
-            sm.add_role(name, wanted)
+            role = sm.add_role(name, wanted)
             report[name] = "created"
         else:
             role.permissions = wanted
-            sm.session.commit()
             report[name] = "reset"
+        set_scope(role, ROLE_SCOPES[key])
+        sm.session.commit()
     return report
 
 

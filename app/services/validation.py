@@ -19,8 +19,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, Numeric, String, Text, select
 
 from app.extensions import db
-from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
+from app.models import (
+    Contact,
+    Contract,
+    CrmUser,
+    Customer,
+    Department,
+    Feedback,
+    License,
+    Product,
+    Reporter,
+)
 from app.models.labels import label_of
+from app.services import scope
 from app.services.feedback import status_errors
 
 Rule = Callable[[Mapping[str, Any], type, Any], Iterator[tuple[str, str]]]
@@ -246,6 +257,40 @@ def same_customer(*relations: str) -> Rule:
     return rule
 
 
+def owner_in_scope(field: str) -> Rule:
+    """A new customer's owner: an active user the adding user may give customers to."""
+
+    def rule(values, model, pk):
+        owner = values.get(field)
+        if pk is None and owner is not None and not scope.may_own(owner):
+            yield (
+                field,
+                field_message(
+                    _l("%(field)s must be an active user within your data scope."), model, field
+                ),
+            )
+
+    return rule
+
+
+def not_own_ancestor(field: str) -> Rule:
+    """A department's parent may not be the department itself or one below it."""
+
+    def rule(values, model, pk):
+        parent = values.get(field)
+        if pk is not None and parent is not None and parent.id in scope.department_tree(int(pk)):
+            yield (
+                field,
+                field_message(
+                    _l("%(field)s may not be the department itself or one below it."),
+                    model,
+                    field,
+                ),
+            )
+
+    return rule
+
+
 def feedback_life_cycle() -> Rule:
     """Allowed status moves and the cause a resolution needs (app.services.feedback)."""
 
@@ -268,7 +313,9 @@ RULES: dict[type, tuple[Rule, ...]] = {
         unique("code"),
         phone("phone"),
         email("email"),
+        owner_in_scope("owner"),
     ),
+    Department: (required("name"), not_own_ancestor("parent")),
     Contact: (
         required("customer", "name"),
         national_id("national_id"),

@@ -9,6 +9,7 @@ from .contact import ContactView
 from .contract import ContractView
 from .customer import CustomerView
 from .dashboard import DashboardIndexView
+from .department import DepartmentView
 from .feedback import FeedbackView
 from .license import LicenseView
 from .license_stats import LicenseStatsView
@@ -69,6 +70,13 @@ def register_views(appbuilder) -> None:
                 category_icon=category_icon,
             )
     register_apis(appbuilder)
+    appbuilder.add_view(
+        DepartmentView,
+        "Departments",
+        label=_l("Departments"),
+        icon="fa-sitemap",
+        category="Security",
+    )
     history.register(appbuilder)  # the admin's history page, under Security
     importing.register(appbuilder)  # the .xlsx import pages of three modules
     _system_menu_last(appbuilder.menu)

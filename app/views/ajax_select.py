@@ -31,6 +31,8 @@ from wtforms.validators import DataRequired, Optional
 
 from app.extensions import db
 from app.permissions import READ
+from app.services import scope
+from app.services.querying import contains_pattern
 from app.services.validation import NOT_READABLE
 
 LOOKUP_PAGE_SIZE = 20
@@ -47,6 +49,7 @@ LOOKUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Contract": (("number",), ("number",)),
     "License": (("serial",), ("serial",)),
     "CrmUser": (("username", "first_name"), ("username",)),
+    "Department": (("name",), ("name",)),
 }
 DEFAULT_LOOKUP = ((), ("id",))
 
@@ -60,7 +63,7 @@ def search_related(model, term: str = "", page: int = 1, customer_id: int | None
     query = select(model)
     term = (term or "").strip()[:MAX_TERM_LENGTH]
     if term and columns:
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+        pattern = contains_pattern(term)
         query = query.where(
             or_(*(getattr(model, column).ilike(pattern, escape="\\") for column in columns))
         )
@@ -68,6 +71,7 @@ def search_related(model, term: str = "", page: int = 1, customer_id: int | None
         query = query.where(model.customer_id == customer_id)
     if hasattr(model, "active"):  # staff accounts: only those who may still work
         query = query.where(model.active.is_(True))
+    query = scope.restrict(query, model)
     query = query.order_by(*(getattr(model, column) for column in order))
     offset = (max(1, page) - 1) * LOOKUP_PAGE_SIZE
     rows = list(db.session.scalars(query.offset(offset).limit(LOOKUP_PAGE_SIZE + 1)))
@@ -152,7 +156,9 @@ class RelatedSelectField(Field):
         ids = sorted(pk for pk in ids if pk is not None)[:5]  # a few filter rows at most
         if not ids:
             return []
-        rows = db.session.scalars(select(self.model).where(self.model.id.in_(ids)))
+        rows = db.session.scalars(
+            scope.restrict(select(self.model).where(self.model.id.in_(ids)), self.model)
+        )
         return [(row.id, str(row)) for row in rows]
 
     def process_data(self, value):
@@ -163,7 +169,7 @@ class RelatedSelectField(Field):
         self.data = None
         if raw.strip():
             pk = _whole_number(raw, 2**31 - 1)
-            self.data = db.session.get(self.model, pk) if pk is not None else None
+            self.data = scope.get_visible(self.model, pk) if pk is not None else None
             if self.data is None:  # no such record (deleted meanwhile, or a made-up id)
                 raise ValueError(str(NOT_READABLE["choice"]) % {"field": self.label.text})
 

@@ -28,7 +28,15 @@ from wtforms.fields.choices import SelectFieldBase
 
 from app.extensions import db
 from app.models.labels import labels_for, page_titles
-from app.permissions import ACTIONS, ADD, DELETE, EDIT, EXPORT, READ, permission_name, resource_of
+from app.permissions import (
+    ADD,
+    DELETE,
+    EDIT,
+    EXPORT,
+    READ,
+    base_permissions_of,
+    resource_of,
+)
 from app.services.display import format_bool, format_datetime, format_money
 from app.services.integrity import BulkDeleteRefused, check_deletable, delete_all_or_nothing
 from app.services.querying import MAX_PAGE_SIZE, CrmInterface, clamp_paging, refuse_bad_paging
@@ -160,13 +168,13 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
     noun = None  # the module's name, for page titles
     page_size = 25
     method_permission_name = PAGE_PERMISSIONS
-    base_permissions = [permission_name(action) for action in ACTIONS]
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.model is not None:
             cls.datamodel = cls.interface(cls.model, eager=cls.list_columns)
             cls.class_permission_name = resource_of(cls.model)
+            cls.base_permissions = base_permissions_of(cls.class_permission_name)
             cls.label_columns = {**labels_for(cls.model), **(cls.label_columns or {})}
             cls.formatters_columns = {
                 **_column_formatters(cls.model),

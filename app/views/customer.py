@@ -1,14 +1,20 @@
 from urllib.parse import urlencode
 
-from flask import url_for
+from flask import flash, g, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.widgets import RenderTemplateWidget
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.models import Customer
-from app.permissions import FEEDBACK, READ, permission_name
+from app.permissions import CLAIM, FEEDBACK, READ, TRANSFER, permission_name
 from app.services import feedback as desk
+from app.services import pool
+from app.services.querying import is_key, keys_in
 
-from .base import CrmModelView, audit_fieldset
+from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
 from .contact import ContactView
 from .contract import ContractView
 from .feedback import FeedbackView
@@ -22,16 +28,37 @@ class OpenFeedbackCountsWidget(RenderTemplateWidget):
     template = "feedback/open_counts.html"
 
 
-class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
+class OwnerWidget(RenderTemplateWidget):
+    template = "crm/customer_owner.html"
+
+
+class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
     model = Customer
     noun = _l("Customer")
     route_base = "/customers"
+    method_permission_name = {
+        **PAGE_PERMISSIONS,
+        "pool": CLAIM,
+        "claim": CLAIM,
+        "release": CLAIM,
+        "transfer": TRANSFER,
+        "transfer_selected": TRANSFER,
+    }
 
-    list_columns = ["code", "name", "category", "status", "importance", "phone"]
-    search_columns = ["code", "name", "status", "importance", "category", "phone", "email"]
+    list_columns = ["code", "name", "category", "status", "importance", "phone", "owner"]
+    search_columns = [
+        "code",
+        "name",
+        "status",
+        "importance",
+        "category",
+        "phone",
+        "email",
+        "owner",
+    ]
     order_columns = ["code", "name", "category", "status", "importance"]
     base_order = ("code", "asc")
-    add_columns = edit_columns = [
+    edit_columns = [
         "code",
         "name",
         "category",
@@ -41,10 +68,15 @@ class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
         "phone",
         "email",
     ]
+    # The owner changes by claim, release and transfer, which record why.
+    add_columns = [*edit_columns, "owner"]
     show_fieldsets = [
         (_l("Customer"), {"fields": add_columns}),
         audit_fieldset(),
     ]
+    description_columns = {
+        "owner": _l("Leave blank to own it yourself (the administrator: to put it in the pool).")
+    }
     related_views = [
         ContactView,
         ContractView,
@@ -55,8 +87,22 @@ class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
     ]
 
     def _get_show_widget(self, pk, item, *args, **kwargs):
-        """Plus the customer's open feedback by level, for those who read feedback."""
+        """Plus the customer's open feedback by level, for those who read feedback,
+        and the owner's buttons (release, transfer)."""
         widgets = super()._get_show_widget(pk, item, *args, **kwargs)
+        sm = self.appbuilder.sm
+        may_release = sm.has_access(permission_name(CLAIM), self.class_permission_name) and (
+            item.owner_id is not None
+            and (
+                item.owner_id == g.user.id
+                or sm.has_access(permission_name(TRANSFER), self.class_permission_name)
+            )
+        )
+        may_transfer = sm.has_access(permission_name(TRANSFER), self.class_permission_name)
+        if may_release or may_transfer:
+            widgets["owner"] = OwnerWidget(
+                item=item, may_release=may_release, may_transfer=may_transfer
+            )
         if self.appbuilder.sm.has_access(permission_name(READ), FEEDBACK):
             widgets["feedback_counts"] = OpenFeedbackCountsWidget(
                 counts=desk.open_counts_by_level(desk.now(), customer_id=item.id),
@@ -67,3 +113,95 @@ class CustomerView(CustomerLicenseStatsMixin, CrmModelView):
                 ),
             )
         return widgets
+
+    # --- the pool (公海): app.services.pool ---------------------------------------------
+
+    @expose("/pool/")
+    @has_access
+    def pool(self):
+        """The customers nobody owns, to claim."""
+        page = request.args.get("page", "1")
+        page = int(page) if is_key(page) and int(page) > 0 else 1
+        term = request.args.get("q", "")
+        customers, total = pool.pool_page(term, page)
+        return self.render_template(
+            "crm/customer_pool.html",
+            title=_("Customer pool"),
+            customers=customers,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // pool.POOL_PAGE_SIZE)),
+            term=term,
+        )
+
+    @expose("/claim/<pk>", methods=["POST"])
+    @has_access
+    def claim(self, pk):
+        try:
+            customer = pool.claim(int(pk) if is_key(pk) else None, g.user)
+        except pool.PoolRefused as refusal:
+            flash(str(refusal), "danger")
+            return redirect(url_for(".pool"))
+        flash(_("%(customer)s is now yours.", customer=str(customer)), "success")
+        return redirect(url_for(".show", pk=customer.id))
+
+    @expose("/release/<pk>", methods=["POST"])
+    @has_access
+    def release(self, pk):
+        key = int(pk) if is_key(pk) else None
+        try:
+            customer = pool.release(key, g.user, request.form.get("reason"))
+        except pool.PoolRefused as refusal:
+            flash(str(refusal), "danger")
+            return redirect(url_for(".show", pk=key) if key else url_for(".list"))
+        flash(_("%(customer)s was returned to the pool.", customer=str(customer)), "success")
+        return redirect(url_for(".list"))
+
+    @action(
+        "transfer_selected",
+        _l("Transfer to another owner"),
+        None,
+        "fa-exchange-alt",
+        multiple=True,
+        single=False,
+    )
+    def transfer_selected(self, items):
+        """The list's action: choose the new owner of the selected customers."""
+        if not isinstance(items, list):
+            items = [items]
+        return redirect(url_for(".transfer", ids=[item.id for item in items if item is not None]))
+
+    @expose("/transfer/", methods=["GET", "POST"])
+    @has_access
+    def transfer(self):
+        """GET: choose the new owner of the customers ``ids``; POST: transfer, all or none."""
+        ids = keys_in(request.values.getlist("ids"))[: pool.MAX_TRANSFER]
+        if request.method == "POST":
+            try:
+                customers, owner = pool.transfer(
+                    ids, request.form.get("owner"), request.form.get("reason")
+                )
+            except pool.PoolRefused as refusal:
+                flash(str(refusal), "danger")
+            else:
+                flash(
+                    _(
+                        "%(count)d customer(s) transferred to %(owner)s.",
+                        count=len(customers),
+                        owner=str(owner),
+                    ),
+                    "success",
+                )
+                return redirect(url_for(".list"))
+        customers = pool.visible_customers(ids)
+        if not customers:
+            flash(_("Choose at least one customer to transfer."), "danger")
+            return redirect(url_for(".list"))
+        return self.render_template(
+            "crm/customer_transfer.html",
+            title=_("Transfer customers"),
+            customers=customers,
+            owners=pool.possible_owners(),
+            chosen_owner=request.form.get("owner", ""),
+            reason=request.form.get("reason", ""),
+        )

@@ -18,7 +18,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.permissions import ACTIONS, ADD, EDIT, permission_name
+from app.permissions import (
+    ADD,
+    CONTACT,
+    CUSTOMER,
+    EDIT,
+    REPORTER,
+    base_permissions_of,
+    permission_name,
+)
 from app.reports.xlsx import send_workbook
 from app.services import importing
 
@@ -34,8 +42,11 @@ class ImportView(BaseView):
     page_title = None
     list_endpoint = ""
     method_permission_name = {"form": ADD, "upload": ADD, "template": ADD}
-    # The module's full list: FAB prunes a resource's permissions to the last list it sees.
-    base_permissions = [permission_name(action) for action in ACTIONS]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.class_permission_name:  # the module's full list (resource_actions)
+            cls.base_permissions = base_permissions_of(cls.class_permission_name)
 
     @property
     def spec(self) -> importing.ImportSpec:
@@ -115,7 +126,7 @@ class ImportView(BaseView):
 
 class CustomerImportView(ImportView):
     route_base = "/customers/import"
-    class_permission_name = "Customer"
+    class_permission_name = CUSTOMER
     spec_key = "customer"
     list_endpoint = "CustomerView.list"
     page_title = _l("Import customers")
@@ -123,7 +134,7 @@ class CustomerImportView(ImportView):
 
 class ContactImportView(ImportView):
     route_base = "/contacts/import"
-    class_permission_name = "Contact"
+    class_permission_name = CONTACT
     spec_key = "contact"
     list_endpoint = "ContactView.list"
     page_title = _l("Import contacts")
@@ -131,7 +142,7 @@ class ContactImportView(ImportView):
 
 class ReporterImportView(ImportView):
     route_base = "/reporters/import"
-    class_permission_name = "Reporter"
+    class_permission_name = REPORTER
     spec_key = "reporter"
     list_endpoint = "ReporterView.list"
     page_title = _l("Import reporters")

@@ -12,7 +12,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import lazy_gettext as _l
 
-from app.permissions import ACTIONS, LICENSE, READ, permission_name
+from app.permissions import LICENSE, READ, base_permissions_of, permission_name
 from app.services.licenses import (
     customer_license_stats,
     license_stats_by_customer,
@@ -30,7 +30,7 @@ class LicenseStatsView(BaseView):
     class_permission_name = LICENSE
     method_permission_name = {"index": READ}
     # The license pages' whole list: FAB prunes a resource's permissions to the last list seen.
-    base_permissions = [permission_name(action) for action in ACTIONS]
+    base_permissions = base_permissions_of(LICENSE)
 
     @expose("/")
     @has_access
