@@ -1,4 +1,4 @@
-"""Shared openpyxl helpers: safe cells, formats, headers, widths, capped rows, sending.
+"""Shared openpyxl helpers: safe cells, formats, headers, widths, printing, capped rows, sending.
 
 Every workbook here is write-only: rows go to a temporary file as they are
 appended, so memory stays flat however many rows there are. Every text value
@@ -17,11 +17,14 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import request, send_file
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXCEL_MAX_ROWS = 1_048_576
@@ -46,6 +49,13 @@ HEADER_FILL = PatternFill("solid", fgColor="305496")
 TITLE_FONT = Font(bold=True, size=16)
 BOLD = Font(bold=True)
 NOTE_FONT = Font(italic=True, color="C00000")
+
+# Column-width units across an A4 portrait page inside the default margins;
+# a wider sheet prints landscape. A centimetre of chart is about five units.
+PORTRAIT_WIDTH = 90
+UNITS_PER_CM = 5
+# Excel refuses a page header longer than 255 characters, codes included.
+HEADING_MAX = 200
 
 
 def safe_cell(ws, value: Any):
@@ -189,9 +199,46 @@ def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[in
     ]
 
 
-def start_table(ws, labels: Sequence[Any], kinds: Sequence[str], hints=None) -> RowFormatter:
-    """Widths, a frozen header row and the header itself; returns the row formatter."""
+def print_layout(ws, heading: str, *, title_rows: int = 1, beside_cm: float = 0) -> None:
+    """Print settings shared by every sheet, so a printed report is readable.
+
+    One page wide however many rows (as many pages tall as needed), landscape
+    when the columns plus ``beside_cm`` of charts are wider than a portrait
+    page, the first ``title_rows`` repeated on every page, ``heading`` (the
+    report's title and period) in the page header and "page X of Y" in the
+    footer. Call it after the widths are set and before the first row: the
+    fit-to-page flag is written with the sheet's first row.
+    """
+    width = sum(dimension.width or 0 for dimension in ws.column_dimensions.values())
+    width += beside_cm * UNITS_PER_CM
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if width > PORTRAIT_WIDTH else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    if title_rows:
+        ws.print_title_rows = f"1:{title_rows}"
+    # "&" starts a header code (&P, &N...): a literal one is doubled.
+    ws.oddHeader.center.text = heading[:HEADING_MAX].replace("&", "&&")
+    ws.oddFooter.center.text = _("Page &P of &N")
+
+
+def start_table(
+    ws,
+    labels: Sequence[Any],
+    kinds: Sequence[str],
+    hints=None,
+    *,
+    heading: str | None = None,
+    beside_cm: float = 0,
+) -> RowFormatter:
+    """Widths, print layout (with a ``heading``), a frozen header row and the header itself.
+
+    Returns the row formatter.
+    """
     set_widths(ws, table_widths(labels, kinds, hints))
+    if heading is not None:
+        print_layout(ws, heading, beside_cm=beside_cm)
     ws.freeze_panes = "A2"
     ws.append(header_row(ws, labels))
     return RowFormatter(ws, kinds)
