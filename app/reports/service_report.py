@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, PieChart, Reference
-from openpyxl.utils import get_column_letter
 
 from app.extensions import db
 from app.models import Customer, FeedbackLevel
@@ -69,7 +68,7 @@ DETAIL_KINDS = (
 )
 DETAIL_WIDTH_HINTS = (8, 0, 0, 0, 0, 12, 24, 14, 14, 0, 18, 0, 0, 0, 40, 40)
 
-# (width, height) in cm of the charts beside the tables; the width counts when printing.
+# (width, height) in cm of the charts beside the tables.
 CHART_SIZES = {"bar": (20, 10), "pie": (14, 9), "backlog": (18, 9), "trend": (22, 10)}
 
 
@@ -202,7 +201,6 @@ def _breakdown_sheet(
         kinds,
         hints=[24] + [0] * len(KPI_COLUMNS),
         heading=heading,
-        beside_cm=CHART_SIZES[chart][0] if chart and groups else 0,
     )
     for group in groups:
         ws.append(
@@ -210,12 +208,9 @@ def _breakdown_sheet(
         )
     xlsx.finish_table(ws, len(labels), len(groups) + 1)
     if chart and groups:
-        anchor = f"{get_column_letter(len(labels) + 2)}2"
         shown = min(len(groups), chart_rows or len(groups))
-        if chart == "pie":
-            _pie(ws, title, shown, anchor)
-        else:
-            _bar(ws, title, shown, anchor)
+        drawn = (_pie if chart == "pie" else _bar)(ws, title, shown)
+        xlsx.chart_beside(ws, drawn, len(labels), len(groups) + 1)
 
 
 def _show_axes(chart) -> None:
@@ -224,7 +219,7 @@ def _show_axes(chart) -> None:
     chart.y_axis.delete = False
 
 
-def _bar(ws, title: str, rows: int, anchor: str) -> None:
+def _bar(ws, title: str, rows: int) -> BarChart:
     chart = BarChart()
     chart.type = "col"
     chart.title = title
@@ -235,16 +230,16 @@ def _bar(ws, title: str, rows: int, anchor: str) -> None:
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
     chart.width, chart.height = CHART_SIZES["bar"]
     _show_axes(chart)
-    ws.add_chart(chart, anchor)
+    return chart
 
 
-def _pie(ws, title: str, rows: int, anchor: str) -> None:
+def _pie(ws, title: str, rows: int) -> PieChart:
     chart = PieChart()
     chart.title = title
     chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=rows + 1), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
     chart.width, chart.height = CHART_SIZES["pie"]
-    ws.add_chart(chart, anchor)
+    return chart
 
 
 def _backlog_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
@@ -258,7 +253,6 @@ def _backlog_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
         ["text", *["int"] * (len(levels) + 1)],
         hints=[18] + [0] * (len(levels) + 1),
         heading=heading,
-        beside_cm=CHART_SIZES["backlog"][0] if stats.backlog else 0,
     )
     for group in stats.backlog:
         ws.append(
@@ -286,20 +280,14 @@ def _backlog_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=count + 1))
         chart.width, chart.height = CHART_SIZES["backlog"]
         _show_axes(chart)
-        ws.add_chart(chart, f"{get_column_letter(len(labels) + 2)}2")
+        xlsx.chart_beside(ws, chart, len(labels), count + 1)
 
 
 def _trend_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
     ws = workbook.create_sheet(_("Monthly trend"))
     labels = [_("Month"), *(str(label) for _attr, label, _kind in KPI_COLUMNS)]
     kinds = ["month", *(kind for _attr, _label, kind in KPI_COLUMNS)]
-    formatter = xlsx.start_table(
-        ws,
-        labels,
-        kinds,
-        heading=heading,
-        beside_cm=CHART_SIZES["trend"][0] if stats.monthly else 0,
-    )
+    formatter = xlsx.start_table(ws, labels, kinds, heading=heading)
     for month in stats.monthly:
         ws.append(
             formatter([month.month, *(getattr(month.kpis, attr) for attr, _l_, _k in KPI_COLUMNS)])
@@ -317,7 +305,7 @@ def _trend_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
         chart.x_axis.number_format = xlsx.MONTH_FORMAT
         chart.width, chart.height = CHART_SIZES["trend"]
         _show_axes(chart)
-        ws.add_chart(chart, f"{get_column_letter(len(labels) + 2)}2")
+        xlsx.chart_beside(ws, chart, len(labels), count + 1)
 
 
 def _detail_sheet(workbook, rows, heading: str) -> None:
