@@ -185,15 +185,20 @@ def set_widths(ws, widths: Sequence[float]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = max(6, min(width, 60))
 
 
-def header_width(label: Any) -> int:
-    """Width for a header over two lines, with room for words that do not split evenly."""
-    return math.ceil(display_width(label) / HEADER_LINES) + 4
+def header_width(label: Any, lines: int = 1) -> int:
+    """Width for a header over ``lines`` lines, with room for words that do not split evenly."""
+    return math.ceil(display_width(label) / lines) + 4
 
 
-def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[int] | None = None):
-    """Sensible widths for a table: its header on two lines, its kind, or a hint.
+def table_widths(
+    labels: Sequence[Any],
+    kinds: Sequence[str],
+    hints: Sequence[int] | None = None,
+    header_lines: int = 1,
+):
+    """Sensible widths for a table: its header (on ``header_lines`` lines), its kind, or a hint.
 
-    A long header wraps rather than widening a column of short numbers, so
+    A long header that may wrap does not widen a column of short numbers, so
     that a table prints at a readable size once fitted to the page's width.
     """
     base = {
@@ -210,7 +215,7 @@ def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[in
     }
     hints = hints or [0] * len(labels)
     return [
-        max(header_width(label), base.get(kind, 14), hint or 0)
+        max(header_width(label, header_lines), base.get(kind, 14), hint or 0)
         for label, kind, hint in zip(labels, kinds, hints, strict=False)
     ]
 
@@ -250,7 +255,7 @@ def start_table(
 
     Returns the row formatter.
     """
-    widths = table_widths(labels, kinds, hints)
+    widths = table_widths(labels, kinds, hints, HEADER_LINES)
     set_widths(ws, widths)
     if heading is not None:
         print_layout(ws, heading)
