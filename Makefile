@@ -74,6 +74,14 @@ browser:
 	    echo "chromium and a CJK font are missing: sudo apt-get install chromium fonts-wqy-zenhei"; exit 1; \
 	  fi; \
 	fi
+# LibreOffice prints the workbooks to PDF for tests/test_report_print.py; pdfinfo counts the pages.
+	@if ! command -v libreoffice >/dev/null 2>&1 || ! command -v pdfinfo >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui poppler-utils >/dev/null; \
+	  else \
+	    echo "LibreOffice or pdfinfo is missing: sudo apt-get install libreoffice-calc-nogui poppler-utils"; exit 1; \
+	  fi; \
+	fi
 
 # A new migration from the models' changes: make migration MESSAGE="what changed"
 migration: install

@@ -15,7 +15,7 @@ D = date
 
 @pytest.fixture
 def frozen_today(monkeypatch):
-    for target in ("app.services.licenses.today", "app.cli_license.today"):
+    for target in ("app.services.licenses.today", "app.cli.licenses.today"):
         monkeypatch.setattr(target, lambda: TODAY)
     return TODAY
 

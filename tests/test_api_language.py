@@ -199,7 +199,18 @@ def test_english_after_switching_the_language(app, api):
 @pytest.mark.parametrize(
     "body, expected",
     [
-        ({}, {"username": ["请填写登录名。"], "password": ["请填写密码。"]}),
+        (
+            {},
+            {
+                "username": ["请填写登录名。"],
+                "password": ["请填写密码。"],
+                "provider": ['认证方式（provider）必须为 "db"。'],
+            },
+        ),
+        (
+            {"username": "sales", "password": "x"},
+            {"provider": ['认证方式（provider）必须为 "db"。']},
+        ),
         (
             {"username": "sales", "password": 5, "provider": "db"},
             {"password": ["密码必须是文本。"]},
@@ -209,7 +220,7 @@ def test_english_after_switching_the_language(app, api):
             {"provider": ['认证方式（provider）必须为 "db"。']},
         ),
     ],
-    ids=["empty", "password-not-text", "other-provider"],
+    ids=["empty", "no-provider", "password-not-text", "other-provider"],
 )
 def test_a_malformed_sign_in_is_a_400_in_chinese(app, body, expected):
     response = app.test_client().post("/api/v1/security/login", json=body)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.cli_backup import libpq_arguments, postgres_tool
+from app.cli.backup import libpq_arguments, postgres_tool
 from app.extensions import db
 from app.models import BUSINESS_MODELS, Contact, Customer, CustomerStatus
 

@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, PieChart, Reference
-from openpyxl.utils import get_column_letter
 
 from app.extensions import db
 from app.models import Customer, FeedbackLevel
@@ -69,6 +68,9 @@ DETAIL_KINDS = (
 )
 DETAIL_WIDTH_HINTS = (8, 0, 0, 0, 0, 12, 24, 14, 14, 0, 18, 0, 0, 0, 40, 40)
 
+# (width, height) in cm of the charts beside the tables.
+CHART_SIZES = {"bar": (20, 10), "pie": (14, 9), "backlog": (18, 9), "trend": (22, 10)}
+
 
 @dataclass
 class ReportMeta:
@@ -103,20 +105,33 @@ def report_filename(query: ReportQuery) -> tuple[str, str]:
 def build_workbook(stats: ServiceStatistics, meta: ReportMeta, rows) -> Workbook:
     workbook = Workbook(write_only=True)
     truncated = stats.kpis.total > xlsx.row_cap()
-    _summary_sheet(workbook, stats, meta, truncated)
+    heading = page_heading(stats)
+    _summary_sheet(workbook, stats, meta, truncated, heading)
     for name, title, first_header, chart, chart_rows in BREAKDOWN_SHEETS:
         _breakdown_sheet(
-            workbook, str(title), first_header, stats.breakdowns[name], chart, chart_rows
+            workbook, str(title), first_header, stats.breakdowns[name], chart, chart_rows, heading
         )
-    _backlog_sheet(workbook, stats)
-    _trend_sheet(workbook, stats)
-    _detail_sheet(workbook, rows)
+    _backlog_sheet(workbook, stats, heading)
+    _trend_sheet(workbook, stats, heading)
+    _detail_sheet(workbook, rows, heading)
     return workbook
 
 
-def _summary_sheet(workbook, stats: ServiceStatistics, meta: ReportMeta, truncated: bool):
+def page_heading(stats: ServiceStatistics) -> str:
+    """The printed pages' header: which report, which period."""
+    return _(
+        "Service report %(start)s to %(end)s",
+        start=stats.query.start.isoformat(),
+        end=stats.query.end.isoformat(),
+    )
+
+
+def _summary_sheet(
+    workbook, stats: ServiceStatistics, meta: ReportMeta, truncated: bool, heading: str
+):
     ws = workbook.create_sheet(_("Summary"))
     xlsx.set_widths(ws, (30, 22, 14))
+    xlsx.print_layout(ws, heading)
     cell = lambda value, fmt=None, font=None: xlsx.styled(ws, value, fmt, font)  # noqa: E731
     ws.append([cell(_("Service report"), font=xlsx.TITLE_FONT)])
     ws.append(
@@ -169,13 +184,23 @@ def detail_note() -> str:
 
 
 def _breakdown_sheet(
-    workbook, title: str, first_header, groups, chart: str | None, chart_rows: int | None
+    workbook,
+    title: str,
+    first_header,
+    groups,
+    chart: str | None,
+    chart_rows: int | None,
+    heading: str,
 ):
     ws = workbook.create_sheet(title)
     labels = [first_header, *(label for _attr, label, _kind in KPI_COLUMNS)]
     kinds = ["text", *(kind for _attr, _label, kind in KPI_COLUMNS)]
     formatter = xlsx.start_table(
-        ws, [str(label) for label in labels], kinds, hints=[24] + [0] * len(KPI_COLUMNS)
+        ws,
+        [str(label) for label in labels],
+        kinds,
+        hints=[24] + [0] * len(KPI_COLUMNS),
+        heading=heading,
     )
     for group in groups:
         ws.append(
@@ -183,12 +208,9 @@ def _breakdown_sheet(
         )
     xlsx.finish_table(ws, len(labels), len(groups) + 1)
     if chart and groups:
-        anchor = f"{get_column_letter(len(labels) + 2)}2"
         shown = min(len(groups), chart_rows or len(groups))
-        if chart == "pie":
-            _pie(ws, title, shown, anchor)
-        else:
-            _bar(ws, title, shown, anchor)
+        drawn = (_pie if chart == "pie" else _bar)(ws, title, shown)
+        xlsx.chart_beside(ws, drawn, len(labels), len(groups) + 1)
 
 
 def _show_axes(chart) -> None:
@@ -197,7 +219,7 @@ def _show_axes(chart) -> None:
     chart.y_axis.delete = False
 
 
-def _bar(ws, title: str, rows: int, anchor: str) -> None:
+def _bar(ws, title: str, rows: int) -> BarChart:
     chart = BarChart()
     chart.type = "col"
     chart.title = title
@@ -206,27 +228,31 @@ def _bar(ws, title: str, rows: int, anchor: str) -> None:
         Reference(ws, min_col=2, max_col=3, min_row=1, max_row=rows + 1), titles_from_data=True
     )
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
-    chart.width, chart.height = 20, 10
+    chart.width, chart.height = CHART_SIZES["bar"]
     _show_axes(chart)
-    ws.add_chart(chart, anchor)
+    return chart
 
 
-def _pie(ws, title: str, rows: int, anchor: str) -> None:
+def _pie(ws, title: str, rows: int) -> PieChart:
     chart = PieChart()
     chart.title = title
     chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=rows + 1), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=rows + 1))
-    chart.width, chart.height = 14, 9
-    ws.add_chart(chart, anchor)
+    chart.width, chart.height = CHART_SIZES["pie"]
+    return chart
 
 
-def _backlog_sheet(workbook, stats: ServiceStatistics) -> None:
+def _backlog_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
     """Open feedback by age group, split by level, with a stacked bar chart."""
     ws = workbook.create_sheet(_("Backlog age"))
     levels = list(FeedbackLevel)
     labels = [_("Age of open feedback"), _("Open"), *(str(member.value) for member in levels)]
     formatter = xlsx.start_table(
-        ws, labels, ["text", *["int"] * (len(levels) + 1)], hints=[18] + [0] * (len(levels) + 1)
+        ws,
+        labels,
+        ["text", *["int"] * (len(levels) + 1)],
+        hints=[18] + [0] * (len(levels) + 1),
+        heading=heading,
     )
     for group in stats.backlog:
         ws.append(
@@ -252,16 +278,16 @@ def _backlog_sheet(workbook, stats: ServiceStatistics) -> None:
             titles_from_data=True,
         )
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=count + 1))
-        chart.width, chart.height = 18, 9
+        chart.width, chart.height = CHART_SIZES["backlog"]
         _show_axes(chart)
-        ws.add_chart(chart, f"{get_column_letter(len(labels) + 2)}2")
+        xlsx.chart_beside(ws, chart, len(labels), count + 1)
 
 
-def _trend_sheet(workbook, stats: ServiceStatistics) -> None:
+def _trend_sheet(workbook, stats: ServiceStatistics, heading: str) -> None:
     ws = workbook.create_sheet(_("Monthly trend"))
     labels = [_("Month"), *(str(label) for _attr, label, _kind in KPI_COLUMNS)]
     kinds = ["month", *(kind for _attr, _label, kind in KPI_COLUMNS)]
-    formatter = xlsx.start_table(ws, labels, kinds)
+    formatter = xlsx.start_table(ws, labels, kinds, heading=heading)
     for month in stats.monthly:
         ws.append(
             formatter([month.month, *(getattr(month.kpis, attr) for attr, _l_, _k in KPI_COLUMNS)])
@@ -277,14 +303,14 @@ def _trend_sheet(workbook, stats: ServiceStatistics) -> None:
         )
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=count + 1))
         chart.x_axis.number_format = xlsx.MONTH_FORMAT
-        chart.width, chart.height = 22, 10
+        chart.width, chart.height = CHART_SIZES["trend"]
         _show_axes(chart)
-        ws.add_chart(chart, f"{get_column_letter(len(labels) + 2)}2")
+        xlsx.chart_beside(ws, chart, len(labels), count + 1)
 
 
-def _detail_sheet(workbook, rows) -> None:
+def _detail_sheet(workbook, rows, heading: str) -> None:
     ws = workbook.create_sheet(_("Feedback rows"))
     labels = [str(label) for _key, label in DETAIL_COLUMNS]
-    formatter = xlsx.start_table(ws, labels, DETAIL_KINDS, DETAIL_WIDTH_HINTS)
+    formatter = xlsx.start_table(ws, labels, DETAIL_KINDS, DETAIL_WIDTH_HINTS, heading=heading)
     written, _truncated = xlsx.append_capped(ws, rows, formatter, detail_note())
     xlsx.finish_table(ws, len(labels), written + 1)

@@ -1,4 +1,4 @@
-"""Shared openpyxl helpers: safe cells, formats, headers, widths, capped rows, sending.
+"""Shared openpyxl helpers: safe cells, formats, headers, widths, printing, capped rows, sending.
 
 Every workbook here is write-only: rows go to a temporary file as they are
 appended, so memory stays flat however many rows there are. Every text value
@@ -7,6 +7,7 @@ passes through ``safe_cell`` (the one sanitising function).
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 import unicodedata
@@ -17,11 +18,14 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import request, send_file
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXCEL_MAX_ROWS = 1_048_576
@@ -46,6 +50,19 @@ HEADER_FILL = PatternFill("solid", fgColor="305496")
 TITLE_FONT = Font(bold=True, size=16)
 BOLD = Font(bold=True)
 NOTE_FONT = Font(italic=True, color="C00000")
+
+# A table's header wraps onto this many lines of this height (11 pt text).
+HEADER_LINES = 2
+HEADER_LINE_POINTS = 15
+
+# Column-width units across an A4 portrait page inside the default margins;
+# a wider table prints landscape.
+PORTRAIT_WIDTH = 90
+# The size of a cell of default width and height (64 px by 20 px), to find where a chart ends.
+DEFAULT_COLUMN_CM = 1.69
+DEFAULT_ROW_CM = 0.53
+# Excel refuses a page header longer than 255 characters, codes included.
+HEADING_MAX = 200
 
 
 def safe_cell(ws, value: Any):
@@ -86,11 +103,11 @@ def styled(
     return cell
 
 
-def header_row(ws, labels: Iterable[Any]) -> list:
-    """A table's header: white bold text on blue."""
+def header_row(ws, labels: Iterable[Any], wrap: bool = False) -> list:
+    """A table's header: white bold text on blue (wrapped in narrow columns with ``wrap``)."""
     cells = []
     for label in labels:
-        cell = styled(ws, str(label), font=HEADER_FONT)
+        cell = styled(ws, str(label), font=HEADER_FONT, wrap=wrap)
         cell.fill = HEADER_FILL
         cells.append(cell)
     return cells
@@ -168,8 +185,22 @@ def set_widths(ws, widths: Sequence[float]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = max(6, min(width, 60))
 
 
-def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[int] | None = None):
-    """Sensible widths for a table: its header, its kind, or a hint (e.g. a String length)."""
+def header_width(label: Any, lines: int = 1) -> int:
+    """Width for a header over ``lines`` lines, with room for words that do not split evenly."""
+    return math.ceil(display_width(label) / lines) + 4
+
+
+def table_widths(
+    labels: Sequence[Any],
+    kinds: Sequence[str],
+    hints: Sequence[int] | None = None,
+    header_lines: int = 1,
+):
+    """Sensible widths for a table: its header (on ``header_lines`` lines), its kind, or a hint.
+
+    A long header that may wrap does not widen a column of short numbers, so
+    that a table prints at a readable size once fitted to the page's width.
+    """
     base = {
         "int": 10,
         "hours": 12,
@@ -184,22 +215,77 @@ def table_widths(labels: Sequence[Any], kinds: Sequence[str], hints: Sequence[in
     }
     hints = hints or [0] * len(labels)
     return [
-        max(display_width(label) + 4, base.get(kind, 14), hint or 0)
+        max(header_width(label, header_lines), base.get(kind, 14), hint or 0)
         for label, kind, hint in zip(labels, kinds, hints, strict=False)
     ]
 
 
-def start_table(ws, labels: Sequence[Any], kinds: Sequence[str], hints=None) -> RowFormatter:
-    """Widths, a frozen header row and the header itself; returns the row formatter."""
-    set_widths(ws, table_widths(labels, kinds, hints))
+def print_layout(ws, heading: str, *, title_rows: int = 1) -> None:
+    """Print settings shared by every sheet, so a printed report is readable.
+
+    One page wide however many rows (as many pages tall as needed), landscape
+    when the columns are wider than a portrait page, the first ``title_rows``
+    repeated on every page, ``heading`` (the report's title and period) in the
+    page header and "page X of Y" in the footer. Call it after the widths are
+    set and before the first row: the fit-to-page flag is written with the
+    sheet's first row. A chart beside a table goes in with ``chart_beside``.
+    """
+    width = sum(dimension.width or 0 for dimension in ws.column_dimensions.values())
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if width > PORTRAIT_WIDTH else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    if title_rows:
+        ws.print_title_rows = f"1:{title_rows}"
+    # "&" starts a header code (&P, &N...): a literal one is doubled.
+    ws.oddHeader.center.text = heading[:HEADING_MAX].replace("&", "&&")
+    ws.oddFooter.center.text = _("Page &P of &N")
+
+
+def start_table(
+    ws,
+    labels: Sequence[Any],
+    kinds: Sequence[str],
+    hints=None,
+    *,
+    heading: str | None = None,
+) -> RowFormatter:
+    """Widths, print layout (with a ``heading``), a frozen header row and the header itself.
+
+    Returns the row formatter.
+    """
+    widths = table_widths(labels, kinds, hints, HEADER_LINES)
+    set_widths(ws, widths)
+    if heading is not None:
+        print_layout(ws, heading)
     ws.freeze_panes = "A2"
-    ws.append(header_row(ws, labels))
+    if any(display_width(label) + 2 > width for label, width in zip(labels, widths, strict=False)):
+        ws.row_dimensions[1].height = HEADER_LINE_POINTS * HEADER_LINES
+    ws.append(header_row(ws, labels, wrap=True))
     return RowFormatter(ws, kinds)
 
 
 def finish_table(ws, columns: int, last_row: int, first_row: int = 1) -> None:
     """The auto-filter over the header and the rows written."""
     ws.auto_filter.ref = f"A{first_row}:{get_column_letter(columns)}{max(last_row, first_row)}"
+
+
+def chart_beside(ws, chart, columns: int, rows: int) -> None:
+    """Put ``chart`` right of a table of ``columns`` by ``rows`` (header included).
+
+    Printed, the table and the chart are two print areas, each starting its
+    own pages: fitted to one page wide, the table then shrinks to its own
+    width rather than to the table and the chart side by side.
+    """
+    first = columns + 2
+    last = first + math.ceil(chart.width / DEFAULT_COLUMN_CM)
+    bottom = 2 + math.ceil(chart.height / DEFAULT_ROW_CM)
+    ws.add_chart(chart, f"{get_column_letter(first)}2")
+    ws.print_area = [
+        f"A1:{get_column_letter(columns)}{max(rows, 1)}",
+        f"{get_column_letter(first)}1:{get_column_letter(last)}{bottom}",
+    ]
 
 
 def row_cap(header_rows: int = 1) -> int:

@@ -154,3 +154,6 @@ def alerts_command(days: int | None) -> None:
 def _days_left(end, on) -> str:
     left = (end - on).days
     return _("ends today") if left == 0 else _("%(days)d days left", days=left)
+
+
+COMMANDS = [license_group, alerts_command]

@@ -228,3 +228,6 @@ def restore_sqlite(backup: Path, live: Path) -> Path | None:
     finally:
         source.close()
     return safety
+
+
+COMMANDS = [backup_command, restore_command]

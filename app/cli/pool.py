@@ -17,3 +17,6 @@ def sweep_command(days: int | None) -> None:
     """Return owned customers with no activity for DAYS days to the pool (for cron)."""
     returned = pool.sweep(days)
     click.echo(_("%(count)d customer(s) returned to the pool.", count=returned))
+
+
+COMMANDS = [pool_group]
