@@ -69,6 +69,10 @@ ROLE_SCOPES: dict[str, str] = {
 }
 
 
+# menu links (not views) -> the (resource, action) that shows them
+MENU_LINKS: dict[str, tuple[str, str]] = {"Customer pool": (CUSTOMER, CLAIM)}
+
+
 def resource_actions(resource: str) -> tuple[str, ...]:
     """Every action of ``resource``: each page and API of it declares the same list,
     because FAB prunes a resource's permissions to the last list it sees."""

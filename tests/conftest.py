@@ -27,6 +27,7 @@ from app.models import (
     Contract,
     CrmUser,
     Customer,
+    Department,
     Feedback,
     License,
     Product,
@@ -46,6 +47,10 @@ SEEDED_USERS = {
     "engineer2": ENGINEER,
 }
 CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
+# department -> its parent; the seeded salesperson works in 华东区 under 销售部,
+# whose manager sees both (本部门及下级).
+SEEDED_DEPARTMENTS = {"销售部": None, "华东区": "销售部"}
+SEEDED_USER_DEPARTMENTS = {SALES: "华东区", MANAGER: "销售部"}
 
 
 def _worker_database_url(tmp_path_factory, worker_id: str) -> str:
@@ -82,8 +87,13 @@ def app(tmp_path_factory, worker_id):
         apply_roles(app.appbuilder)
         sm = app.appbuilder.sm
         names = app.config["CRM_ROLE_NAMES"]
+        departments = {}
+        for name, parent in SEEDED_DEPARTMENTS.items():
+            departments[name] = Department(name=name, parent=departments.get(parent))
+            db.session.add(departments[name])
+        db.session.commit()
         for username, role_key in SEEDED_USERS.items():
-            sm.add_user(
+            user = sm.add_user(
                 username=username,
                 first_name=f"{username} user",
                 last_name="",
@@ -91,10 +101,14 @@ def app(tmp_path_factory, worker_id):
                 role=sm.find_role(names[role_key]),
                 password=PASSWORD,
             )
+            department = departments.get(SEEDED_USER_DEPARTMENTS.get(username))
+            user.department_id = department.id if department else None
+        db.session.commit()
         app.config["TEST_SEEDED_ACCOUNTS"] = [
-            {"b_id": user.id, "b_password": user.password}
+            {"b_id": user.id, "b_password": user.password, "b_department": user.department_id}
             for user in db.session.scalars(select(CrmUser))
         ]
+        app.config["TEST_SEEDED_DEPARTMENTS"] = [dept.id for dept in departments.values()]
         db.session.remove()
     return app
 
@@ -110,6 +124,10 @@ def _clean_database(app):
         extra_users = select(CrmUser).where(CrmUser.username.not_in(list(SEEDED_USERS)))
         for user in db.session.scalars(extra_users):
             db.session.delete(user)
+        db.session.commit()
+        seeded = app.config["TEST_SEEDED_DEPARTMENTS"]
+        db.session.execute(delete(Department).where(Department.id.not_in(seeded)))
+        _restore_role_scopes(app)
         db.session.commit()
         db.session.execute(delete(ChangeRecord))  # including the deletes just recorded
         db.session.commit()
@@ -128,9 +146,21 @@ def _restore_seeded_accounts(app) -> None:
             fail_login_count=0,
             locked_until=None,
             last_seen_at=None,
+            department_id=bindparam("b_department"),
         ),
         app.config["TEST_SEEDED_ACCOUNTS"],
     )
+
+
+def _restore_role_scopes(app) -> None:
+    """A test that changed a seeded role's data scope leaves it as seeded."""
+    from app.permissions import ROLE_SCOPES
+    from app.services.scope import set_scope
+
+    for key, scope in ROLE_SCOPES.items():
+        role = app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"][key])
+        if role is not None and key != ADMIN:
+            set_scope(role, scope)
 
 
 @pytest.fixture

@@ -10,10 +10,13 @@ import itertools
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import (
     Contact,
     Contract,
+    CrmUser,
     Customer,
     CustomerStatus,
     Feedback,
@@ -40,9 +43,15 @@ def _save(item):
     return item
 
 
+# Customers belong to the seeded salesperson unless a test says otherwise
+# (``owner_id=None``: the pool), so every role sees them as before data scopes.
+DEFAULT_OWNER = "sales"
+
+
 def make_customer(**overrides) -> Customer:
     n = _next()
     values = dict(
+        owner_id=db.session.scalar(select(CrmUser.id).where(CrmUser.username == DEFAULT_OWNER)),
         code=f"C{n:06d}",
         name=f"测试客户{n}",
         status=CustomerStatus.signed,

@@ -25,6 +25,7 @@ from app.permissions import (
     ADD,
     ADMIN,
     BUSINESS_RESOURCES,
+    CLAIM,
     CONTACT,
     CONTRACT,
     CUSTOMER,
@@ -42,6 +43,7 @@ from app.permissions import (
     SALES,
     SERVICE_REPORT,
     SUPPORT,
+    TRANSFER,
     permission_name,
 )
 from app.services.roles import SELF_SERVICE
@@ -58,7 +60,14 @@ from factories import (
 ALL = (READ, ADD, EDIT, DELETE, EXPORT)
 # The spec's "Who uses it" table, typed in again on purpose (see the module docstring).
 SPEC_GRANTS = {
-    SALES: {CUSTOMER: ALL, CONTACT: ALL, CONTRACT: ALL, PRODUCT: (READ,), LICENSE: (READ,)},
+    # claim: the customer pool (see it, claim, release one's own); transfer: change owners
+    SALES: {
+        CUSTOMER: (*ALL, CLAIM),
+        CONTACT: ALL,
+        CONTRACT: ALL,
+        PRODUCT: (READ,),
+        LICENSE: (READ,),
+    },
     SUPPORT: {
         FEEDBACK: ALL,
         REPORTER: ALL,
@@ -71,6 +80,7 @@ SPEC_GRANTS = {
     ENGINEER: {FEEDBACK: (READ, EDIT), PRODUCT: ALL, LICENSE: ALL},
     MANAGER: {
         **{resource: (READ, EXPORT) for resource in BUSINESS_RESOURCES},
+        CUSTOMER: (READ, EXPORT, TRANSFER),
         SERVICE_REPORT: (READ, EXPORT),
     },
 }
@@ -420,7 +430,7 @@ def test_visitors_who_are_not_signed_in_are_sent_to_sign_in_or_get_401(visitor, 
         response = visitor.get(f"{module.route}/list/")
         assert response.status_code == 302 and "/login/" in response.headers["Location"]
         assert visitor.get(f"{module.api}").status_code == 401
-    response = visitor.post("/customers/delete/%d" % customer.id, data={"csrf_token": "x"})
+    response = visitor.post(f"/customers/delete/{customer.id}", data={"csrf_token": "x"})
     assert response.status_code in (302, 400)
     assert _count(db_session, Customer) == 1
 

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import Contract, Customer, Feedback, FeedbackLevel, License
 from app.permissions import CONTRACT, CUSTOMER, FEEDBACK, LICENSE
 from app.services import feedback as desk
-from app.services import licenses, statistics
+from app.services import licenses, scope, statistics
 from app.services.statistics import ReportQuery, month_start
 
 TREND_MONTHS = 12
@@ -41,7 +41,8 @@ def trend_period(on: date, months: int = TREND_MONTHS) -> ReportQuery:
 
 
 def customer_count() -> int:
-    return int(db.session.scalar(select(func.count(Customer.id))) or 0)
+    query = select(func.count(Customer.id)).where(*scope.conditions(Customer))
+    return int(db.session.scalar(query) or 0)
 
 
 # --- the user's own queue -----------------------------------------------------
@@ -68,7 +69,11 @@ def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int,
     """
     # The open backlog is small, an engineer's history is not: "+ 0" keeps both
     # databases on the status index instead of walking all the user's rows.
-    mine = and_(Feedback.engineer_id + 0 == user_id, Feedback.status.in_(desk.OPEN_STATUSES))
+    mine = and_(
+        Feedback.engineer_id + 0 == user_id,
+        Feedback.status.in_(desk.OPEN_STATUSES),
+        *scope.conditions(Feedback),
+    )
     count = int(db.session.scalar(select(func.count(Feedback.id)).where(mine)) or 0)
     overdue = desk.overdue_condition(at)
     rows = db.session.scalars(

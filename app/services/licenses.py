@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import Contract, Customer, License
 from app.models.base import LabeledEnum
+from app.services import scope
 
 DEFAULT_WARNING_DAYS = 30
 DEFAULT_TRIAL_MONTHS = 1
@@ -222,7 +223,9 @@ def customer_license_stats(customer: Customer, on: date | None = None) -> Licens
 def license_totals(on: date | None = None) -> LicenseStats:
     """The same figures over every license."""
     on = on or today()
-    row = db.session.execute(select(*_aggregates(on)).select_from(License)).one()
+    row = db.session.execute(
+        select(*_aggregates(on)).select_from(License).where(*scope.conditions(License))
+    ).one()
     return _stats_from(row)
 
 
@@ -234,10 +237,13 @@ def license_stats_by_customer(
     query = (
         select(Customer.id, Customer.code, Customer.name, *_aggregates(on))
         .join(License, License.customer_id == Customer.id)
+        .where(*scope.conditions(Customer))
         .group_by(Customer.id, Customer.code, Customer.name)
         .order_by(Customer.code)
     )
-    count = db.session.scalar(select(func.count(func.distinct(License.customer_id))))
+    count = db.session.scalar(
+        select(func.count(func.distinct(License.customer_id))).where(*scope.conditions(License))
+    )
     if page_size:
         query = query.offset(page * page_size).limit(page_size)
     rows = [_stats_from(row, row.id, row.code, row.name) for row in db.session.execute(query)]
@@ -249,7 +255,9 @@ def count_expiring(on: date | None = None) -> int:
     on = on or today()
     return int(
         db.session.scalar(
-            select(func.count(License.id)).where(state_expression(on) == LicenseState.expiring.name)
+            select(func.count(License.id)).where(
+                state_expression(on) == LicenseState.expiring.name, *scope.conditions(License)
+            )
         )
     )
 
@@ -264,12 +272,12 @@ def _window(on: date, days: int | None) -> tuple[date, date]:
 
 def _licenses_ending_condition(on: date | None, days: int | None):
     start, end = _window(on or today(), days)
-    return and_(License.valid_to >= start, License.valid_to <= end)
+    return and_(License.valid_to >= start, License.valid_to <= end, *scope.conditions(License))
 
 
 def _contracts_ending_condition(on: date | None, days: int | None):
     start, end = _window(on or today(), days)
-    return and_(Contract.end_date >= start, Contract.end_date <= end)
+    return and_(Contract.end_date >= start, Contract.end_date <= end, *scope.conditions(Contract))
 
 
 def licenses_ending(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app.permissions import READ, ROLE_GRANTS, ROLE_SCOPES, permission_name
+from app.permissions import MENU_LINKS, READ, ROLE_GRANTS, ROLE_SCOPES, permission_name
 from app.services.scope import set_scope
 
 # Every signed-in user may see and edit their own profile and password.
@@ -65,11 +65,17 @@ def granted_permission_views(appbuilder, grants: dict[str, tuple[str, ...]]) -> 
         for action in actions
     ]
     readable = {resource for resource, actions in grants.items() if READ in actions}
+    links = [
+        name
+        for name, (resource, action) in MENU_LINKS.items()
+        if action in grants.get(resource, ())
+    ]
     for category in appbuilder.menu.get_list():
         visible = [
             item.name
             for item in category.childs
-            if item.baseview is not None and item.baseview.class_permission_name in readable
+            if (item.baseview is not None and item.baseview.class_permission_name in readable)
+            or item.name in links
         ]
         if visible:
             wanted.append(("menu_access", category.name))

@@ -177,6 +177,12 @@ def condition(model, user_scope: UserScope | None = None):
     return model.customer_id.in_(select(Customer.id).where(owners))
 
 
+def conditions(model) -> list:
+    """``condition(model)`` as a list, to spread into ``where(*…)`` beside others."""
+    where = condition(model)
+    return [] if where is None else [where]
+
+
 def restrict(query, model, user_scope: UserScope | None = None):
     """``query`` (a ``select`` or an ORM ``Query``) narrowed to the rows the user sees."""
     where = condition(model, user_scope)

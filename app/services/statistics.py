@@ -44,6 +44,7 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter
+from app.services import scope
 from app.services.feedback import OPEN_STATUSES, overdue_condition, target_hours
 from app.services.sqlfunctions import median, seconds_between, year_month
 
@@ -95,7 +96,7 @@ class ReportQuery:
                 errors["customer_id"] = _("The customer must be chosen from the list.")
             else:
                 customer_id = int(raw)
-                if db.session.get(Customer, customer_id) is None:
+                if scope.get_visible(Customer, customer_id) is None:
                     errors["customer_id"] = _("There is no customer with ID %(id)s.", id=raw)
         if errors:
             raise QueryInvalid(errors)
@@ -182,7 +183,12 @@ class ServiceStatistics:
 
 
 def _conditions(query: ReportQuery) -> list:
-    conditions = [Feedback.created_at >= query.since, Feedback.created_at < query.before]
+    """The report's rows: its period, its customer, the reader's data scope."""
+    conditions = [
+        Feedback.created_at >= query.since,
+        Feedback.created_at < query.before,
+        *scope.conditions(Feedback),
+    ]
     if query.customer_id is not None:
         conditions.append(Feedback.customer_id == query.customer_id)
     return conditions
@@ -514,7 +520,7 @@ def workload(at: datetime) -> Workload:
     row = db.session.execute(
         select(
             _count_where(is_open), _count_where(overdue_condition(at)), _count_where(resolved)
-        ).where(or_(is_open, resolved))
+        ).where(or_(is_open, resolved), *scope.conditions(Feedback))
     ).one()
     return Workload(*(int(value or 0) for value in row))
 

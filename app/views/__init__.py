@@ -77,6 +77,13 @@ def register_views(appbuilder) -> None:
         icon="fa-sitemap",
         category="Security",
     )
+    appbuilder.add_link(
+        "Customer pool",
+        href="/customers/pool/",
+        label=_l("Customer pool"),
+        icon="fa-water",
+        category="Customer management",
+    )
     history.register(appbuilder)  # the admin's history page, under Security
     importing.register(appbuilder)  # the .xlsx import pages of three modules
     _system_menu_last(appbuilder.menu)

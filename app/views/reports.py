@@ -15,11 +15,11 @@ from flask_appbuilder.security.decorators import has_access_api
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from app.extensions import db
 from app.models import Customer
 from app.permissions import EXPORT, READ, SERVICE_REPORT, permission_name
 from app.reports.service_report import report_filename, service_report_workbook
 from app.reports.xlsx import send_workbook
+from app.services import scope
 from app.services.querying import is_key
 from app.services.statistics import QueryInvalid, ReportQuery
 
@@ -71,7 +71,7 @@ class ServiceReportView(BaseView):
         raw = str(values.get("customer_id") or "").strip()
         chosen = None
         if is_key(raw) and not errors.get("customer_id"):
-            chosen = db.session.get(Customer, int(raw))
+            chosen = scope.get_visible(Customer, int(raw))
         return self.render_template(
             "crm/service_report.html",
             title=self.page_title,
