@@ -7,6 +7,7 @@ of its own, created here. Business rows are deleted after every test.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import tempfile
@@ -16,6 +17,7 @@ import threading
 os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import make_url
 
@@ -63,6 +65,19 @@ def _worker_database_url(tmp_path_factory, worker_id: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request gets an app context of its own, as on a server.
+
+    Flask reuses an app context that is already pushed (``db_session`` keeps one
+    open for the whole test), so ``g`` (Flask-Login's user, the CSRF token, the
+    locale) and the scoped session would be shared by the test and every request.
+    An empty ``contextvars.Context`` has no app context, so Flask pushes a new one.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, worker_id):
     from flask_migrate import upgrade
@@ -77,6 +92,7 @@ def app(tmp_path_factory, worker_id):
             "SERVER_NAME": None,
         }
     )
+    app.test_client_class = RequestClient
     with app.app_context():
         upgrade()
         apply_roles(app.appbuilder)
@@ -135,7 +151,10 @@ def _restore_seeded_accounts(app) -> None:
 
 @pytest.fixture
 def db_session(app):
-    """The app's session inside an app context, for arranging and checking rows."""
+    """The app's session inside an app context, for arranging and checking rows.
+
+    Requests made meanwhile do not share this context (see ``RequestClient``).
+    """
     with app.app_context():
         yield db.session
         db.session.remove()

@@ -12,7 +12,6 @@ import re
 import pytest
 from conftest import PASSWORD
 from sqlalchemy import func, select
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.models import (
     Contact,

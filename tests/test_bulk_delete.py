@@ -12,7 +12,6 @@ import pytest
 from conftest import PASSWORD
 from sqlalchemy import func, select
 from test_deletes import LEAVES, exists, text_of
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.models import ChangeAction, ChangeRecord, Contact, Customer, Product
 from factories import (

@@ -15,7 +15,6 @@ import re
 import pytest
 from conftest import PASSWORD
 from sqlalchemy import event, func, select, text
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import ChangeRecord, Customer, Product

@@ -16,7 +16,6 @@ import pytest
 from conftest import PASSWORD
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import (

@@ -23,7 +23,6 @@ import pytest
 from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select
 from sqlalchemy.exc import ProgrammingError
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app import create_app
 from app.extensions import db

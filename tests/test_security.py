@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import PASSWORD, Visitor, csrf_token_of
 from sqlalchemy import select
-from test_users import _make_user, _one_identity_per_request  # noqa: F401  (fixture)
+from test_users import _make_user
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app

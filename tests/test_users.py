@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import PASSWORD, Visitor
-from flask import g, has_app_context
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -18,27 +16,6 @@ from app.services import accounts
 from factories import make_customer, make_feedback
 
 STRONG = "Strong-Pass99x"
-
-
-@pytest.fixture(autouse=True)
-def _one_identity_per_request(monkeypatch):
-    """Forget the previous request's user.
-
-    ``db_session`` keeps an app context open, and Flask reuses it for test
-    requests, so ``g`` (where Flask-Login caches the user) would carry one
-    visitor's identity (and CSRF token) into another visitor's request.
-    """
-    original = FlaskClient.open
-
-    def open_(self, *args, **kwargs):
-        if has_app_context():
-            for key in list(g):
-                g.pop(key)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(
-        FlaskClient, "open", open_
-    )  # FAB's rule: 2 capitals, 1 special, 2 digits, 3 lower, 10 long
 
 
 def _role_id(app, key: str) -> int:
@@ -360,9 +337,9 @@ def test_a_session_idle_past_the_window_no_longer_counts_as_signed_in(app, admin
 
 
 def test_requests_keep_last_seen_fresh_at_most_once_a_minute(app, db_session):
-    user = _make_user(app)
+    _make_user(app)
     visitor = Visitor(app)
-    visitor.login("zhaolei")
+    assert visitor.login("zhaolei").status_code == 302
     first = _user(db_session, "zhaolei").last_seen_at
     assert first is not None
     visitor.get("/")
