@@ -10,7 +10,6 @@ import html
 import re
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, select
 
 from app.models import (
@@ -25,6 +24,7 @@ from app.models import (
     Reporter,
 )
 from factories import make_contact, make_contract, make_customer, make_product, make_reporter
+from helpers import PASSWORD
 
 MODULE_PATHS = [
     "customers",
@@ -35,31 +35,6 @@ MODULE_PATHS = [
     "feedback",
     "reporters",
 ]
-
-
-@pytest.fixture
-def api(app):
-    """A JSON client signed in as ``api.as_(role)``."""
-
-    class Api:
-        def __init__(self):
-            self.client = app.test_client()
-            self.headers = {}
-
-        def as_(self, username):
-            response = self.client.post(
-                "/api/v1/security/login",
-                json={"username": username, "password": PASSWORD, "provider": "db"},
-            )
-            assert response.status_code == 200, response.json
-            self.headers = {"Authorization": f"Bearer {response.json['access_token']}"}
-            return self
-
-        def __getattr__(self, verb):
-            method = getattr(self.client, verb)
-            return lambda url, **kwargs: method(url, headers=self.headers, **kwargs)
-
-    return Api()
 
 
 def _count(db_session, model):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import make_contact, make_contract, make_feedback, make_license, make_product
+from helpers import PASSWORD
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import json
 import re
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import event, func, select, text
 
 from app.extensions import db
@@ -26,6 +25,7 @@ from factories import (
     make_license,
     make_product,
 )
+from helpers import PASSWORD
 
 
 def customer_form(customer: Customer, **changes) -> dict:

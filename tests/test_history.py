@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, select
 
 from app.models import CrmUser, Customer
 from app.models.history import ChangeAction, ChangeRecord
 from app.permissions import ADMIN, ENGINEER, MANAGER, SALES, SUPPORT
 from factories import make_contract, make_customer
+from helpers import PASSWORD
 
 ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER)
 ADDRESS = "10.20.30.40"

@@ -11,12 +11,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from conftest import PASSWORD
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from test_query_counts import counting_statements
 
 from app.extensions import db
 from app.permissions import CUSTOMER, READ, SALES, permission_name
+from helpers import PASSWORD, counting_statements
 
 EXTRA_MENU = "Perf test category"
 PAGES = ["/customers/list/", "/contacts/list/", "/customers/add"]
