@@ -53,6 +53,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import ROLE_KEYS
 
 ALL = (READ, ADD, EDIT, DELETE, EXPORT)
 # The spec's "Who uses it" table, typed in again on purpose (see the module docstring).
@@ -295,10 +296,29 @@ def _marker(db_session, module, pk):
 # ---------------------------------------------------------------- the matrix
 
 
-def test_matrix_size():
-    """Say how many role × endpoint cases the matrix covers."""
-    expected = len(ROLES) * len(MODULES) * len(ACTIONS)
-    assert len(CASES) == expected
+def test_the_matrix_covers_every_role_module_and_permission():
+    """The matrix walks every role the app seeds and every permission the app knows,
+    and each case has a role refused, but reading products and licenses (every role may)."""
+    from app import permissions
+
+    assert set(ROLES) == set(ROLE_KEYS)
+    assert set(PAGE_ACTIONS.values()) == set(permissions.ACTIONS)
+    assert set(API_ACTIONS.values()) == set(permissions.ACTIONS) - {EXPORT}
+    assert len({(role, module.resource, action) for role, module, action in CASES}) == len(CASES)
+    nobody_refused = {
+        (module.resource, ACTIONS[action])
+        for module in MODULES
+        for action in ACTIONS
+        if all(allowed(role, module.resource, action) for role in ROLES)
+    }
+    assert nobody_refused == {(PRODUCT, READ), (LICENSE, READ)}
+    only_admin = {
+        (module.resource, action)
+        for module in MODULES
+        for action in ACTIONS
+        if not any(allowed(role, module.resource, action) for role in ROLES if role != ADMIN)
+    }
+    assert only_admin == set()
     print(
         f"\npermission matrix: {len(ROLES)} roles × {len(MODULES)} modules × "
         f"{len(ACTIONS)} actions = {len(CASES)} cases"
