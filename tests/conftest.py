@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import shutil
 import tempfile
 import threading
 
@@ -346,6 +347,13 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def pytest_unconfigure(config):
+    """The instance folder made above (secret key, uploads) goes when the run ends."""
+    folder = os.environ.get("CRM_INSTANCE_DIR", "")
+    if os.path.basename(folder).startswith("crm-test-"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
