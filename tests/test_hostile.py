@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from app.models import Customer, Product
 from app.services.querying import MAX_PAGE_SIZE
 from factories import make_customer, make_product
-from helpers import PASSWORD, field_errors, unescaped_html
+from helpers import field_errors, unescaped_html
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 VIEWS = {
@@ -51,14 +51,9 @@ def rows_shown(response, base: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def api(app):
-    client = app.test_client()
-    response = client.post(
-        "/api/v1/security/login",
-        json={"username": "admin", "password": PASSWORD, "provider": "db"},
-    )
-    assert response.status_code == 200
-    headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+def admin_api(app, jwt_headers):
+    """The REST API as the admin: ``admin_api.get(url)`` with the module's token."""
+    client, headers = app.test_client(), jwt_headers("admin")
 
     class Api:
         def __getattr__(self, verb):
@@ -117,7 +112,7 @@ def test_page_size_is_capped_on_the_list_page(module_admin, many_customers):
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_survive_hostile_paging(api, base):
+def test_api_lists_survive_hostile_paging(admin_api, base):
     for q in (
         "(page_size:100000)",
         "(page_size:0)",
@@ -129,12 +124,12 @@ def test_api_lists_survive_hostile_paging(api, base):
         "(",
         "!(1,2)",
     ):
-        ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+        ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
-def test_api_page_size_is_capped(api, many_customers):
+def test_api_page_size_is_capped(admin_api, many_customers):
     for q in ("(page_size:100000)", "(page_size:0)", "(page_size:-1)"):
-        response = api.get("/api/v1/customers/", query_string={"q": q})
+        response = admin_api.get("/api/v1/customers/", query_string={"q": q})
         assert response.status_code == 200
         assert len(response.json["result"]) <= MAX_PAGE_SIZE
         assert response.json["count"] == MAX_PAGE_SIZE + 20
@@ -147,8 +142,8 @@ def test_api_page_size_is_capped(api, many_customers):
         pytest.param(f"(page:{HUGE})", id="huge-page"),
     ],
 )
-def test_api_page_numbers_out_of_range(api, q):
-    ok_or_refused(api.get("/api/v1/reporters/", query_string={"q": q}))
+def test_api_page_numbers_out_of_range(admin_api, q):
+    ok_or_refused(admin_api.get("/api/v1/reporters/", query_string={"q": q}))
 
 
 # ---------------------------------------------------------------- sorting
@@ -179,13 +174,13 @@ def test_list_pages_ignore_unknown_or_forged_sort_columns(module_admin, db_sessi
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_refuse_unknown_sort_columns_and_directions(api, base):
+def test_api_lists_refuse_unknown_sort_columns_and_directions(admin_api, base):
     for q in (
         "(order_column:nope,order_direction:asc)",
         "(order_column:name,order_direction:sideways)",
         "(order_column:'name;DROP TABLE customer',order_direction:asc)",
     ):
-        response = api.get(f"/api/v1/{base}/", query_string={"q": q})
+        response = admin_api.get(f"/api/v1/{base}/", query_string={"q": q})
         assert response.status_code == 400, (q, response.status_code)
 
 
@@ -247,9 +242,9 @@ API_FILTERS = [
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_survive_junk_filters(api, related, base):
+def test_api_lists_survive_junk_filters(admin_api, related, base):
     for q in API_FILTERS:
-        ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+        ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
 @pytest.mark.parametrize(
@@ -262,9 +257,9 @@ def test_api_lists_survive_junk_filters(api, related, base):
         pytest.param("(filters:!((col:customer,opr:rel_o_m,value:'1')))", id="relation-ok"),
     ],
 )
-def test_api_filter_values_the_database_cannot_take(api, related, q):
+def test_api_filter_values_the_database_cannot_take(admin_api, related, q):
     base = "contracts" if "amount" in q else "contacts"
-    ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+    ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
 # ---------------------------------------------------------------- keys in the URL
@@ -287,11 +282,11 @@ def test_out_of_range_keys_are_404_on_pages(module_admin, base):
         pytest.param("abc", id="text"),
     ],
 )
-def test_out_of_range_keys_are_404_in_the_api(api, base, key):
+def test_out_of_range_keys_are_404_in_the_api(admin_api, base, key):
     for method in ("get", "delete"):
-        response = getattr(api, method)(f"/api/v1/{base}/{key}")
+        response = getattr(admin_api, method)(f"/api/v1/{base}/{key}")
         assert response.status_code in (404, 405), (method, response.status_code)
-    response = api.put(f"/api/v1/{base}/{key}", json={"name": "x"})
+    response = admin_api.put(f"/api/v1/{base}/{key}", json={"name": "x"})
     assert response.status_code in (404, 405, 422), response.status_code
 
 
@@ -343,7 +338,7 @@ def _inert(page_html: str, value: str) -> None:
 
 @pytest.mark.parametrize("value", MALICIOUS, ids=range(len(MALICIOUS)))
 def test_malicious_text_through_the_form_is_stored_verbatim_and_shown_inert(
-    module_admin, api, db_session, value
+    module_admin, admin_api, db_session, value
 ):
     form = dict(code="X-EVIL", name=value, status="signed", address=value)
     response = module_admin.post("/customers/add", form)
@@ -355,17 +350,17 @@ def test_malicious_text_through_the_form_is_stored_verbatim_and_shown_inert(
     _inert(module_admin.get("/customers/list/").get_data(as_text=True), stored)
     _inert(module_admin.get(f"/customers/show/{item.id}").get_data(as_text=True), stored)
     _inert(module_admin.get(f"/customers/edit/{item.id}").get_data(as_text=True), stored)
-    assert api.get(f"/api/v1/customers/{item.id}").json["result"]["name"] == stored
+    assert admin_api.get(f"/api/v1/customers/{item.id}").json["result"]["name"] == stored
     assert db_session.scalar(select(func.count()).select_from(Customer)) >= 1  # table intact
 
 
 @pytest.mark.parametrize("value", MALICIOUS, ids=range(len(MALICIOUS)))
 def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
-    module_admin, api, db_session, value
+    module_admin, admin_api, db_session, value
 ):
     customer = make_customer()
     long_text = (value + "长") * (10_000 // (len(value) + 1) + 1)
-    response = api.post(
+    response = admin_api.post(
         "/api/v1/products/",
         json={
             "customer": customer.id,
@@ -383,7 +378,7 @@ def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
     shown = module_admin.get(f"/products/show/{pk}").get_data(as_text=True)
     _inert(shown, item.name)
     _inert(shown, item.description)
-    result = api.get(f"/api/v1/products/{pk}").json["result"]
+    result = admin_api.get(f"/api/v1/products/{pk}").json["result"]
     assert result["name"] == item.name and result["description"] == item.description
 
 
@@ -412,31 +407,35 @@ def test_over_long_form_input_is_refused_naming_the_field(
     assert db_session.scalar(select(func.count()).select_from(Customer)) == before
 
 
-def test_over_long_api_input_is_a_422_naming_the_field(api, db_session):
+def test_over_long_api_input_is_a_422_naming_the_field(admin_api, db_session):
     customer = make_customer()
     for body, field, length in (
         ({"customer": customer.id, "name": "长" * 201}, "name", 200),
         ({"customer": customer.id, "name": "ok", "version": "9" * 51}, "version", 50),
     ):
-        response = api.post("/api/v1/products/", json=body)
+        response = admin_api.post("/api/v1/products/", json=body)
         assert response.status_code == 422, response.json
         message = response.json["message"][field][0]
         assert str(length) in message and re.search(r"[\u4e00-\u9fff]", message), message
     product = make_product(customer=customer)
-    response = api.put(f"/api/v1/products/{product.id}", json={"authorization_code": "A" * 101})
+    response = admin_api.put(
+        f"/api/v1/products/{product.id}", json={"authorization_code": "A" * 101}
+    )
     assert response.status_code == 422, response.json
     db_session.expire_all()
     assert db_session.get(Product, product.id).authorization_code != "A" * 101
 
 
-def test_nul_characters_are_refused_not_a_database_error(module_admin, api, db_session):
+def test_nul_characters_are_refused_not_a_database_error(module_admin, admin_api, db_session):
     response = module_admin.post(
         "/customers/add", dict(code="C-NUL", name="a\x00b", status="signed")
     )
     assert response.status_code == 200
     assert "公司名称" in field_errors(response).get("name", "")
     customer = make_customer()
-    response = api.post("/api/v1/reporters/", json={"customer": customer.id, "name": "a\x00b"})
+    response = admin_api.post(
+        "/api/v1/reporters/", json={"customer": customer.id, "name": "a\x00b"}
+    )
     assert response.status_code == 422, response.json
     assert "name" in response.json["message"]
 
@@ -450,8 +449,8 @@ def test_nul_characters_are_refused_not_a_database_error(module_admin, api, db_s
         pytest.param(-1, id="missing"),
     ],
 )
-def test_relation_fields_of_the_api_refuse_what_is_not_a_key(api, db_session, customer):
-    response = api.post("/api/v1/reporters/", json={"customer": customer, "name": "某人"})
+def test_relation_fields_of_the_api_refuse_what_is_not_a_key(admin_api, db_session, customer):
+    response = admin_api.post("/api/v1/reporters/", json={"customer": customer, "name": "某人"})
     assert 400 <= response.status_code < 500, response.status_code
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(Customer)) == 0
