@@ -16,17 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import make_contact, make_contract, make_feedback, make_license, make_product
-from helpers import PASSWORD
 
 
 @pytest.fixture(scope="module")
-def bearer(app):
-    response = app.test_client().post(
-        "/api/v1/security/login",
-        json={"username": "admin", "password": PASSWORD, "provider": "db"},
-    )
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
+def bearer(jwt_headers):
+    return jwt_headers("admin")
 
 
 @pytest.fixture

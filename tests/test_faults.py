@@ -101,14 +101,11 @@ def test_a_page_delete_that_fails_half_way_deletes_nothing(admin, db_session, mo
     assert db_session.get(Contact, contact.id) is not None
 
 
-def test_an_api_save_that_fails_half_way_stores_nothing(app, db_session, broken_history):
+def test_an_api_save_that_fails_half_way_stores_nothing(
+    app, db_session, broken_history, jwt_headers
+):
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
-    response = client.post(
-        "/api/v1/customers/", json=CUSTOMER_FORM, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = client.post("/api/v1/customers/", json=CUSTOMER_FORM, headers=jwt_headers("admin"))
     assert response.status_code == 500
     assert "没有保存任何内容" in response.json["message"]
     assert "INSERT" not in response.get_data(as_text=True)
@@ -116,20 +113,19 @@ def test_an_api_save_that_fails_half_way_stores_nothing(app, db_session, broken_
     assert db_session.scalar(select(func.count()).select_from(Customer)) == 0
 
 
-def test_a_duplicate_the_rules_missed_is_refused_without_sql(app, db_session, monkeypatch):
+def test_a_duplicate_the_rules_missed_is_refused_without_sql(
+    app, db_session, monkeypatch, jwt_headers
+):
     """Two users saving the same code at once: the unique index refuses the second."""
     from app.services import validation
 
     make_customer(code="C880003")
     monkeypatch.setitem(validation.RULES, Customer, ())  # as if the check ran before the other save
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
     response = client.post(
         "/api/v1/customers/",
         json={**CUSTOMER_FORM, "code": "C880003"},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=jwt_headers("admin"),
     )
     assert response.status_code == 409
     assert "没有保存任何内容" in response.json["message"]
@@ -176,15 +172,12 @@ def test_a_page_500_shows_no_trace_and_no_sql(app, admin, monkeypatch, errors_sh
         assert leak not in page
 
 
-def test_an_api_500_shows_no_trace_and_no_sql(app, monkeypatch):
+def test_an_api_500_shows_no_trace_and_no_sql(app, monkeypatch, jwt_headers):
     from app.api.customer import CustomerApi
 
     monkeypatch.setattr(CustomerApi, "get_list_headless", _fail_with_sql)
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
-    response = client.get("/api/v1/customers/", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/api/v1/customers/", headers=jwt_headers("admin"))
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "服务器出错" in response.json["message"]
