@@ -15,7 +15,8 @@ db: install translations
 	$(FLASK) db upgrade
 	$(FLASK) crm init
 
-test: install-dev translations browser
+# Lint first: a finding stops the run before the slower tests start.
+test: lint translations browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # ruff: the lint rules and the formatter, both configured in pyproject.toml.

@@ -7,8 +7,10 @@ of its own, created here. Business rows are deleted after every test.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
+import shutil
 import tempfile
 import threading
 
@@ -16,6 +18,7 @@ import threading
 os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import make_url
 
@@ -33,19 +36,10 @@ from app.models import (
     Product,
     Reporter,
 )
-from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPORT
+from app.permissions import ADMIN, CUSTOMER, FEEDBACK, READ
+from app.services import feedback as desk
+from helpers import FROZEN_DESK_TIME, PASSWORD, SEEDED_USERS, Inbox, Related, Visitor, free_port
 
-PASSWORD = "Test-Passw0rd!"
-ROLE_KEYS = (ADMIN, *ROLE_GRANTS)
-# login name -> role key; engineer2 exists for the "assigned to me" rule.
-SEEDED_USERS = {
-    ADMIN: ADMIN,
-    SALES: SALES,
-    SUPPORT: SUPPORT,
-    ENGINEER: ENGINEER,
-    MANAGER: MANAGER,
-    "engineer2": ENGINEER,
-}
 CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
 # department -> its parent; the seeded salesperson works in 华东区 under 销售部,
 # whose manager sees both (本部门及下级).
@@ -68,6 +62,19 @@ def _worker_database_url(tmp_path_factory, worker_id: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request gets an app context of its own, as on a server.
+
+    Flask reuses an app context that is already pushed (``db_session`` keeps one
+    open for the whole test), so ``g`` (Flask-Login's user, the CSRF token, the
+    locale) and the scoped session would be shared by the test and every request.
+    An empty ``contextvars.Context`` has no app context, so Flask pushes a new one.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, worker_id):
     from flask_migrate import upgrade
@@ -82,6 +89,7 @@ def app(tmp_path_factory, worker_id):
             "SERVER_NAME": None,
         }
     )
+    app.test_client_class = RequestClient
     with app.app_context():
         upgrade()
         apply_roles(app.appbuilder)
@@ -165,39 +173,13 @@ def _restore_role_scopes(app) -> None:
 
 @pytest.fixture
 def db_session(app):
-    """The app's session inside an app context, for arranging and checking rows."""
+    """The app's session inside an app context, for arranging and checking rows.
+
+    Requests made meanwhile do not share this context (see ``RequestClient``).
+    """
     with app.app_context():
         yield db.session
         db.session.remove()
-
-
-class Visitor:
-    """Someone using the panel through the test client, carrying the CSRF token."""
-
-    def __init__(self, app):
-        self.client = app.test_client()
-        self.csrf_token = None
-
-    def login(self, username: str, password: str = PASSWORD):
-        self.csrf_token = csrf_token_of(self.client.get("/login/"))
-        return self.client.post(
-            "/login/",
-            data={"username": username, "password": password, "csrf_token": self.csrf_token},
-        )
-
-    def get(self, url: str, **kwargs):
-        return self.client.get(url, **kwargs)
-
-    def post(self, url: str, data: dict | None = None, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token)
-        return self.client.post(url, data=data, **kwargs)
-
-
-def csrf_token_of(response) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.get_data(as_text=True))
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -223,10 +205,57 @@ def admin(login_as):
     return login_as(ADMIN)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def signed_in(app):
+    """``signed_in("support")``: one signed-in Visitor per user, shared by a module's tests
+    (a sign-in costs a password hash)."""
+    visitors = {}
+
+    def get(username: str) -> Visitor:
+        if username not in visitors:
+            visitor = Visitor(app)
+            assert visitor.login(username).status_code == 302, f"{username} could not sign in"
+            visitors[username] = visitor
+        return visitors[username]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def module_admin(signed_in):
+    """The admin signed in once per module, for the files with many page tests."""
+    return signed_in(ADMIN)
+
+
+@pytest.fixture
+def api(app):
+    """A JSON client signed in as ``api.as_(role)``."""
+
+    class Api:
+        def __init__(self):
+            self.client = app.test_client()
+            self.headers = {}
+
+        def as_(self, username):
+            response = self.client.post(
+                "/api/v1/security/login",
+                json={"username": username, "password": PASSWORD, "provider": "db"},
+            )
+            assert response.status_code == 200, response.json
+            self.headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+            return self
+
+        def __getattr__(self, verb):
+            method = getattr(self.client, verb)
+            return lambda url, **kwargs: method(url, headers=self.headers, **kwargs)
+
+    return Api()
+
+
+@pytest.fixture(scope="module")
 def jwt_headers(app):
     """``jwt_headers("sales")``: the REST API's Authorization header for a seeded user
-    (signed in once per session through /api/v1/security/login)."""
+    (signed in once per module through /api/v1/security/login, well within a token's life)."""
     tokens = {}
 
     def get(username: str) -> dict:
@@ -240,6 +269,81 @@ def jwt_headers(app):
         return tokens[username]
 
     return get
+
+
+@pytest.fixture
+def related(db_session) -> Related:
+    """A customer with a product and a reporter, and the engineer, for add forms to point at."""
+    from factories import make_customer, make_product, make_reporter
+
+    customer = make_customer()
+    product = make_product(customer=customer)
+    reporter = make_reporter(customer=customer)
+    engineer = db_session.scalar(select(CrmUser).where(CrmUser.username == "engineer"))
+    return Related(customer.id, product.id, reporter.id, engineer.id)
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """The support desk's clock stopped at ``FROZEN_DESK_TIME``."""
+    monkeypatch.setattr(desk, "now", lambda: FROZEN_DESK_TIME)
+    return FROZEN_DESK_TIME
+
+
+@pytest.fixture
+def reader_without_license(app):
+    """A user whose only role reads customers and feedback, not licenses."""
+    from app.services.roles import granted_permission_views
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role = sm.add_role(
+            "无授权查看",
+            granted_permission_views(app.appbuilder, {CUSTOMER: (READ,), FEEDBACK: (READ,)}),
+        )
+        sm.add_user(
+            username="nolicense",
+            first_name="nolicense user",
+            last_name="",
+            email="nolicense@example.com",
+            role=role,
+            password=PASSWORD,
+        )
+        db.session.remove()
+    yield "nolicense"
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.find_user(username="nolicense")
+        if user is not None:
+            db.session.delete(user)
+            db.session.commit()
+        role = sm.find_role("无授权查看")
+        if role is not None:
+            db.session.delete(role)
+            db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def mail_config(app):
+    """The app's mail settings pointed at a free port on 127.0.0.1, restored afterwards."""
+    saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
+    port = free_port()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    yield port
+    app.config.update(saved)
+
+
+@pytest.fixture
+def smtp_server(mail_config):
+    """A real SMTP server on that port; its ``messages`` are what it received."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=mail_config)
+    controller.start()
+    yield inbox
+    controller.stop()
 
 
 @pytest.fixture(scope="session")
@@ -273,6 +377,13 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def pytest_unconfigure(config):
+    """The instance folder made above (secret key, uploads) goes when the run ends."""
+    folder = os.environ.get("CRM_INSTANCE_DIR", "")
+    if os.path.basename(folder).startswith("crm-test-"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import PASSWORD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,13 +19,8 @@ from factories import make_contact, make_contract, make_feedback, make_license, 
 
 
 @pytest.fixture(scope="module")
-def bearer(app):
-    response = app.test_client().post(
-        "/api/v1/security/login",
-        json={"username": "admin", "password": PASSWORD, "provider": "db"},
-    )
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
+def bearer(jwt_headers):
+    return jwt_headers("admin")
 
 
 @pytest.fixture

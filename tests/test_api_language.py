@@ -14,7 +14,6 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
-from test_api import api  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import CrmUser

@@ -1,6 +1,9 @@
 """The application as a whole: health, sign-in, Chinese by default."""
 
+from flask import g
+
 from app.extensions import db
+from helpers import Visitor
 
 
 def test_health_reports_database_ok(visitor):
@@ -42,3 +45,12 @@ def test_pages_carry_security_headers(visitor):
 
 def test_pages_declare_their_language(visitor):
     assert '<html lang="zh-CN">' in visitor.get("/login/").get_data(as_text=True)
+
+
+def test_requests_made_in_a_test_share_neither_g_nor_the_signed_in_user(app, db_session, admin):
+    """conftest's RequestClient: each request has its own app context, as on a server,
+    even while db_session keeps one open for the test."""
+    g.marker = "the test's"
+    assert admin.get("/customers/list/").status_code == 200
+    assert Visitor(app).get("/customers/list/").status_code == 302  # not the admin's session
+    assert g.marker == "the test's" and "_login_user" not in g

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -17,6 +16,7 @@ from app import create_app
 from app.cli.backup import libpq_arguments, postgres_tool
 from app.extensions import db
 from app.models import BUSINESS_MODELS, Contact, Customer, CustomerStatus
+from helpers import PASSWORD, Visitor
 
 TABLES = [model.__tablename__ for model in BUSINESS_MODELS] + ["ab_user", "change_record"]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import PASSWORD
 from playwright.sync_api import Page, expect
+
+from helpers import PASSWORD
 
 # (menu category, list URL, the list page's heading)
 MODULE_PAGES = [

@@ -9,10 +9,8 @@ import html
 import json
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, select
-from test_deletes import LEAVES, exists, text_of
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
+from test_deletes import LEAVES, exists
 
 from app.models import ChangeAction, ChangeRecord, Contact, Customer, Product
 from factories import (
@@ -23,6 +21,7 @@ from factories import (
     make_license,
     make_product,
 )
+from helpers import PASSWORD, visible_text
 
 CONFIRMATION = "删除所选记录？删除后无法恢复。"
 
@@ -58,7 +57,7 @@ def test_records_without_dependents_are_deleted_together(admin, db_session, base
     admin.get(f"/{base}/list/")
     response = _bulk_delete(admin, base, records)
     assert response.status_code == 302
-    assert "已删除 3 条记录。" in text_of(admin.get(response.headers["Location"]))
+    assert "已删除 3 条记录。" in visible_text(admin.get(response.headers["Location"]))
     assert not any(exists(db_session, model, pk) for pk in ids)
     assert exists(db_session, model, keep.id)
 
@@ -81,7 +80,7 @@ def test_one_record_with_dependents_stops_the_whole_delete(admin, db_session):
     before = _count(db_session, Customer)
     admin.get("/customers/list/")
     response = _bulk_delete(admin, "customers", [*free, busy, also_busy])
-    shown = text_of(admin.get(response.headers["Location"]))
+    shown = visible_text(admin.get(response.headers["Location"]))
     assert "没有删除任何记录：所选 4 条记录中有 2 条仍有关联记录。" in shown
     assert f"无法删除“{busy}”" in shown and "1 条客户联系人" in shown and "1 条合同" in shown
     assert _count(db_session, Customer) == before
@@ -91,7 +90,7 @@ def test_one_record_with_dependents_stops_the_whole_delete(admin, db_session):
 def test_a_product_with_licenses_stops_the_product_list_delete(admin, db_session):
     free, busy = make_product(), make_license().product
     response = _bulk_delete(admin, "products", [free, busy])
-    assert "仍有关联记录" in text_of(admin.get(response.headers["Location"]))
+    assert "仍有关联记录" in visible_text(admin.get(response.headers["Location"]))
     assert exists(db_session, Product, free.id) and exists(db_session, Product, busy.id)
 
 
@@ -99,7 +98,7 @@ def test_a_dependent_added_after_the_check_rolls_back_every_row(admin, db_sessio
     monkeypatch.setattr("app.services.integrity.check_deletable", lambda item: None)
     free, busy = make_customer(), make_contact().customer
     response = _bulk_delete(admin, "customers", [free, busy])
-    shown = text_of(admin.get(response.headers["Location"]))
+    shown = visible_text(admin.get(response.headers["Location"]))
     assert "记录没有删除：仍有其他记录引用它" in shown and "FOREIGN KEY" not in shown
     assert exists(db_session, Customer, free.id) and exists(db_session, Customer, busy.id)
 
@@ -136,21 +135,21 @@ def test_a_get_or_a_post_without_the_token_deletes_nothing(admin, db_session):
 def test_unknown_actions_and_oversized_selections_are_refused(admin, db_session):
     contact = make_contact()
     response = _bulk_delete(admin, "contacts", [contact] * 101)
-    assert "一次最多选择 100 条记录。" in text_of(admin.get(response.headers["Location"]))
+    assert "一次最多选择 100 条记录。" in visible_text(admin.get(response.headers["Location"]))
     assert exists(db_session, Contact, contact.id)
     response = admin.post("/contacts/action_post", {"action": "drop_all", "rowid": contact.id})
     assert response.status_code == 404
     response = admin.post(
         "/contacts/action_post", {"action": "muldelete", "rowid": ["987654", "x"]}
     )
-    assert "请先勾选要删除的记录。" in text_of(admin.get(response.headers["Location"]))
+    assert "请先勾选要删除的记录。" in visible_text(admin.get(response.headers["Location"]))
 
 
 def test_feedback_keeps_its_assign_action_beside_the_delete(login_as, db_session):
     make_feedback()
-    support = text_of(login_as("support").get("/feedback/list/"))
+    support = visible_text(login_as("support").get("/feedback/list/"))
     assert "分配/更换跟踪工程师" in support and "删除所选" in support
-    engineer = text_of(login_as("engineer").get("/feedback/list/"))
+    engineer = visible_text(login_as("engineer").get("/feedback/list/"))
     assert "分配/更换跟踪工程师" in engineer and "删除所选" not in engineer
 
 

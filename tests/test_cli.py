@@ -12,7 +12,6 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import Visitor
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -21,8 +20,8 @@ from app import create_app
 from app.extensions import db
 from app.models import CrmUser, FeedbackNotification, NotificationState
 from app.services import notifications
-from tests.factories import make_feedback
-from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
+from factories import make_feedback
+from helpers import Visitor
 
 ROLE_NAMES = {"管理员", "销售", "客服", "工程师", "经理", "访客"}
 

@@ -13,9 +13,7 @@ import json
 import re
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import event, func, select, text
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import ChangeRecord, Customer, Product
@@ -27,6 +25,7 @@ from factories import (
     make_license,
     make_product,
 )
+from helpers import PASSWORD
 
 
 def customer_form(customer: Customer, **changes) -> dict:

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from conftest import PASSWORD, ROLE_KEYS, SEEDED_USERS
 from playwright.sync_api import Page
 
 from factories import (
@@ -35,6 +35,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import PASSWORD, ROLE_KEYS, SEEDED_USERS
 
 # Reviewed words that may show in Latin letters on a Chinese page: the product's
 # brand, names of other products and formats, and the two abbreviations Chinese
@@ -331,7 +332,10 @@ def serve_static_from_memory(route) -> None:
     url = route.request.url
     if url not in _static_files:
         response = route.fetch()
-        _static_files[url] = (response.status, response.headers, response.body())
+        try:
+            _static_files[url] = (response.status, response.headers, response.body())
+        finally:
+            response.dispose()
     status, headers, body = _static_files[url]
     route.fulfill(status=status, headers=headers, body=body)
 
@@ -374,13 +378,14 @@ def crawl_role(app, base: str, page: Page, username: str, language: str) -> Craw
     return crawl
 
 
-def assert_clean(crawl: Crawl) -> None:
-    open(f"/tmp/crawl-{crawl.language}.txt", "a").write(crawl.report() + "\n")
+def assert_clean(crawl: Crawl, report_dir: Path) -> None:
+    """The crawl's report goes to ``report_dir`` (the test's tmp_path) for a look afterwards."""
+    (report_dir / f"crawl-{crawl.language}.txt").write_text(crawl.report() + "\n", encoding="utf-8")
     assert not crawl.leaks and not crawl.errors, crawl.report()
 
 
 @pytest.mark.parametrize("username", ROLE_KEYS)
-def test_every_page_is_chinese(app, live_server, page, username):
+def test_every_page_is_chinese(app, live_server, page, username, tmp_path):
     crawl = crawl_role(app, live_server, page, username, "zh")
     assert len(crawl.pages) > 10
-    assert_clean(crawl)
+    assert_clean(crawl, tmp_path)

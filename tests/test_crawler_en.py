@@ -5,12 +5,13 @@ The crawler itself is in test_crawler.py; a file of its own lets
 """
 
 import pytest
-from conftest import ROLE_KEYS
 from test_crawler import assert_clean, crawl_role
+
+from helpers import ROLE_KEYS
 
 
 @pytest.mark.parametrize("username", ROLE_KEYS)
-def test_every_page_is_english_after_the_switch(app, live_server, page, username):
+def test_every_page_is_english_after_the_switch(app, live_server, page, username, tmp_path):
     crawl = crawl_role(app, live_server, page, username, "en")
     assert len(crawl.pages) > 10
-    assert_clean(crawl)
+    assert_clean(crawl, tmp_path)

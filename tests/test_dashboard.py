@@ -28,8 +28,7 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD, ROLE_KEYS
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CrmUser
@@ -54,6 +53,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import PASSWORD, ROLE_KEYS, counting_statements, unescaped_html
 
 NOW = datetime(2026, 6, 15, 12, 0)
 TODAY = NOW.date()
@@ -166,7 +166,7 @@ def reader_without_license(app):
 def page_of(visitor) -> str:
     response = visitor.get("/")
     assert response.status_code == 200
-    return htmllib.unescape(response.get_data(as_text=True))
+    return unescaped_html(response)
 
 
 def cards_of(page: str) -> dict[str, str]:
@@ -401,18 +401,10 @@ def test_workload_on_the_known_data_set(app, known_data):
 
 def test_feedback_figures_take_four_queries(app, known_data):
     """Cards, charts and the queue: a fixed handful of queries, whatever the data."""
-    statements = []
-
-    def on_execute(conn, cursor, statement, *args):
-        statements.append(statement)
-
     with app.app_context():
         engineer = _user_id("engineer")
-        event.listen(db.engine, "before_cursor_execute", on_execute)
-        try:
+        with counting_statements(app) as statements:
             figures = dashboard.feedback_figures(NOW, engineer)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", on_execute)
     assert figures.queue_count == 3 and figures.workload.open == 4
     assert len(statements) == 4, statements
 

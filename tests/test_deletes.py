@@ -9,14 +9,11 @@ Users referenced by records are tested in tests/test_users.py.
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app.extensions import db
 from app.models import (
@@ -39,6 +36,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import PASSWORD, visible_text
 
 BASES = {
     Customer: "customers",
@@ -49,10 +47,6 @@ BASES = {
     Feedback: "feedback",
     Reporter: "reporters",
 }
-
-
-def text_of(response) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
 
 
 def exists(db_session, model, pk) -> bool:
@@ -123,7 +117,7 @@ def test_a_record_with_dependents_is_not_deleted_on_the_page(admin, db_session, 
     admin.get(f"/{base}/list/")
     response = admin.post(f"/{base}/delete/{record.id}")
     assert response.status_code == 302
-    message = text_of(admin.get(response.headers["Location"]))
+    message = visible_text(admin.get(response.headers["Location"]))
     assert f"无法删除“{record}”" in message
     assert counted in message and "请先删除或转移这些记录" in message
     assert exists(db_session, type(record), record.id)
@@ -150,7 +144,7 @@ def test_the_message_counts_every_kind_of_dependent(admin, db_session):
     reporter = make_reporter(customer=customer)
     make_feedback(reporter=reporter)
     response = admin.post(f"/customers/delete/{customer.id}")
-    message = text_of(admin.get(response.headers["Location"]))
+    message = visible_text(admin.get(response.headers["Location"]))
     for part in ("2 条客户联系人", "1 条合同", "1 条反馈人员", "1 条客户反馈"):
         assert part in message
     assert "产品" not in message.split("无法删除")[1].split("请先删除")[0]  # none to count
@@ -184,7 +178,7 @@ def test_a_record_without_dependents_is_deleted(admin, db_session, base):
     admin.get(f"/{base}/list/")
     response = admin.post(f"/{base}/delete/{record.id}")
     assert response.status_code == 302
-    shown = text_of(admin.get(response.headers["Location"]))
+    shown = visible_text(admin.get(response.headers["Location"]))
     assert "无法删除" not in shown
     assert not exists(db_session, type(record), record.id)
 
@@ -258,7 +252,7 @@ def test_a_dependent_added_after_the_check_still_stops_the_delete(
     contact = make_contact()
     admin.get("/customers/list/")
     response = admin.post(f"/customers/delete/{contact.customer_id}")
-    shown = text_of(admin.get(response.headers["Location"]))
+    shown = visible_text(admin.get(response.headers["Location"]))
     assert "记录没有删除：仍有其他记录引用它" in shown
     assert "FOREIGN KEY" not in shown and "violates" not in shown
     assert exists(db_session, Customer, contact.customer_id)
@@ -291,7 +285,7 @@ def test_deleting_needs_a_post_with_the_form_token(admin, db_session):
 def test_the_delete_button_asks_for_confirmation_first(admin, db_session):
     contact = make_contact()
     page = admin.get("/contacts/list/").get_data(as_text=True)
-    button = re.search(r'<a\s+id="btn-delete-/contacts/delete/%d"[^>]*>' % contact.id, page)
+    button = re.search(rf'<a\s+id="btn-delete-/contacts/delete/{contact.id}"[^>]*>', page)
     assert button and "confirm" in button.group(0) and 'href="#"' in button.group(0)
     assert 'id="modal-confirm"' in page and "请确认" in page and "取消" in page
 

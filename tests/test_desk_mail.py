@@ -1,6 +1,6 @@
 """Telling the reporter, end to end: through the pages and the API, to real SMTP servers on 127.0.0.1.
 
-The desk's clock is frozen at FROZEN (2026-03-10 12:00) where times matter.
+The desk's clock is frozen at FROZEN_DESK_TIME (2026-03-10 12:00) where times matter.
 """
 
 from __future__ import annotations
@@ -12,26 +12,22 @@ from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import select
-
-from app.models import Feedback, FeedbackNotification, NotificationState
-from app.services import notifications
-from tests.factories import make_reporter
-from tests.test_feedback_desk import (  # noqa: F401  (fixtures)
+from test_feedback_desk import (
     CAUSE,
-    FROZEN,
     S,
     edit_form,
     feedback_in,
-    frozen,
     list_rows,
     notices_of,
     row_ids,
-    signed_in,
     stored,
-    text_of,
     user_id,
 )
-from tests.test_notifications import mail_config, smtp_server  # noqa: F401  (fixtures)
+
+from app.models import Feedback, FeedbackNotification, NotificationState
+from app.services import notifications
+from factories import make_reporter
+from helpers import FROZEN_DESK_TIME, unescaped_html
 
 SUBJECT = "您反馈的问题已解决：收银机无法打印小票"
 
@@ -115,7 +111,7 @@ def test_resolving_does_not_wait_for_a_stalled_mail_server(db_session, signed_in
     assert stored(db_session, item.id).status == S.resolved
     [notice] = notices_of(db_session, item.id)
     assert notice.state == NotificationState.pending
-    page = text_of(visitor.get(f"/feedback/show/{item.id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{item.id}"))
     assert f'data-id="{notice.id}" data-state="pending"' in page and "发送中" in page
 
     stalled_smtp.release.set()
@@ -183,7 +179,7 @@ def _move(visitor, db_session, item_id, **changes):
     item = stored(db_session, item_id)
     form = edit_form(item, row_version=_version_on_the_edit_page(visitor, item_id), **changes)
     response = visitor.post(f"/feedback/edit/{item_id}", data=form)
-    assert response.status_code == 302, text_of(response)
+    assert response.status_code == 302, unescaped_html(response)
     return stored(db_session, item_id)
 
 
@@ -208,7 +204,7 @@ def test_a_support_user_takes_a_problem_from_new_to_closed(
             "store": "南京路店",
         },
     )
-    assert response.status_code == 302, text_of(response)
+    assert response.status_code == 302, unescaped_html(response)
     item_id = db_session.scalar(select(Feedback.id).where(Feedback.reporter_id == reporter.id))
     row = list_rows(support.get("/feedback/list/"))[item_id]
     assert "feedback-overdue" in row and "feedback-unassigned" in row and "新建" in row
@@ -229,7 +225,7 @@ def test_a_support_user_takes_a_problem_from_new_to_closed(
     # 3. In progress, then resolved with its cause: the reporter gets the mail in Chinese.
     assert _move(support, db_session, item_id, status="in_progress").status == S.in_progress
     resolved = _move(support, db_session, item_id, status="resolved", cause=CAUSE)
-    assert resolved.status == S.resolved and resolved.resolved_at == FROZEN
+    assert resolved.status == S.resolved and resolved.resolved_at == FROZEN_DESK_TIME
     notifications.wait_for_sending()
     [message] = smtp_server.messages
     assert message["To"] == "wang@store.example.com"
@@ -245,7 +241,7 @@ def test_a_support_user_takes_a_problem_from_new_to_closed(
     assert _move(support, db_session, item_id, status="closed").status == S.closed
     row = list_rows(support.get("/feedback/list/"))[item_id]
     assert "已关闭" in row and "engineer user" in row
-    page = text_of(support.get(f"/feedback/show/{item_id}"))
+    page = unescaped_html(support.get(f"/feedback/show/{item_id}"))
     [notice] = db_session.scalars(
         select(FeedbackNotification).where(FeedbackNotification.feedback_id == item_id)
     ).all()

@@ -5,29 +5,22 @@ take (405), and the app's own 400s, each changing nothing.
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
-from conftest import Visitor
 from sqlalchemy import select
 
 from app.models import Customer
 from factories import make_customer
+from helpers import Visitor, visible_text
 
 WERKZEUG_ENGLISH = ("Bad Request", "Method Not Allowed", "CSRF", "The browser (or proxy)")
 EXPIRED_FORM = "表单已过期或并非从本页面提交，因此没有保存任何内容。请刷新页面后重试。"
-
-
-def text_of(response) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
 
 
 def assert_app_page(response, status: int, *texts: str) -> str:
     """The panel's own Chinese page with ``texts``, and none of werkzeug's English."""
     assert response.status_code == status, response.status_code
     assert response.content_type.startswith("text/html")
-    page = text_of(response)
+    page = visible_text(response)
     for text in texts:
         assert text in page, text
     for english in WERKZEUG_ENGLISH:
@@ -78,7 +71,7 @@ def test_the_expired_form_page_in_english(admin, db_session):
     admin.get("/lang/en")
     response = admin.client.post("/customers/add", data=FORM)
     assert response.status_code == 400
-    page = text_of(response)
+    page = visible_text(response)
     assert "Form expired (400)" in page and "Reload the page and try again." in page
     assert _stored(db_session, "C-CSRF") is None
 
@@ -101,5 +94,5 @@ def test_a_language_the_panel_does_not_have_is_a_chinese_404(admin):
     """Flask-AppBuilder's language switch aborts with an English description."""
     response = admin.get("/lang/xx")
     assert response.status_code == 404
-    page = text_of(response)
+    page = visible_text(response)
     assert "不支持这种语言。" in page and "Locale not supported" not in page

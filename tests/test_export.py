@@ -7,10 +7,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+import factories
 from app.models import Customer, Feedback, FeedbackLevel, FeedbackStatus
 from app.reports import xlsx
-from tests import factories
-from tests.factories import make_customer, make_feedback, make_reporter
+from factories import make_customer, make_feedback, make_reporter
 
 MODULES = {
     "/customers": "CustomerView",

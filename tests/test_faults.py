@@ -10,7 +10,7 @@ pool emptied, as a lost connection would be).
 
 from __future__ import annotations
 
-import html
+import contextlib
 import os
 import re
 import shutil
@@ -20,23 +20,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select
 from sqlalchemy.exc import ProgrammingError
-from test_users import _one_identity_per_request  # noqa: F401  (fixture)
 
 from app import create_app
 from app.extensions import db
 from app.models import ChangeRecord, Contact, Customer
 from app.services import history
 from factories import make_contact, make_customer
+from helpers import PASSWORD, Visitor, visible_text
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 UNAVAILABLE = "暂时无法连接数据库"
-
-
-def text_of(response) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
 
 
 # ------------------------------------------------------- a save that fails half-way
@@ -72,7 +67,7 @@ def test_a_page_add_that_fails_half_way_stores_nothing(admin, db_session, broken
     admin.get("/customers/list/")  # where the add page returns to
     response = admin.post("/customers/add", CUSTOMER_FORM)
     assert response.status_code == 302
-    shown = text_of(admin.get(response.headers["Location"]))
+    shown = visible_text(admin.get(response.headers["Location"]))
     assert "保存失败，没有保存任何内容" in shown
     assert "RuntimeError" not in shown and "INSERT" not in shown and "on fire" not in shown
     db_session.expire_all()
@@ -89,7 +84,7 @@ def test_a_page_edit_that_fails_half_way_changes_nothing(admin, db_session, monk
         {"code": "C880002", "name": "新名", "status": "signed", "row_version": "1"},
     )
     assert response.status_code == 302
-    assert "保存失败，没有保存任何内容" in text_of(admin.get(response.headers["Location"]))
+    assert "保存失败，没有保存任何内容" in visible_text(admin.get(response.headers["Location"]))
     db_session.expire_all()
     row = db_session.get(Customer, customer.id)
     assert (row.name, row.row_version) == ("原名", 1)
@@ -101,19 +96,16 @@ def test_a_page_delete_that_fails_half_way_deletes_nothing(admin, db_session, mo
     admin.get("/contacts/list/")
     response = admin.post(f"/contacts/delete/{contact.id}")
     assert response.status_code == 302
-    assert "保存失败" in text_of(admin.get(response.headers["Location"]))
+    assert "保存失败" in visible_text(admin.get(response.headers["Location"]))
     db_session.expire_all()
     assert db_session.get(Contact, contact.id) is not None
 
 
-def test_an_api_save_that_fails_half_way_stores_nothing(app, db_session, broken_history):
+def test_an_api_save_that_fails_half_way_stores_nothing(
+    app, db_session, broken_history, jwt_headers
+):
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
-    response = client.post(
-        "/api/v1/customers/", json=CUSTOMER_FORM, headers={"Authorization": f"Bearer {token}"}
-    )
+    response = client.post("/api/v1/customers/", json=CUSTOMER_FORM, headers=jwt_headers("admin"))
     assert response.status_code == 500
     assert "没有保存任何内容" in response.json["message"]
     assert "INSERT" not in response.get_data(as_text=True)
@@ -121,20 +113,19 @@ def test_an_api_save_that_fails_half_way_stores_nothing(app, db_session, broken_
     assert db_session.scalar(select(func.count()).select_from(Customer)) == 0
 
 
-def test_a_duplicate_the_rules_missed_is_refused_without_sql(app, db_session, monkeypatch):
+def test_a_duplicate_the_rules_missed_is_refused_without_sql(
+    app, db_session, monkeypatch, jwt_headers
+):
     """Two users saving the same code at once: the unique index refuses the second."""
     from app.services import validation
 
     make_customer(code="C880003")
     monkeypatch.setitem(validation.RULES, Customer, ())  # as if the check ran before the other save
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
     response = client.post(
         "/api/v1/customers/",
         json={**CUSTOMER_FORM, "code": "C880003"},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=jwt_headers("admin"),
     )
     assert response.status_code == 409
     assert "没有保存任何内容" in response.json["message"]
@@ -181,15 +172,12 @@ def test_a_page_500_shows_no_trace_and_no_sql(app, admin, monkeypatch, errors_sh
         assert leak not in page
 
 
-def test_an_api_500_shows_no_trace_and_no_sql(app, monkeypatch):
+def test_an_api_500_shows_no_trace_and_no_sql(app, monkeypatch, jwt_headers):
     from app.api.customer import CustomerApi
 
     monkeypatch.setattr(CustomerApi, "get_list_headless", _fail_with_sql)
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "admin", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
-    response = client.get("/api/v1/customers/", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/api/v1/customers/", headers=jwt_headers("admin"))
     assert response.status_code == 500
     body = response.get_data(as_text=True)
     assert "服务器出错" in response.json["message"]
@@ -232,7 +220,7 @@ def test_user_text_is_shown_as_text_on_list_show_and_messages(admin, db_session)
     ) or "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in pages["customer show"].get_data(
         as_text=True
     )
-    assert "还有" in text_of(pages["delete message"]) or "无法删除" in text_of(
+    assert "还有" in visible_text(pages["delete message"]) or "无法删除" in visible_text(
         pages["delete message"]
     )
 
@@ -281,7 +269,7 @@ def _scratch_app(url: str):
 def _working(scratch, visitor, token) -> None:
     assert scratch.test_client().get("/health").status_code == 200
     listing = visitor.get("/customers/list/")
-    assert listing.status_code == 200 and "停电前的客户" in text_of(listing)
+    assert listing.status_code == 200 and "停电前的客户" in visible_text(listing)
     api = scratch.test_client().get(
         "/api/v1/customers/", headers={"Authorization": f"Bearer {token}"}
     )
@@ -293,7 +281,7 @@ def _unavailable(scratch, visitor, token) -> None:
     assert health.status_code == 503 and health.json["database"] != "ok"
     page = visitor.get("/customers/list/")
     assert page.status_code == 503
-    assert UNAVAILABLE in text_of(page) and "503" in text_of(page)
+    assert UNAVAILABLE in visible_text(page) and "503" in visible_text(page)
     assert "Traceback" not in page.get_data(as_text=True)
     show = visitor.get("/customers/show/1")
     assert show.status_code == 503
@@ -381,10 +369,8 @@ def private_postgres():
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop, start
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import PASSWORD, Visitor
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
@@ -24,10 +23,9 @@ from app.models import (
     FeedbackStatus,
     NotificationState,
 )
-from app.services import feedback as desk
 from app.services import notifications
-from tests.factories import make_customer, make_feedback, make_reporter
-from tests.test_notifications import Inbox, mail_config, smtp_server  # noqa: F401  (fixtures)
+from factories import make_customer, make_feedback, make_reporter
+from helpers import PASSWORD, Inbox, counting_statements, unescaped_html
 
 S = FeedbackStatus
 ALL_MOVES = [(a, b) for a in S for b in S if a != b]
@@ -37,40 +35,14 @@ ALLOWED = {
     (S.resolved, S.closed),
     (S.resolved, S.in_progress),
 }
-FROZEN = datetime(2026, 3, 10, 12, 0)
 CAUSE = "门店网络驱动版本过旧，已升级"
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module")
-def signed_in(app):
-    """``signed_in("support")``: one signed-in client per user for the whole file."""
-    visitors = {}
-
-    def get(username):
-        if username not in visitors:
-            visitor = Visitor(app)
-            assert visitor.login(username).status_code == 302
-            visitors[username] = visitor
-        return visitors[username]
-
-    return get
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr(desk, "now", lambda: FROZEN)
-    return FROZEN
-
-
 def user_id(db_session, username) -> int:
     return db_session.scalar(select(CrmUser.id).where(CrmUser.username == username))
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def stored(db_session, item_id) -> Feedback:
@@ -161,7 +133,9 @@ def test_every_move_on_the_page(db_session, signed_in, before, after):
         f"/feedback/edit/{item.id}", data=edit_form(item, status=after.name, cause=CAUSE)
     )
     assert response.status_code in (200, 302)
-    _check_move(db_session, item.id, before, after, response.status_code == 200, text_of(response))
+    _check_move(
+        db_session, item.id, before, after, response.status_code == 200, unescaped_html(response)
+    )
 
 
 @pytest.mark.parametrize("before,after", ALL_MOVES, ids=lambda s: s.name)
@@ -183,7 +157,7 @@ def test_resolving_without_a_cause_is_refused_on_page_and_api(
     response = signed_in("support").post(
         f"/feedback/edit/{item.id}", data=edit_form(item, status="resolved", cause="  ")
     )
-    assert response.status_code == 200 and "请填写原因分析" in text_of(response)
+    assert response.status_code == 200 and "请填写原因分析" in unescaped_html(response)
     response = app.test_client().put(
         f"/api/v1/feedback/{item.id}",
         json={"status": "resolved", "cause": ""},
@@ -214,7 +188,7 @@ def test_resolved_time_is_set_kept_when_corrected_and_never_before_creation(
         f"/feedback/edit/{third.id}",
         data=edit_form(third, status="resolved", cause=CAUSE, resolved_at="2026-02-01 08:00:00"),
     )
-    assert response.status_code == 200 and "不能早于" in text_of(response)
+    assert response.status_code == 200 and "不能早于" in unescaped_html(response)
     assert stored(db_session, third.id).status == S.in_progress
 
 
@@ -241,7 +215,7 @@ def test_assign_from_the_list_with_the_edit_permission(db_session, signed_in):
     items = [make_feedback(), make_feedback()]
     engineer = user_id(db_session, "engineer")
     visitor = signed_in("support")
-    page = text_of(visitor.get("/feedback/list/"))
+    page = unescaped_html(visitor.get("/feedback/list/"))
     assert "分配/更换跟踪工程师" in page and "为所选问题分配跟踪工程师？" in page
 
     response = visitor.post(
@@ -257,7 +231,7 @@ def test_assign_from_the_list_with_the_edit_permission(db_session, signed_in):
     )
     assert response.status_code == 302
     assert {stored(db_session, i.id).engineer_id for i in items} == {engineer}
-    assert "已将 2 个问题分配给" in text_of(visitor.get("/feedback/list/"))
+    assert "已将 2 个问题分配给" in unescaped_html(visitor.get("/feedback/list/"))
 
 
 def test_assign_on_the_show_page_and_unassign(db_session, signed_in):
@@ -280,7 +254,7 @@ def test_a_role_without_edit_cannot_assign(db_session, signed_in):
     visitor = signed_in("manager")  # reads feedback, may not edit it
     page = visitor.get(f"/feedback/show/{item.id}").get_data(as_text=True)
     assert 'id="assign-form"' not in page and 'id="write-form"' not in page
-    assert "分配/更换跟踪工程师" not in text_of(visitor.get("/feedback/list/"))
+    assert "分配/更换跟踪工程师" not in unescaped_html(visitor.get("/feedback/list/"))
     engineer = user_id(db_session, "engineer")
     response = visitor.post("/feedback/action_post", data={"action": "assign", "rowid": item.id})
     assert response.status_code == 302 and "/assign/" not in response.location
@@ -301,7 +275,7 @@ def test_an_engineer_reassigns_only_their_own_problems(db_session, signed_in):
         "/feedback/assign/", data={"ids": [mine.id, theirs.id], "engineer": engineer2}
     )
     assert response.status_code == 302
-    assert "只有其跟踪工程师可以重新分配" in text_of(visitor.get("/feedback/list/"))
+    assert "只有其跟踪工程师可以重新分配" in unescaped_html(visitor.get("/feedback/list/"))
     assert stored(db_session, mine.id).engineer_id == user_id(
         db_session, "engineer"
     )  # all or nothing
@@ -318,7 +292,7 @@ def test_assigning_to_someone_who_cannot_work_on_feedback_is_refused(db_session,
         )
         assert response.status_code == 302
         assert stored(db_session, item.id).engineer_id is None
-    assert "请选择一位可处理客户反馈的在职用户" in text_of(
+    assert "请选择一位可处理客户反馈的在职用户" in unescaped_html(
         signed_in("support").get("/feedback/list/")
     )
 
@@ -330,7 +304,10 @@ def test_assigning_to_someone_who_cannot_work_on_feedback_is_refused(db_session,
 def desk_rows(db_session, frozen):
     support, engineer2 = user_id(db_session, "support"), user_id(db_session, "engineer2")
     reporter = make_reporter()
-    hours = lambda n: frozen - timedelta(hours=n)  # noqa: E731
+
+    def hours(n):
+        return frozen - timedelta(hours=n)
+
     rows = {
         # urgent: 4 h target; low: 168 h; high: 24 h
         "mine_overdue": make_feedback(
@@ -458,18 +435,8 @@ def test_the_filtered_list_runs_a_constant_number_of_queries(app, signed_in, fro
                 )
 
     def queries_for(url):
-        statements = []
-
-        def on_execute(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", on_execute)
-        try:
+        with counting_statements(app) as statements:
             response = visitor.get(url)
-        finally:
-            event.remove(engine, "before_cursor_execute", on_execute)
         assert response.status_code == 200
         return len(statements), len(row_ids(response))
 
@@ -506,14 +473,14 @@ def test_a_partial_target_config_keeps_the_other_levels_defaults(
 
 
 def desk_panel(visitor, item_id) -> str:
-    page = text_of(visitor.get(f"/feedback/show/{item_id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{item_id}"))
     return re.search(r'id="feedback-target".*?id="feedback-notifications"', page, re.S).group(0)
 
 
 @pytest.mark.parametrize(
     "level,created,status,due,overdue",
     [
-        # FROZEN is 2026-03-10 12:00; urgent 4 h, high 24 h
+        # FROZEN_DESK_TIME is 2026-03-10 12:00; urgent 4 h, high 24 h
         (
             FeedbackLevel.urgent,
             datetime(2026, 3, 10, 8, 0),
@@ -574,7 +541,7 @@ def test_resolution_mail_arrives_and_shows_on_the_page_then_resend(
     [notice] = notices_of(db_session, item.id)
     assert notice.state == NotificationState.sent
 
-    page = text_of(visitor.get(f"/feedback/show/{item.id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{item.id}"))
     assert f'data-id="{notice.id}" data-state="sent"' in page and "已发送" in page
 
     response = visitor.post(f"/feedback/notifications/{notice.id}/resend")
@@ -596,7 +563,7 @@ def test_with_the_mail_server_down_the_failure_is_recorded_and_the_page_works(
 
     response = visitor.get(f"/feedback/show/{item.id}")
     assert response.status_code == 200
-    page = text_of(response)
+    page = unescaped_html(response)
     assert 'data-state="failed"' in page and "发送失败" in page and failed.error in page
 
     inbox = Inbox()
@@ -619,7 +586,7 @@ def test_a_reporter_without_email_is_shown_as_a_call_with_the_phone(
     item = feedback_in(S.in_progress, reporter=reporter)
     visitor = signed_in("support")
     _resolve_on_the_page(visitor, item)
-    page = text_of(visitor.get(f"/feedback/show/{item.id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{item.id}"))
     assert 'data-state="call_needed"' in page and "请致电 13900001111" in page
     assert smtp_server.messages == []
 
@@ -627,7 +594,7 @@ def test_a_reporter_without_email_is_shown_as_a_call_with_the_phone(
 def test_write_to_the_reporter_from_the_template(db_session, signed_in, smtp_server):
     item = feedback_in(S.in_progress, problem="会员积分不同步")
     visitor = signed_in("support")
-    page = text_of(visitor.get(f"/feedback/show/{item.id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{item.id}"))
     assert 'value="关于您反馈的问题：会员积分不同步"' in page
     assert f"{item.reporter.name} 您好" in page
 
@@ -649,7 +616,7 @@ def test_a_message_without_subject_is_refused_and_keeps_the_text(db_session, sig
         f"/feedback/write/{item.id}", data={"subject": " ", "body": "已为您远程升级驱动"}
     )
     assert response.status_code == 200
-    page = text_of(response)
+    page = unescaped_html(response)
     assert "请填写消息主题" in page and "已为您远程升级驱动" in page
     assert notices_of(db_session, item.id) == []
 
@@ -677,7 +644,7 @@ def test_an_engineer_writes_only_about_their_own_problems(db_session, signed_in)
     assert response.status_code == 302
     assert visitor.post(f"/feedback/notifications/{notice.id}/resend").status_code == 302
     assert len(notices_of(db_session, theirs.id)) == 1
-    page = text_of(visitor.get(f"/feedback/show/{theirs.id}"))
+    page = unescaped_html(visitor.get(f"/feedback/show/{theirs.id}"))
     assert "已分配给其他工程师" in page and 'id="write-form"' not in page
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.models import Feedback, FeedbackLevel, FeedbackStatus
 from app.services import feedback as desk
 from app.services.validation import rule_fields, validate, values_of
-from tests.factories import make_feedback
+from factories import make_feedback
 
 S = FeedbackStatus
 ALL_MOVES = [(a, b) for a in S for b in S if a != b]
@@ -87,9 +87,9 @@ def test_due_time_and_overdue_follow_the_level_target(db_session, level, hours):
     assert not desk.is_overdue(item, due)
     assert desk.is_overdue(item, due + timedelta(minutes=1))
 
-    overdue_ids = lambda now: set(
-        db_session.scalars(select(Feedback.id).where(desk.overdue_condition(now)))
-    )
+    def overdue_ids(now):
+        return set(db_session.scalars(select(Feedback.id).where(desk.overdue_condition(now))))
+
     assert item.id not in overdue_ids(due)
     assert item.id in overdue_ids(due + timedelta(minutes=1))
 

@@ -55,7 +55,10 @@ def refused_in_chinese(errors: dict, model, field: str) -> None:
 
 # ---------------------------------------------------------------- generators
 
-digits = lambda n: st.text(alphabet=DIGITS, min_size=n, max_size=n)  # noqa: E731
+
+def digits(n: int):
+    return st.text(alphabet=DIGITS, min_size=n, max_size=n)
+
 
 mobiles = st.builds(
     lambda prefix, second, rest: f"{prefix}1{second}{rest}",

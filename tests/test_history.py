@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, select
 
 from app.models import CrmUser, Customer
@@ -160,18 +159,9 @@ def test_contract_values_are_json_safe_strings(db_session):
 # ------------------------------------------------------------------ REST API
 
 
-def _token(app, username: str) -> dict:
-    response = app.test_client().post(
-        "/api/v1/security/login",
-        json={"username": username, "password": PASSWORD, "provider": "db"},
-    )
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
-
-
-def test_api_records_create_update_delete(app, db_session):
+def test_api_records_create_update_delete(app, db_session, jwt_headers):
     customer = make_customer()
-    headers = _token(app, SALES)
+    headers = jwt_headers(SALES)
     client = app.test_client()
     start = _last_id(db_session)
 
@@ -222,12 +212,12 @@ def test_api_records_create_update_delete(app, db_session):
     assert _changes(deleted)["phone"] == {"old": "13912345678", "new": None}
 
 
-def test_api_refused_write_records_nothing(app, db_session):
+def test_api_refused_write_records_nothing(app, db_session, jwt_headers):
     customer = make_customer()
     start = _last_id(db_session)
     response = app.test_client().post(
         "/api/v1/contacts/",
-        headers=_token(app, SALES),
+        headers=jwt_headers(SALES),
         json={"customer": customer.id, "name": "坏电话", "phone": "12", "status": "active"},
     )
     assert response.status_code == 422
@@ -351,7 +341,7 @@ def test_anonymous_visitor_cannot_read_the_history_page(visitor):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_nobody_can_add_edit_or_delete_history(login_as, db_session, role):
+def test_nobody_can_add_edit_or_delete_history(login_as, db_session, jwt_headers, role):
     customer = make_customer()
     record = _records(db_session, 0, "Customer", customer.id)[-1]
     before = (db_session.scalar(select(func.count()).select_from(ChangeRecord)), record.changes)
@@ -381,7 +371,7 @@ def test_nobody_can_add_edit_or_delete_history(login_as, db_session, role):
                 url,
                 response.status_code,
             )
-    headers = _token(visitor.client.application, role)
+    headers = jwt_headers(role)
     client = visitor.client.application.test_client()
     for method in ("put", "delete"):
         response = getattr(client, method)(f"/api/v1/changerecord/{record.id}", headers=headers)

@@ -17,13 +17,12 @@ import os
 import re
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import func, insert, select
-from test_modules import MODULES, admin, field_errors, related, text_of  # noqa: F401
 
 from app.models import Customer, Product
 from app.services.querying import MAX_PAGE_SIZE
 from factories import make_customer, make_product
+from helpers import field_errors, unescaped_html
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 VIEWS = {
@@ -52,14 +51,9 @@ def rows_shown(response, base: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def api(app):
-    client = app.test_client()
-    response = client.post(
-        "/api/v1/security/login",
-        json={"username": "admin", "password": PASSWORD, "provider": "db"},
-    )
-    assert response.status_code == 200
-    headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+def admin_api(app, jwt_headers):
+    """The REST API as the admin: ``admin_api.get(url)`` with the module's token."""
+    client, headers = app.test_client(), jwt_headers("admin")
 
     class Api:
         def __getattr__(self, verb):
@@ -85,7 +79,7 @@ def many_customers(db_session):
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_list_pages_survive_hostile_paging(admin, related, base):
+def test_list_pages_survive_hostile_paging(module_admin, related, base):
     view = VIEWS[base]
     for args in (
         {f"page_{view}": "-1"},
@@ -99,24 +93,26 @@ def test_list_pages_survive_hostile_paging(admin, related, base):
         {f"psize_{view}": "1e3"},
         {f"page_{view}": "1", f"psize_{view}": " 7 "},
     ):
-        response = ok_or_refused(admin.get(f"/{base}/list/", query_string=args), admin)
+        response = ok_or_refused(
+            module_admin.get(f"/{base}/list/", query_string=args), module_admin
+        )
         if response.status_code == 400:
-            assert "页码和每页条数必须是整数" in text_of(response), args
+            assert "页码和每页条数必须是整数" in unescaped_html(response), args
 
 
-def test_page_size_is_capped_on_the_list_page(admin, many_customers):
+def test_page_size_is_capped_on_the_list_page(module_admin, many_customers):
     for size in ("100000", str(MAX_PAGE_SIZE + 1), "2147483647"):
-        response = admin.get("/customers/list/", query_string={"psize_CustomerView": size})
+        response = module_admin.get("/customers/list/", query_string={"psize_CustomerView": size})
         assert response.status_code == 200
         assert rows_shown(response, "customers") == MAX_PAGE_SIZE
-    response = admin.get("/customers/list/", query_string={"psize_CustomerView": "0"})
+    response = module_admin.get("/customers/list/", query_string={"psize_CustomerView": "0"})
     assert rows_shown(response, "customers") == 25  # the default, not "everything"
-    far = admin.get("/customers/list/", query_string={"page_CustomerView": "999999999"})
+    far = module_admin.get("/customers/list/", query_string={"page_CustomerView": "999999999"})
     assert far.status_code == 200 and rows_shown(far, "customers") == 0
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_survive_hostile_paging(api, base):
+def test_api_lists_survive_hostile_paging(admin_api, base):
     for q in (
         "(page_size:100000)",
         "(page_size:0)",
@@ -128,12 +124,12 @@ def test_api_lists_survive_hostile_paging(api, base):
         "(",
         "!(1,2)",
     ):
-        ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+        ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
-def test_api_page_size_is_capped(api, many_customers):
+def test_api_page_size_is_capped(admin_api, many_customers):
     for q in ("(page_size:100000)", "(page_size:0)", "(page_size:-1)"):
-        response = api.get("/api/v1/customers/", query_string={"q": q})
+        response = admin_api.get("/api/v1/customers/", query_string={"q": q})
         assert response.status_code == 200
         assert len(response.json["result"]) <= MAX_PAGE_SIZE
         assert response.json["count"] == MAX_PAGE_SIZE + 20
@@ -146,15 +142,15 @@ def test_api_page_size_is_capped(api, many_customers):
         pytest.param(f"(page:{HUGE})", id="huge-page"),
     ],
 )
-def test_api_page_numbers_out_of_range(api, q):
-    ok_or_refused(api.get("/api/v1/reporters/", query_string={"q": q}))
+def test_api_page_numbers_out_of_range(admin_api, q):
+    ok_or_refused(admin_api.get("/api/v1/reporters/", query_string={"q": q}))
 
 
 # ---------------------------------------------------------------- sorting
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_list_pages_ignore_unknown_or_forged_sort_columns(admin, db_session, related, base):
+def test_list_pages_ignore_unknown_or_forged_sort_columns(module_admin, db_session, related, base):
     view = VIEWS[base]
     customers = db_session.scalar(select(func.count()).select_from(Customer))
     for column, direction in (
@@ -169,20 +165,22 @@ def test_list_pages_ignore_unknown_or_forged_sort_columns(admin, db_session, rel
         ("name", "asc;DELETE FROM customer"),
     ):
         args = {f"_oc_{view}": column, f"_od_{view}": direction}
-        response = ok_or_refused(admin.get(f"/{base}/list/", query_string=args), admin)
+        response = ok_or_refused(
+            module_admin.get(f"/{base}/list/", query_string=args), module_admin
+        )
         assert response.status_code == 200, args
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(Customer)) == customers
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_refuse_unknown_sort_columns_and_directions(api, base):
+def test_api_lists_refuse_unknown_sort_columns_and_directions(admin_api, base):
     for q in (
         "(order_column:nope,order_direction:asc)",
         "(order_column:name,order_direction:sideways)",
         "(order_column:'name;DROP TABLE customer',order_direction:asc)",
     ):
-        response = api.get(f"/api/v1/{base}/", query_string={"q": q})
+        response = admin_api.get(f"/api/v1/{base}/", query_string={"q": q})
         assert response.status_code == 400, (q, response.status_code)
 
 
@@ -221,11 +219,11 @@ JUNK_FILTERS = [
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_list_pages_and_exports_survive_junk_filters(admin, db_session, related, base):
+def test_list_pages_and_exports_survive_junk_filters(module_admin, db_session, related, base):
     for args in JUNK_FILTERS:
-        ok_or_refused(admin.get(f"/{base}/list/", query_string=args), admin)
+        ok_or_refused(module_admin.get(f"/{base}/list/", query_string=args), module_admin)
     for args in ({"_flt_0_customer": "abc"}, {"_flt_0_name": "a\x00b"}, {"_flt_0_seats": HUGE}):
-        ok_or_refused(admin.get(f"/{base}/export.xlsx", query_string=args), admin)
+        ok_or_refused(module_admin.get(f"/{base}/export.xlsx", query_string=args), module_admin)
     db_session.expire_all()
     assert db_session.get(Customer, related.customer) is not None
 
@@ -244,9 +242,9 @@ API_FILTERS = [
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_api_lists_survive_junk_filters(api, related, base):
+def test_api_lists_survive_junk_filters(admin_api, related, base):
     for q in API_FILTERS:
-        ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+        ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
 @pytest.mark.parametrize(
@@ -259,19 +257,19 @@ def test_api_lists_survive_junk_filters(api, related, base):
         pytest.param("(filters:!((col:customer,opr:rel_o_m,value:'1')))", id="relation-ok"),
     ],
 )
-def test_api_filter_values_the_database_cannot_take(api, related, q):
+def test_api_filter_values_the_database_cannot_take(admin_api, related, q):
     base = "contracts" if "amount" in q else "contacts"
-    ok_or_refused(api.get(f"/api/v1/{base}/", query_string={"q": q}))
+    ok_or_refused(admin_api.get(f"/api/v1/{base}/", query_string={"q": q}))
 
 
 # ---------------------------------------------------------------- keys in the URL
 
 
 @pytest.mark.parametrize("base", BASES)
-def test_out_of_range_keys_are_404_on_pages(admin, base):
+def test_out_of_range_keys_are_404_on_pages(module_admin, base):
     for key in (HUGE, "2486459118", "abc", "-1", "1e3", "%00"):
         for action in ("show", "edit"):
-            response = admin.get(f"/{base}/{action}/{key}")
+            response = module_admin.get(f"/{base}/{action}/{key}")
             assert response.status_code == 404, (action, key, response.status_code)
 
 
@@ -284,11 +282,11 @@ def test_out_of_range_keys_are_404_on_pages(admin, base):
         pytest.param("abc", id="text"),
     ],
 )
-def test_out_of_range_keys_are_404_in_the_api(api, base, key):
+def test_out_of_range_keys_are_404_in_the_api(admin_api, base, key):
     for method in ("get", "delete"):
-        response = getattr(api, method)(f"/api/v1/{base}/{key}")
+        response = getattr(admin_api, method)(f"/api/v1/{base}/{key}")
         assert response.status_code in (404, 405), (method, response.status_code)
-    response = api.put(f"/api/v1/{base}/{key}", json={"name": "x"})
+    response = admin_api.put(f"/api/v1/{base}/{key}", json={"name": "x"})
     assert response.status_code in (404, 405, 422), response.status_code
 
 
@@ -309,10 +307,10 @@ def test_out_of_range_keys_are_404_in_the_api(api, base, key):
         "/api/v1/customers/?_l_=xx",
     ],
 )
-def test_unknown_languages_are_not_a_500(admin, url):
-    ok_or_refused(admin.get(url), admin)
-    page = admin.get("/customers/list/")
-    assert page.status_code == 200 and "客户列表" in text_of(page)  # still Chinese
+def test_unknown_languages_are_not_a_500(module_admin, url):
+    ok_or_refused(module_admin.get(url), module_admin)
+    page = module_admin.get("/customers/list/")
+    assert page.status_code == 200 and "客户列表" in unescaped_html(page)  # still Chinese
 
 
 # ---------------------------------------------------------------- malicious strings
@@ -340,29 +338,29 @@ def _inert(page_html: str, value: str) -> None:
 
 @pytest.mark.parametrize("value", MALICIOUS, ids=range(len(MALICIOUS)))
 def test_malicious_text_through_the_form_is_stored_verbatim_and_shown_inert(
-    admin, api, db_session, value
+    module_admin, admin_api, db_session, value
 ):
     form = dict(code="X-EVIL", name=value, status="signed", address=value)
-    response = admin.post("/customers/add", form)
+    response = module_admin.post("/customers/add", form)
     assert response.status_code == 302, field_errors(response)
     db_session.expire_all()
     item = db_session.scalar(select(Customer).where(Customer.code == "X-EVIL"))
     assert item.name == value.strip() and item.address == value.strip()
     stored = item.name
-    _inert(admin.get("/customers/list/").get_data(as_text=True), stored)
-    _inert(admin.get(f"/customers/show/{item.id}").get_data(as_text=True), stored)
-    _inert(admin.get(f"/customers/edit/{item.id}").get_data(as_text=True), stored)
-    assert api.get(f"/api/v1/customers/{item.id}").json["result"]["name"] == stored
+    _inert(module_admin.get("/customers/list/").get_data(as_text=True), stored)
+    _inert(module_admin.get(f"/customers/show/{item.id}").get_data(as_text=True), stored)
+    _inert(module_admin.get(f"/customers/edit/{item.id}").get_data(as_text=True), stored)
+    assert admin_api.get(f"/api/v1/customers/{item.id}").json["result"]["name"] == stored
     assert db_session.scalar(select(func.count()).select_from(Customer)) >= 1  # table intact
 
 
 @pytest.mark.parametrize("value", MALICIOUS, ids=range(len(MALICIOUS)))
 def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
-    admin, api, db_session, value
+    module_admin, admin_api, db_session, value
 ):
     customer = make_customer()
     long_text = (value + "长") * (10_000 // (len(value) + 1) + 1)
-    response = api.post(
+    response = admin_api.post(
         "/api/v1/products/",
         json={
             "customer": customer.id,
@@ -376,11 +374,11 @@ def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
     item = db_session.get(Product, pk)
     assert item.name == value.strip() and item.description == long_text.strip()
     assert len(item.description) >= 10_000
-    _inert(admin.get("/products/list/").get_data(as_text=True), item.name)
-    shown = admin.get(f"/products/show/{pk}").get_data(as_text=True)
+    _inert(module_admin.get("/products/list/").get_data(as_text=True), item.name)
+    shown = module_admin.get(f"/products/show/{pk}").get_data(as_text=True)
     _inert(shown, item.name)
     _inert(shown, item.description)
-    result = api.get(f"/api/v1/products/{pk}").json["result"]
+    result = admin_api.get(f"/api/v1/products/{pk}").json["result"]
     assert result["name"] == item.name and result["description"] == item.description
 
 
@@ -395,11 +393,13 @@ def test_malicious_text_through_the_api_is_stored_verbatim_and_shown_inert(
         ("address", 300, "地址"),
     ],
 )
-def test_over_long_form_input_is_refused_naming_the_field(admin, db_session, field, length, label):
+def test_over_long_form_input_is_refused_naming_the_field(
+    module_admin, db_session, field, length, label
+):
     form = dict(code="C-LONG", name="长客户", status="signed")
     form[field] = ("A" if field == "code" else "长") * (length + 1)
     before = db_session.scalar(select(func.count()).select_from(Customer))
-    response = admin.post("/customers/add", form)
+    response = module_admin.post("/customers/add", form)
     assert response.status_code == 200
     message = field_errors(response).get(field, "")
     assert label in message and str(length) in message, field_errors(response)
@@ -407,29 +407,35 @@ def test_over_long_form_input_is_refused_naming_the_field(admin, db_session, fie
     assert db_session.scalar(select(func.count()).select_from(Customer)) == before
 
 
-def test_over_long_api_input_is_a_422_naming_the_field(api, db_session):
+def test_over_long_api_input_is_a_422_naming_the_field(admin_api, db_session):
     customer = make_customer()
     for body, field, length in (
         ({"customer": customer.id, "name": "长" * 201}, "name", 200),
         ({"customer": customer.id, "name": "ok", "version": "9" * 51}, "version", 50),
     ):
-        response = api.post("/api/v1/products/", json=body)
+        response = admin_api.post("/api/v1/products/", json=body)
         assert response.status_code == 422, response.json
         message = response.json["message"][field][0]
         assert str(length) in message and re.search(r"[\u4e00-\u9fff]", message), message
     product = make_product(customer=customer)
-    response = api.put(f"/api/v1/products/{product.id}", json={"authorization_code": "A" * 101})
+    response = admin_api.put(
+        f"/api/v1/products/{product.id}", json={"authorization_code": "A" * 101}
+    )
     assert response.status_code == 422, response.json
     db_session.expire_all()
     assert db_session.get(Product, product.id).authorization_code != "A" * 101
 
 
-def test_nul_characters_are_refused_not_a_database_error(admin, api, db_session):
-    response = admin.post("/customers/add", dict(code="C-NUL", name="a\x00b", status="signed"))
+def test_nul_characters_are_refused_not_a_database_error(module_admin, admin_api, db_session):
+    response = module_admin.post(
+        "/customers/add", dict(code="C-NUL", name="a\x00b", status="signed")
+    )
     assert response.status_code == 200
     assert "公司名称" in field_errors(response).get("name", "")
     customer = make_customer()
-    response = api.post("/api/v1/reporters/", json={"customer": customer.id, "name": "a\x00b"})
+    response = admin_api.post(
+        "/api/v1/reporters/", json={"customer": customer.id, "name": "a\x00b"}
+    )
     assert response.status_code == 422, response.json
     assert "name" in response.json["message"]
 
@@ -443,8 +449,8 @@ def test_nul_characters_are_refused_not_a_database_error(admin, api, db_session)
         pytest.param(-1, id="missing"),
     ],
 )
-def test_relation_fields_of_the_api_refuse_what_is_not_a_key(api, db_session, customer):
-    response = api.post("/api/v1/reporters/", json={"customer": customer, "name": "某人"})
+def test_relation_fields_of_the_api_refuse_what_is_not_a_key(admin_api, db_session, customer):
+    response = admin_api.post("/api/v1/reporters/", json={"customer": customer, "name": "某人"})
     assert 400 <= response.status_code < 500, response.status_code
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(Customer)) == 0

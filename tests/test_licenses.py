@@ -6,18 +6,14 @@
 
 from __future__ import annotations
 
-import html as htmllib
 import json
 import re
 from datetime import date
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import License
-from app.permissions import CUSTOMER, FEEDBACK, READ
 from app.services.licenses import (
     LicenseState,
     count_expiring,
@@ -30,6 +26,7 @@ from app.services.licenses import (
     state_of,
 )
 from factories import make_customer, make_license, make_product
+from helpers import unescaped_html
 
 TODAY = date(2026, 6, 15)
 
@@ -44,44 +41,6 @@ def frozen_today(monkeypatch):
     ):
         monkeypatch.setattr(target, lambda: TODAY)
     return TODAY
-
-
-@pytest.fixture
-def reader_without_license(app):
-    """A user whose only role reads customers and feedback, not licenses."""
-    from app.services.roles import granted_permission_views
-
-    with app.app_context():
-        sm = app.appbuilder.sm
-        role = sm.add_role(
-            "无授权查看",
-            granted_permission_views(app.appbuilder, {CUSTOMER: (READ,), FEEDBACK: (READ,)}),
-        )
-        sm.add_user(
-            username="nolicense",
-            first_name="nolicense user",
-            last_name="",
-            email="nolicense@example.com",
-            role=role,
-            password=PASSWORD,
-        )
-        db.session.remove()
-    yield "nolicense"
-    with app.app_context():
-        sm = app.appbuilder.sm
-        user = sm.find_user(username="nolicense")
-        if user is not None:
-            db.session.delete(user)
-            db.session.commit()
-        role = sm.find_role("无授权查看")
-        if role is not None:
-            db.session.delete(role)
-            db.session.commit()
-        db.session.remove()
-
-
-def text_of(response) -> str:
-    return htmllib.unescape(response.get_data(as_text=True))
 
 
 # ------------------------------------------------------------------ state
@@ -204,14 +163,14 @@ def test_new_trial_without_end_date_lasts_one_month(login_as, db_session, start,
     response = engineer.post(
         "/licenses/add", _license_form(product, is_trial="y", valid_from=start.isoformat())
     )
-    assert response.status_code == 302, text_of(response)
+    assert response.status_code == 302, unescaped_html(response)
     stored = db_session.scalar(select(License).where(License.serial == "TRIAL-001"))
     assert stored.is_trial is True
     assert stored.valid_to == end
 
 
 def test_the_add_page_says_how_long_a_trial_lasts(login_as):
-    page = text_of(login_as("engineer").get("/licenses/add"))
+    page = unescaped_html(login_as("engineer").get("/licenses/add"))
     assert "试用授权可留空：试用期为自起始日期起 1 个月" in page
 
 
@@ -227,7 +186,7 @@ def test_editing_a_trial_with_the_end_date_cleared_gives_it_one_month(login_as, 
         row_version=item.row_version,
     )
     response = login_as("engineer").post(f"/licenses/edit/{item.id}", form)
-    assert response.status_code == 302, text_of(response)
+    assert response.status_code == 302, unescaped_html(response)
     db_session.expire_all()
     assert db_session.get(License, item.id).valid_to == D(2026, 2, 28)
 
@@ -248,7 +207,7 @@ def test_non_trial_without_end_date_is_refused_in_chinese(login_as, db_session):
     engineer = login_as("engineer")
     response = engineer.post("/licenses/add", _license_form(product))
     assert response.status_code == 200
-    assert "请填写终止日期" in text_of(response)
+    assert "请填写终止日期" in unescaped_html(response)
     assert db_session.scalar(select(License).where(License.serial == "TRIAL-001")) is None
 
 
@@ -332,7 +291,7 @@ def test_api_shows_the_state_code(app, frozen_today, known_licenses, jwt_headers
     assert listed.json["label_columns"]["state"] == "授权状态"
     pk = next(
         pk
-        for pk, row in zip(listed.json["ids"], listed.json["result"])
+        for pk, row in zip(listed.json["ids"], listed.json["result"], strict=True)
         if row["serial"] == "A-TRIAL"
     )
     shown = client.get(f"/api/v1/licenses/{pk}", headers=jwt_headers("sales"))
@@ -432,7 +391,7 @@ def test_statistics_by_customer_and_totals(known_licenses):
 
 
 def test_statistics_page_shows_the_numbers(frozen_today, known_licenses, login_as):
-    page = text_of(login_as("sales").get("/license-stats/"))
+    page = unescaped_html(login_as("sales").get("/license-stats/"))
     row = re.search(r'<tr data-customer="B-BETA">(.*?)</tr>', page, re.S).group(1)
     cells = [
         re.sub(r"<[^>]+>", "", cell).strip()
@@ -447,7 +406,7 @@ def test_statistics_page_shows_the_numbers(frozen_today, known_licenses, login_a
 
 def test_customer_page_shows_its_license_statistics(frozen_today, known_licenses, login_as):
     alpha, _beta, _idle = known_licenses
-    page = text_of(login_as("sales").get(f"/customers/show/{alpha.id}"))
+    page = unescaped_html(login_as("sales").get(f"/customers/show/{alpha.id}"))
     stats = dict(re.findall(r'data-stat="(\w+)"[^>]*>(\d+)<', page))
     assert stats == {
         "licenses": "5",
@@ -467,12 +426,12 @@ def test_license_statistics_need_the_license_read_permission(
     alpha, _beta, _idle = known_licenses
     visitor = login_as(reader_without_license)
     assert visitor.get("/license-stats/").status_code == 403
-    assert 'href="/license-stats/"' not in text_of(visitor.get("/customers/list/"))
+    assert 'href="/license-stats/"' not in unescaped_html(visitor.get("/customers/list/"))
     page = visitor.get(f"/customers/show/{alpha.id}")
     assert page.status_code == 200
-    assert "customer-license-stats" not in text_of(page)
-    assert 'data-stat="seats_bought"' not in text_of(page)
-    assert "授权统计" not in text_of(page)
+    assert "customer-license-stats" not in unescaped_html(page)
+    assert 'data-stat="seats_bought"' not in unescaped_html(page)
+    assert "授权统计" not in unescaped_html(page)
 
 
 def test_statistics_page_refuses_anonymous_visitors(visitor):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD
 from playwright.sync_api import Page, expect
 from test_permissions import MENU_LINKS, ROLES, SPEC_GRANTS, allowed
-from test_users import _make_user
 
 from app.permissions import ADMIN, READ, SERVICE_REPORT
+from helpers import PASSWORD, make_user
 
 FAILED = "登录失败：用户名或密码错误，请重新输入。"
 
@@ -52,7 +51,7 @@ def test_an_unknown_login_name_gets_the_same_message(live_server, page):
 def test_repeated_failures_lock_the_account_with_a_chinese_message(
     app, db_session, live_server, page
 ):
-    _make_user(app, username="lockme")
+    make_user(app, username="lockme")
     for _ in range(app.config["CRM_LOGIN_MAX_FAILURES"]):
         sign_in(page, live_server, "lockme", "wrong-password")
         expect(page.locator(".alert")).to_contain_text("登录失败")
@@ -63,7 +62,7 @@ def test_repeated_failures_lock_the_account_with_a_chinese_message(
 
 
 def test_a_deactivated_user_cannot_sign_in(app, db_session, live_server, page):
-    _make_user(app, username="gone", active=False)
+    make_user(app, username="gone", active=False)
     sign_in(page, live_server, "gone", PASSWORD)
     expect(page).to_have_url(re.compile(r"/login/"))
     expect(page.locator(".alert")).to_contain_text("登录失败")
@@ -89,7 +88,7 @@ def test_a_newcomer_of_each_role_sees_only_that_roles_modules(app, live_server, 
         assert (link in links) == readable, f"{role}: {link}"
     assert ("/users/list/" in links) == (role == ADMIN)
     # what is not in the menu is refused by URL too, with the Chinese 403 page
-    for resource, link in MENU_LINKS.items():
+    for link in MENU_LINKS.values():
         if link in routes and link not in links:
             response = page.goto(f"{live_server}{link}")
             assert response.status == 403, link

@@ -11,7 +11,6 @@ dates and numbers 1 is greater than.
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,14 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import Visitor
 from sqlalchemy import func, select
 
 from app.models import (
     Contact,
     ContactStatus,
     Contract,
-    CrmUser,
     Customer,
     CustomerCategory,
     CustomerStatus,
@@ -49,37 +46,13 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import Related, field_errors, flashes, unescaped_html
 
 # ---------------------------------------------------------------- page helpers
 
 
-def text_of(response) -> str:
-    return htmllib.unescape(response.get_data(as_text=True))
-
-
-def flashes(response_or_html) -> list[tuple[str, str]]:
-    """The flashed ``(category, message)`` pairs on a page."""
-    page = response_or_html if isinstance(response_or_html, str) else text_of(response_or_html)
-    found = re.findall(
-        r'<div class="alert alert-(\w+)">\s*<button[^>]*>.*?</button>\s*(.*?)\s*</div>', page, re.S
-    )
-    return [(category, re.sub(r"\s+", " ", message)) for category, message in found]
-
-
-def field_errors(response_or_html) -> dict[str, str]:
-    """Each form field's error message, keyed by field id."""
-    page = response_or_html if isinstance(response_or_html, str) else text_of(response_or_html)
-    errors = {}
-    for block in re.split(r'<label for="', page)[1:]:
-        name = block.split('"', 1)[0]
-        match = re.search(r'<div class="alert alert-danger">\s*(.*?)\s*</div>', block, re.S)
-        if match:
-            errors[name] = re.sub(r"\s+", " ", match.group(1))
-    return errors
-
-
 def record_count(response) -> int:
-    match = re.search(r"记录数目:</strong>\s*(\d+)", text_of(response))
+    match = re.search(r"记录数目:</strong>\s*(\d+)", unescaped_html(response))
     assert match, "list page has no record count"
     return int(match.group(1))
 
@@ -91,16 +64,6 @@ def follow(visitor, response):
 
 
 # ---------------------------------------------------------------- the modules
-
-
-@dataclass
-class Related:
-    """Rows a new record points at, made before the add form is posted."""
-
-    customer: int
-    product: int
-    reporter: int
-    engineer: int
 
 
 @dataclass
@@ -300,23 +263,6 @@ MODULES = [
 BY_BASE = {module.base: module for module in MODULES}
 
 
-@pytest.fixture(scope="module")
-def admin(app):
-    """The admin, signed in once per test module: a sign-in costs a password hash."""
-    visitor = Visitor(app)
-    assert visitor.login("admin").status_code == 302
-    return visitor
-
-
-@pytest.fixture
-def related(db_session) -> Related:
-    customer = make_customer()
-    product = make_product(customer=customer)
-    reporter = make_reporter(customer=customer)
-    engineer = db_session.scalar(select(CrmUser).where(CrmUser.username == "engineer"))
-    return Related(customer.id, product.id, reporter.id, engineer.id)
-
-
 def find(db_session, module: Module):
     column, value = module.key
     db_session.expire_all()
@@ -328,8 +274,8 @@ def count(db_session, model) -> int:
     return db_session.scalar(select(func.count()).select_from(model))
 
 
-def add(admin, module: Module, related: Related):
-    response = admin.post(f"/{module.base}/add", module.form(related))
+def add(module_admin, module: Module, related: Related):
+    response = module_admin.post(f"/{module.base}/add", module.form(related))
     assert response.status_code == 302, field_errors(response) or flashes(response)
     return response
 
@@ -338,77 +284,79 @@ def add(admin, module: Module, related: Related):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_add_list_show_edit_delete(admin, db_session, related, module):
-    response = add(admin, module, related)
-    assert ("success", "记录已添加") in flashes(follow(admin, response))
+def test_add_list_show_edit_delete(module_admin, db_session, related, module):
+    response = add(module_admin, module, related)
+    assert ("success", "记录已添加") in flashes(follow(module_admin, response))
     item = find(db_session, module)
     assert item is not None
     for column, value in module.stored.items():
         assert getattr(item, column) == value, column
     assert item.created_by.username == "admin"
 
-    listing = admin.get(f"/{module.base}/list/")
+    listing = module_admin.get(f"/{module.base}/list/")
     assert listing.status_code == 200
-    assert module.heading in text_of(listing)
-    assert str(module.key[1]) in text_of(listing)
+    assert module.heading in unescaped_html(listing)
+    assert str(module.key[1]) in unescaped_html(listing)
 
-    shown = admin.get(f"/{module.base}/show/{item.id}")
+    shown = module_admin.get(f"/{module.base}/show/{item.id}")
     assert shown.status_code == 200
     for text in [str(module.key[1]), *module.shown]:
-        assert text in text_of(shown), text
+        assert text in unescaped_html(shown), text
 
-    edit_page = admin.get(f"/{module.base}/edit/{item.id}")
+    edit_page = module_admin.get(f"/{module.base}/edit/{item.id}")
     assert edit_page.status_code == 200
-    assert str(module.key[1]) in text_of(edit_page)
+    assert str(module.key[1]) in unescaped_html(edit_page)
     column, posted, stored = module.edit
-    response = admin.post(
+    response = module_admin.post(
         f"/{module.base}/edit/{item.id}", {**module.form(related), column: posted}
     )
     assert response.status_code == 302, field_errors(response) or flashes(response)
-    assert ("success", "记录已更新") in flashes(follow(admin, response))
+    assert ("success", "记录已更新") in flashes(follow(module_admin, response))
     item = find(db_session, module)
     assert getattr(item, column) == stored
 
-    admin.get(f"/{module.base}/list/")  # deleted from the list, FAB returns there
-    response = admin.post(f"/{module.base}/delete/{item.id}")
+    module_admin.get(f"/{module.base}/list/")  # deleted from the list, FAB returns there
+    response = module_admin.post(f"/{module.base}/delete/{item.id}")
     assert response.status_code == 302
-    assert ("success", "记录已删除") in flashes(follow(admin, response))
+    assert ("success", "记录已删除") in flashes(follow(module_admin, response))
     assert find(db_session, module) is None
 
 
-def test_delete_from_the_show_page_returns_to_a_page_that_exists(admin, db_session):
+def test_delete_from_the_show_page_returns_to_a_page_that_exists(module_admin, db_session):
     contact = make_contact()
-    admin.get("/contacts/list/")
-    admin.get(f"/contacts/show/{contact.id}")
-    response = admin.post(f"/contacts/delete/{contact.id}")
-    assert follow(admin, response).status_code == 200
+    module_admin.get("/contacts/list/")
+    module_admin.get(f"/contacts/show/{contact.id}")
+    response = module_admin.post(f"/contacts/delete/{contact.id}")
+    assert follow(module_admin, response).status_code == 200
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_list_filters_find_the_record_and_leave_others_out(admin, db_session, related, module):
-    add(admin, module, related)
+def test_list_filters_find_the_record_and_leave_others_out(
+    module_admin, db_session, related, module
+):
+    add(module_admin, module, related)
     module.decoy()
-    assert record_count(admin.get(f"/{module.base}/list/")) >= 2
+    assert record_count(module_admin.get(f"/{module.base}/list/")) >= 2
     for args in module.filters:
-        listing = admin.get(f"/{module.base}/list/", query_string=args)
+        listing = module_admin.get(f"/{module.base}/list/", query_string=args)
         assert listing.status_code == 200, args
         assert record_count(listing) == 1, args
-        assert str(module.key[1]) in text_of(listing), args
+        assert str(module.key[1]) in unescaped_html(listing), args
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_list_sorts_by_every_sortable_column(admin, related, module):
-    add(admin, module, related)
+def test_list_sorts_by_every_sortable_column(module_admin, related, module):
+    add(module_admin, module, related)
     module.decoy()
     view = next(
         v
-        for v in admin.client.application.appbuilder.baseviews
+        for v in module_admin.client.application.appbuilder.baseviews
         if getattr(v, "route_base", None) == f"/{module.base}"
     )
     name = type(view).__name__
     for column in view.order_columns:
         for direction in ("asc", "desc"):
-            listing = admin.get(
+            listing = module_admin.get(
                 f"/{module.base}/list/",
                 query_string={f"_oc_{name}": column, f"_od_{name}": direction},
             )
@@ -417,33 +365,33 @@ def test_list_sorts_by_every_sortable_column(admin, related, module):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_get_delete_is_refused_and_keeps_the_record(admin, db_session, related, module):
-    add(admin, module, related)
+def test_get_delete_is_refused_and_keeps_the_record(module_admin, db_session, related, module):
+    add(module_admin, module, related)
     item_id = find(db_session, module).id
-    response = admin.get(f"/{module.base}/delete/{item_id}")
+    response = module_admin.get(f"/{module.base}/delete/{item_id}")
     assert response.status_code == 302
-    assert ("danger", "访问被拒绝") in flashes(follow(admin, response))
+    assert ("danger", "访问被拒绝") in flashes(follow(module_admin, response))
     assert find(db_session, module) is not None
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_post_without_csrf_token_changes_nothing(admin, db_session, related, module):
-    add(admin, module, related)
+def test_post_without_csrf_token_changes_nothing(module_admin, db_session, related, module):
+    add(module_admin, module, related)
     item_id = find(db_session, module).id
     before = count(db_session, module.model)
-    refused = admin.client.post(f"/{module.base}/delete/{item_id}", data={})
+    refused = module_admin.client.post(f"/{module.base}/delete/{item_id}", data={})
     assert refused.status_code == 400
-    refused = admin.client.post(f"/{module.base}/add", data=module.form(related))
+    refused = module_admin.client.post(f"/{module.base}/add", data=module.form(related))
     assert refused.status_code == 400
     assert count(db_session, module.model) == before
     assert find(db_session, module) is not None
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_missing_record_is_404(admin, module):
+def test_missing_record_is_404(module_admin, module):
     for action in ("show", "edit"):
-        assert admin.get(f"/{module.base}/{action}/999999").status_code == 404
-    assert admin.post(f"/{module.base}/delete/999999").status_code == 404
+        assert module_admin.get(f"/{module.base}/{action}/999999").status_code == 404
+    assert module_admin.post(f"/{module.base}/delete/999999").status_code == 404
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
@@ -458,8 +406,8 @@ def test_pages_need_a_signed_in_user(visitor, related, module):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_add_form_labels_are_chinese(admin, module):
-    page = text_of(admin.get(f"/{module.base}/add"))
+def test_add_form_labels_are_chinese(module_admin, module):
+    page = unescaped_html(module_admin.get(f"/{module.base}/add"))
     labels = [
         re.sub(r"\s+", " ", label).strip()
         for label in re.findall(r'<label for="\w+" control-label>\s*([^<]*)', page)
@@ -469,23 +417,23 @@ def test_add_form_labels_are_chinese(admin, module):
     assert not english, english
 
 
-def test_related_fields_are_searchable_drop_downs(admin, related):
+def test_related_fields_are_searchable_drop_downs(module_admin, related):
     """Each relation is a drop-down that asks the server, holding no row but the chosen one."""
-    page = text_of(admin.get("/feedback/add"))
+    page = unescaped_html(module_admin.get("/feedback/add"))
     for name in ("customer", "reporter", "product", "engineer"):
         select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S)
         assert select, name
         assert "crm-related-select" in select.group(0), name
         assert f'data-url="/feedback/related/{name}"' in select.group(0), name
         assert "<option selected" not in select.group(1), name
-        lookup = admin.get(f"/feedback/related/{name}")
+        lookup = module_admin.get(f"/feedback/related/{name}")
         assert lookup.status_code == 200 and lookup.get_json()["results"], name
 
 
 # ---------------------------------------------------------------- the customer page
 
 
-def test_customer_page_lists_its_records_and_no_one_elses(admin, db_session):
+def test_customer_page_lists_its_records_and_no_one_elses(module_admin, db_session):
     customer = make_customer()
     product = make_product(customer=customer, name="专属收银系统")
     reporter = make_reporter(customer=customer, name="王店长")
@@ -501,7 +449,7 @@ def test_customer_page_lists_its_records_and_no_one_elses(admin, db_session):
     make_license(product=other_product, serial="SN-OTHER-1")
     make_feedback(reporter=other_reporter, problem="别家的问题")
 
-    page = text_of(admin.get(f"/customers/show/{customer.id}"))
+    page = unescaped_html(module_admin.get(f"/customers/show/{customer.id}"))
     for heading in (
         "客户联系人列表",
         "合同列表",
@@ -532,13 +480,13 @@ def _customer_with_everything():
     return customer
 
 
-def test_customer_with_records_is_not_deleted(admin, db_session):
+def test_customer_with_records_is_not_deleted(module_admin, db_session):
     customer = _customer_with_everything()
     models = (Customer, Contact, Contract, Product, License, Reporter, Feedback)
     before = {model: count(db_session, model) for model in models}
 
-    response = admin.post(f"/customers/delete/{customer.id}")
-    messages = flashes(follow(admin, response))
+    response = module_admin.post(f"/customers/delete/{customer.id}")
+    messages = flashes(follow(module_admin, response))
 
     assert [category for category, _ in messages] == ["danger"], messages
     message = messages[0][1]
@@ -563,29 +511,29 @@ def test_customer_with_records_is_not_deleted(admin, db_session):
     ],
     ids=["product-with-license", "reporter-with-feedback"],
 )
-def test_record_others_point_at_is_not_deleted(admin, db_session, parent, arrange, part):
+def test_record_others_point_at_is_not_deleted(module_admin, db_session, parent, arrange, part):
     item = arrange()
     model = type(item)
     before = count(db_session, model)
-    messages = flashes(follow(admin, admin.post(f"/{parent}/delete/{item.id}")))
+    messages = flashes(follow(module_admin, module_admin.post(f"/{parent}/delete/{item.id}")))
     assert messages and messages[0][0] == "danger", messages
     assert "无法删除" in messages[0][1] and part in messages[0][1], messages
     assert count(db_session, model) == before
 
 
-def test_customer_without_records_is_deleted(admin, db_session):
+def test_customer_without_records_is_deleted(module_admin, db_session):
     customer = make_customer()
-    admin.post(f"/customers/delete/{customer.id}")
+    module_admin.post(f"/customers/delete/{customer.id}")
     assert count(db_session, Customer) == 0
 
 
-def test_license_trial_box_can_be_ticked_and_unticked(admin, db_session, related):
+def test_license_trial_box_can_be_ticked_and_unticked(module_admin, db_session, related):
     module = BY_BASE["licenses"]
-    response = admin.post("/licenses/add", {**module.form(related), "is_trial": "y"})
+    response = module_admin.post("/licenses/add", {**module.form(related), "is_trial": "y"})
     assert response.status_code == 302, field_errors(response)
     item = find(db_session, module)
     assert item.is_trial is True
-    response = admin.post(f"/licenses/edit/{item.id}", module.form(related))
+    response = module_admin.post(f"/licenses/edit/{item.id}", module.form(related))
     assert response.status_code == 302, field_errors(response)
     assert find(db_session, module).is_trial is False
 
@@ -599,7 +547,7 @@ def _view_of(app, module: Module):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=str)
-def test_filters_with_nonsense_values_are_not_a_500(app, admin, related, module):
+def test_filters_with_nonsense_values_are_not_a_500(app, module_admin, related, module):
     filters = _view_of(app, module)._filters.get_search_filters()
     for junk in ("abc", "1e999", "999999", "-1'; --"):
         every = {
@@ -607,12 +555,12 @@ def test_filters_with_nonsense_values_are_not_a_500(app, admin, related, module)
             for column, column_filters in filters.items()
             for index in range(len(column_filters))
         }
-        if _answers(admin, f"/{module.base}/list/", every):
+        if _answers(module_admin, f"/{module.base}/list/", every):
             continue
         for column, column_filters in filters.items():  # name the culprit
             for index in range(len(column_filters)):
                 args = {f"_flt_{index}_{column}": junk}
-                assert _answers(admin, f"/{module.base}/list/", args), (column, index, junk)
+                assert _answers(module_admin, f"/{module.base}/list/", args), (column, index, junk)
         pytest.fail(f"the filters together fail on {junk!r}")
 
 
@@ -628,7 +576,7 @@ def _answers(visitor, url, args) -> bool:
 
 
 def test_lists_and_show_pages_show_dates_times_and_money_as_chinese_users_read_them(
-    admin, db_session
+    module_admin, db_session
 ):
     """2026-11-25, 2026-11-25 14:03 and ¥12,345.00: never ISO's T, seconds or a bare Decimal."""
     from datetime import date, datetime
@@ -644,10 +592,10 @@ def test_lists_and_show_pages_show_dates_times_and_money_as_chinese_users_read_t
     )
     feedback = make_feedback(created_at=datetime(2026, 11, 25, 14, 3, 27))
     for url in ("/contracts/list/", f"/contracts/show/{contract.id}"):
-        page = text_of(admin.get(url))
+        page = unescaped_html(module_admin.get(url))
         assert "¥12,345.00" in page and "2026-11-25" in page, url
         assert "12345.00" not in page.replace("¥12,345.00", ""), url
     for url in ("/feedback/list/", f"/feedback/show/{feedback.id}"):
-        page = text_of(admin.get(url))
+        page = unescaped_html(module_admin.get(url))
         assert "2026-11-25 14:03" in page, url
         assert "2026-11-25 14:03:27" not in page and "2026-11-25T14:03" not in page, url

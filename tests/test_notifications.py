@@ -1,10 +1,7 @@
 """Telling the reporter: a real SMTP server on 127.0.0.1, started by the test."""
 
-import socket
 from datetime import datetime
-from email import message_from_bytes, policy
 
-import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
@@ -12,40 +9,8 @@ from app.extensions import db
 from app.models import FeedbackNotification, FeedbackStatus, NotificationChannel, NotificationState
 from app.services import feedback as desk
 from app.services import notifications
-from tests.factories import make_feedback, make_reporter
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mail_config(app):
-    saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
-    port = _free_port()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    yield port
-    app.config.update(saved)
-
-
-@pytest.fixture
-def smtp_server(mail_config):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=mail_config)
-    controller.start()
-    yield inbox
-    controller.stop()
+from factories import make_feedback, make_reporter
+from helpers import Inbox
 
 
 def _resolve(item):

@@ -11,12 +11,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from conftest import PASSWORD
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from test_query_counts import counting_statements
 
 from app.extensions import db
 from app.permissions import CUSTOMER, READ, SALES, permission_name
+from helpers import counting_statements
 
 EXTRA_MENU = "Perf test category"
 PAGES = ["/customers/list/", "/contacts/list/", "/customers/add"]
@@ -102,12 +101,9 @@ def test_a_visitor_not_signed_in_costs_one_permission_query(app, visitor):
     assert visitor.get("/customers/list/").status_code == 302  # to the sign-in page
 
 
-def test_the_rest_api_costs_one_or_two_permission_queries(app):
+def test_the_rest_api_costs_one_or_two_permission_queries(app, jwt_headers):
     client = app.test_client()
-    token = client.post(
-        "/api/v1/security/login", json={"username": "sales", "password": PASSWORD, "provider": "db"}
-    ).json["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = jwt_headers("sales")
     statements = _statements(app, client, "/api/v1/customers/", headers=headers)
     assert len(_permission_statements(statements)) <= 2  # the public role's, the user's
     assert client.get("/api/v1/feedback/", headers=headers).status_code == 403

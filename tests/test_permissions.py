@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from conftest import PASSWORD, Visitor
 from sqlalchemy import func, select
 
 from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
@@ -56,6 +55,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import ROLE_KEYS
 
 ALL = (READ, ADD, EDIT, DELETE, EXPORT)
 # The spec's "Who uses it" table, typed in again on purpose (see the module docstring).
@@ -292,27 +292,6 @@ def allowed(role: str, resource: str, action: str) -> bool:
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def signed_in(app):
-    """One signed-in browser session and one JWT per role, shared by the module's tests."""
-    sessions, tokens = {}, {}
-
-    def get(role: str):
-        if role not in sessions:
-            visitor = Visitor(app)
-            assert visitor.login(role).status_code == 302
-            response = app.test_client().post(
-                "/api/v1/security/login",
-                json={"username": role, "password": PASSWORD, "provider": "db"},
-            )
-            assert response.status_code == 200, response.json
-            sessions[role] = visitor
-            tokens[role] = {"Authorization": f"Bearer {response.json['access_token']}"}
-        return sessions[role], tokens[role]
-
-    return get
-
-
 def _count(db_session, model) -> int:
     db_session.expire_all()
     return db_session.scalar(select(func.count()).select_from(model))
@@ -327,10 +306,29 @@ def _marker(db_session, module, pk):
 # ---------------------------------------------------------------- the matrix
 
 
-def test_matrix_size():
-    """Say how many role × endpoint cases the matrix covers."""
-    expected = len(ROLES) * len(MODULES) * len(ACTIONS)
-    assert len(CASES) == expected
+def test_the_matrix_covers_every_role_module_and_permission():
+    """The matrix walks every role the app seeds and every permission the app knows,
+    and each case has a role refused, but reading products and licenses (every role may)."""
+    from app import permissions
+
+    assert set(ROLES) == set(ROLE_KEYS)
+    assert set(PAGE_ACTIONS.values()) == set(permissions.ACTIONS)
+    assert set(API_ACTIONS.values()) == set(permissions.ACTIONS) - {EXPORT}
+    assert len({(role, module.resource, action) for role, module, action in CASES}) == len(CASES)
+    nobody_refused = {
+        (module.resource, ACTIONS[action])
+        for module in MODULES
+        for action in ACTIONS
+        if all(allowed(role, module.resource, action) for role in ROLES)
+    }
+    assert nobody_refused == {(PRODUCT, READ), (LICENSE, READ)}
+    only_admin = {
+        (module.resource, action)
+        for module in MODULES
+        for action in ACTIONS
+        if not any(allowed(role, module.resource, action) for role in ROLES if role != ADMIN)
+    }
+    assert only_admin == set()
     print(
         f"\npermission matrix: {len(ROLES)} roles × {len(MODULES)} modules × "
         f"{len(ACTIONS)} actions = {len(CASES)} cases"
@@ -342,8 +340,8 @@ def test_matrix_size():
     CASES,
     ids=[f"{role}-{module.resource}-{action}" for role, module, action in CASES],
 )
-def test_matrix(app, db_session, signed_in, role, module, action):
-    visitor, headers = signed_in(role)
+def test_matrix(app, db_session, signed_in, jwt_headers, role, module, action):
+    visitor, headers = signed_in(role), jwt_headers(role)
     user_id = db_session.scalar(select(CrmUser.id).where(CrmUser.username == role))
     customer = make_customer()
     ctx = {
@@ -516,7 +514,7 @@ def _menu_links(visitor) -> set[str]:
 @pytest.mark.parametrize("role", ROLES)
 def test_menu_shows_only_the_roles_modules(app, signed_in, role):
     """A newcomer signed in with each seeded role sees the spec's modules for it, no others."""
-    visitor, _headers = signed_in(role)
+    visitor = signed_in(role)
     links = _menu_links(visitor)
     routes = {rule.rule for rule in app.url_map.iter_rules()}
     for resource, link in MENU_LINKS.items():
@@ -535,9 +533,9 @@ def test_menu_shows_only_the_roles_modules(app, signed_in, role):
 @pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
 def test_every_menu_entry_is_shown_exactly_to_those_who_may_open_it(signed_in, role):
     """Every entry of the admin's menu: in this role's menu if and only if its URL opens."""
-    every = _menu_links(signed_in(ADMIN)[0])
+    every = _menu_links(signed_in(ADMIN))
     assert {"/customers/list/", "/users/list/"} <= every, every
-    visitor, _headers = signed_in(role)
+    visitor = signed_in(role)
     shown = _menu_links(visitor)
     assert shown <= every
     for link in sorted(every):
@@ -561,7 +559,7 @@ def test_every_menu_entry_is_shown_exactly_to_those_who_may_open_it(signed_in, r
     ],
 )
 def test_user_admin_is_for_the_admin_only(signed_in, role, url):
-    visitor, _headers = signed_in(role)
+    visitor = signed_in(role)
     response = visitor.get(url)
     assert response.status_code == 403
     assert "无权访问（403）" in response.get_data(as_text=True)
@@ -581,7 +579,7 @@ def _user_and_roles(db_session):
 @pytest.mark.parametrize("role", [r for r in ROLES if r != ADMIN])
 def test_only_the_admin_changes_users_and_roles(app, db_session, signed_in, role):
     """Writes to the user and role pages by any other role are refused and change nothing."""
-    visitor, _headers = signed_in(role)
+    visitor = signed_in(role)
     me = db_session.scalar(select(CrmUser).where(CrmUser.username == role))
     target = db_session.scalar(select(CrmUser).where(CrmUser.username == "engineer2"))
     admin_role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
@@ -643,7 +641,7 @@ def _engineer_ids(db_session):
 
 def test_engineer_edits_only_feedback_assigned_to_them_on_the_page(db_session, signed_in):
     ids = _engineer_ids(db_session)
-    visitor, _headers = signed_in(ENGINEER)
+    visitor = signed_in(ENGINEER)
     reporter = make_reporter()
     mine = make_feedback(reporter, engineer_id=ids["engineer"])
     theirs = make_feedback(reporter, engineer_id=ids["engineer2"])
@@ -667,9 +665,11 @@ def test_engineer_edits_only_feedback_assigned_to_them_on_the_page(db_session, s
     assert _marker(db_session, MODULES[-1], mine.id) == data["problem"]
 
 
-def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(db_session, signed_in):
+def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(
+    db_session, signed_in, jwt_headers
+):
     ids = _engineer_ids(db_session)
-    visitor, headers = signed_in(ENGINEER)
+    visitor, headers = signed_in(ENGINEER), jwt_headers(ENGINEER)
     reporter = make_reporter()
     mine = make_feedback(reporter, engineer_id=ids["engineer"])
     theirs = make_feedback(reporter, engineer_id=ids["engineer2"])
@@ -699,9 +699,9 @@ def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(db_sessio
 
 
 @pytest.mark.parametrize("role", [ADMIN, SUPPORT])
-def test_roles_that_edit_feedback_edit_all_of_it(db_session, signed_in, role):
+def test_roles_that_edit_feedback_edit_all_of_it(db_session, signed_in, jwt_headers, role):
     ids = _engineer_ids(db_session)
-    visitor, headers = signed_in(role)
+    visitor, headers = signed_in(role), jwt_headers(role)
     reporter = make_reporter()
     theirs = make_feedback(reporter, engineer_id=ids["engineer2"])
     ctx = {"customer": reporter.customer, "reporter": reporter, "user_id": ids["engineer2"]}
@@ -790,7 +790,7 @@ def test_crm_init_keeps_the_admins_role_edits_unless_reset(app, db_session):
 def test_service_report_follows_the_table(signed_in, role):
     """Read opens the report's form, export downloads it (app.permissions.SERVICE_REPORT)."""
     grants = SPEC_GRANTS.get(role, {}).get(SERVICE_REPORT, ())
-    visitor, _headers = signed_in(role)
+    visitor = signed_in(role)
     form = visitor.get("/reports/service/")
     assert form.status_code == (200 if role == ADMIN or READ in grants else 403)
     download = visitor.get("/reports/service/xlsx?from=2026-01-01&to=2026-12-31")

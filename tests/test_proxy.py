@@ -8,12 +8,12 @@ and the per-address sign-in limit see the client rather than the balancer.
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, Visitor
 from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
 from app.models import ChangeRecord
+from helpers import PASSWORD, Visitor
 
 BALANCER, CLIENT, OTHER_CLIENT = "10.0.0.2", "203.0.113.7", "203.0.113.8"
 

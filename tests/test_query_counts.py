@@ -5,15 +5,14 @@ with a SELECT of its own (N+1). The rows come from the demo generator, so every
 row points at different related records.
 """
 
-from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db
 from app.services import demo
 from app.services.querying import MAX_PAGE_SIZE
+from helpers import counting_statements
 
 # (view class name, list URL, show URL prefix)
 MODULES = [
@@ -36,22 +35,6 @@ def many_rows(app):
         db.session.remove()
     assert min(counts.values()) > 100, counts
     return counts
-
-
-@contextmanager
-def counting_statements(app):
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def statements_for(app, visitor, url):
@@ -387,7 +370,7 @@ def test_posting_an_unknown_id_is_refused_and_stores_nothing(app, admin, db_sess
 def test_browser_searches_customers_as_the_user_types(app, live_server, page, many_customers):
     page.goto(f"{live_server}/login/")
     page.fill("#username", "admin")
-    from conftest import PASSWORD
+    from helpers import PASSWORD
 
     page.fill("#password", PASSWORD)
     page.click("input[type=submit], button[type=submit]")

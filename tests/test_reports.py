@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus
 from app.reports import xlsx
-from tests.factories import make_customer, make_feedback, make_reporter
+from factories import make_customer, make_feedback, make_reporter
 
 URL = "/reports/service/xlsx?from=2026-01-01&to=2026-03-31"
 SHEETS = [
@@ -183,7 +183,7 @@ def test_detail_rows_equal_the_database(login_as, feedback):
         .order_by(Feedback.created_at)
     ).all()
     assert [row[0] for row in rows] == [item.id for item in expected]
-    for row, item in zip(rows, expected):
+    for row, item in zip(rows, expected, strict=True):
         assert row[1] == item.created_at and isinstance(row[1], datetime)
         assert row[2] == item.resolved_at
         assert row[5:8] == (item.customer.code, item.customer.name, item.reporter.name)

@@ -5,16 +5,13 @@ The browser's view of a failed sign-in is in tests/test_browser.py.
 
 from __future__ import annotations
 
-import html
 import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, Visitor, csrf_token_of
 from sqlalchemy import select
-from test_users import _make_user, _one_identity_per_request  # noqa: F401  (fixture)
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
@@ -22,12 +19,9 @@ from app.extensions import db
 from app.models import CrmUser, Customer
 from app.services import login_throttle
 from factories import make_customer
+from helpers import PASSWORD, Visitor, csrf_token_of, make_user, unescaped_html
 
 TOO_MANY = "登录失败次数过多"
-
-
-def _text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def _from(app, address: str) -> Visitor:
@@ -41,7 +35,7 @@ def _form_login(app, username, password, address="10.0.0.1"):
     visitor = _from(app, address)
     response = visitor.login(username, password)
     signed_in = response.status_code == 302 and "/login/" not in response.headers["Location"]
-    return signed_in, _text(visitor.get(response.headers.get("Location", "/login/")))
+    return signed_in, unescaped_html(visitor.get(response.headers.get("Location", "/login/")))
 
 
 def _api_login(app, username, password, address="10.0.0.1"):
@@ -61,7 +55,7 @@ def _user(db_session, username):
 
 
 def test_account_is_locked_after_repeated_failures_even_with_the_right_password(app, db_session):
-    _make_user(app)
+    make_user(app)
     limit = app.config["CRM_LOGIN_MAX_FAILURES"]
     for attempt in range(limit):
         # a different address each time: the account, not the address, is counted
@@ -81,7 +75,7 @@ def test_account_is_locked_after_repeated_failures_even_with_the_right_password(
 
 
 def test_the_lock_ends_and_a_good_sign_in_resets_the_count(app, db_session):
-    _make_user(app, fail_login_count=5, locked_until=datetime.now() - timedelta(seconds=1))
+    make_user(app, fail_login_count=5, locked_until=datetime.now() - timedelta(seconds=1))
     ok, _page = _form_login(app, "zhaolei", PASSWORD)
     assert ok
     user = _user(db_session, "zhaolei")
@@ -89,7 +83,7 @@ def test_the_lock_ends_and_a_good_sign_in_resets_the_count(app, db_session):
 
 
 def test_json_login_failures_count_towards_the_same_lock(app, db_session):
-    _make_user(app)
+    make_user(app)
     for attempt in range(app.config["CRM_LOGIN_MAX_FAILURES"]):
         response = _api_login(app, "zhaolei", "wrong-password", address=f"10.2.0.{attempt}")
         assert response.status_code == 401
@@ -100,7 +94,7 @@ def test_json_login_failures_count_towards_the_same_lock(app, db_session):
 
 def test_the_account_lock_is_seen_by_every_worker(app, db_session, tmp_path):
     """A second app on the same database (another gunicorn worker or host) refuses too."""
-    _make_user(app)
+    make_user(app)
     for attempt in range(app.config["CRM_LOGIN_MAX_FAILURES"]):
         _form_login(app, "zhaolei", "wrong-password", address=f"10.3.0.{attempt}")
     other_worker = create_app(
@@ -334,7 +328,7 @@ def test_a_delete_by_get_is_refused(app, admin, db_session):
 def test_a_page_the_role_may_not_open_gives_a_chinese_403(login_as):
     response = login_as("sales").get("/feedback/list/")
     assert response.status_code == 403
-    page = _text(response)
+    page = unescaped_html(response)
     assert "无权访问（403）" in page and "您的角色无权打开此页面或执行此操作" in page
     assert "客户管理" in page  # the menu is still there to go on from
     assert "Forbidden" not in page and "Access is Denied" not in page
@@ -348,7 +342,7 @@ def test_a_visitor_not_signed_in_is_sent_to_the_sign_in_page(visitor):
 def test_a_missing_record_gives_a_chinese_404(admin):
     response = admin.get("/customers/show/987654")
     assert response.status_code == 404
-    assert "页面或记录不存在" in _text(response)
+    assert "页面或记录不存在" in unescaped_html(response)
     assert admin.get("/no-such-page").status_code == 404
 
 

@@ -14,7 +14,6 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from test_licenses import reader_without_license  # noqa: F401  (a fixture)
 
 from app.services.signing import (
     SigningKeyMissing,

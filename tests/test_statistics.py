@@ -26,7 +26,7 @@ from sqlalchemy import select
 from app.models import CrmUser, FeedbackLevel, FeedbackStatus
 from app.services import statistics
 from app.services.statistics import QueryInvalid, ReportQuery
-from tests.factories import make_customer, make_feedback, make_reporter
+from factories import make_customer, make_feedback, make_reporter
 
 AS_OF = datetime(2026, 4, 1, 0, 0)
 PERIOD = ReportQuery(date(2026, 1, 1), date(2026, 3, 31))

@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, Visitor
-from flask import g, has_app_context
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.extensions import db
 from app.models import CrmUser
 from app.services import accounts
 from factories import make_customer, make_feedback
+from helpers import PASSWORD, Visitor, make_user, unescaped_html
 
 STRONG = "Strong-Pass99x"
-
-
-@pytest.fixture(autouse=True)
-def _one_identity_per_request(monkeypatch):
-    """Forget the previous request's user.
-
-    ``db_session`` keeps an app context open, and Flask reuses it for test
-    requests, so ``g`` (where Flask-Login caches the user) would carry one
-    visitor's identity (and CSRF token) into another visitor's request.
-    """
-    original = FlaskClient.open
-
-    def open_(self, *args, **kwargs):
-        if has_app_context():
-            for key in list(g):
-                g.pop(key)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(
-        FlaskClient, "open", open_
-    )  # FAB's rule: 2 capitals, 1 special, 2 digits, 3 lower, 10 long
 
 
 def _role_id(app, key: str) -> int:
@@ -74,34 +49,11 @@ def _user(db_session, username: str) -> CrmUser | None:
     return db_session.scalar(select(CrmUser).where(CrmUser.username == username))
 
 
-def _text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def _make_user(app, username="zhaolei", role="sales", **extra) -> CrmUser:
-    sm = app.appbuilder.sm
-    user = sm.add_user(
-        username=username,
-        first_name=f"{username}姓名",
-        last_name="",
-        email=f"{username}@example.com",
-        role=sm.find_role(app.config["CRM_ROLE_NAMES"][role]),
-        password=PASSWORD,
-    )
-    for key, value in extra.items():
-        setattr(user, key, value)
-    db.session.commit()
-    return user
-
-
-# ---------------------------------------------------------------- add
-
-
 def test_admin_adds_a_user_who_can_then_sign_in(app, admin, db_session):
     before = _users(db_session)
     response = admin.post("/users/add", data=_user_form(app))
     assert response.status_code == 302
-    assert "记录已添加" in _text(admin.get(response.headers["Location"]))
+    assert "记录已添加" in unescaped_html(admin.get(response.headers["Location"]))
     assert _users(db_session) == before + 1
     user = _user(db_session, "wangfang")
     assert (user.first_name, user.last_name, user.phone, user.age, user.years_of_work) == (
@@ -139,19 +91,19 @@ def _labels_of_form(page: str) -> dict[str, str]:
 
 
 def test_user_add_and_edit_forms_have_the_seed_fields_in_chinese(app, admin, db_session):
-    user = _make_user(app)
+    user = make_user(app)
     for url in ("/users/add", f"/users/edit/{user.id}"):
-        page = _text(admin.get(url))
+        page = unescaped_html(admin.get(url))
         labels = _labels_of_form(page)
         for field, label in SEED_FIELD_LABELS.items():
             assert labels.get(field) == label, (url, field, labels.get(field))
         assert "last_name" not in labels and "Last Name" not in page and "姓氏" not in page
         assert "Roles" not in page and "First Name" not in page
-    assert _labels_of_form(_text(admin.get("/users/add")))["password"] == "密码"
+    assert _labels_of_form(unescaped_html(admin.get("/users/add")))["password"] == "密码"
 
 
 def test_user_list_and_show_pages_have_the_seed_fields_in_chinese(app, admin, db_session):
-    user = _make_user(
+    user = make_user(
         app,
         phone="13812345678",
         age=31,
@@ -159,7 +111,7 @@ def test_user_list_and_show_pages_have_the_seed_fields_in_chinese(app, admin, db
         years_of_work=8,
         home_address="上海市静安区",
     )
-    listing = _text(admin.get("/users/list/?_flt_0_username=zhaolei"))
+    listing = unescaped_html(admin.get("/users/list/?_flt_0_username=zhaolei"))
     headers = re.findall(r"<th[^>]*>(.*?)</th>", listing, re.S)
     headers = " ".join(re.sub(r"<[^>]+>", " ", header) for header in headers)
     for label in ("登录名", "姓名", "职位", "电话", "电子邮箱", "启用", "账户权限"):
@@ -178,7 +130,7 @@ def test_user_list_and_show_pages_have_the_seed_fields_in_chinese(app, admin, db
         "销售",
     ], cells
 
-    show = _text(admin.get(f"/users/show/{user.id}"))
+    show = unescaped_html(admin.get(f"/users/show/{user.id}"))
     for label in SEED_FIELD_LABELS.values():
         assert re.search(rf"<th[^>]*>\s*{label}\s*</th>", show), label
     for value in ("zhaolei姓名", "13812345678", "31", "工程师", "8", "上海市静安区", "销售"):
@@ -231,7 +183,7 @@ def test_user_add_errors_name_the_field_and_store_nothing(
     before = _users(db_session)
     response = admin.post("/users/add", data=_user_form(app, **overrides))
     assert response.status_code == 200  # the form again, not a redirect
-    page = _text(response)
+    page = unescaped_html(response)
     error = _field_error(page, field)
     assert message in error and field_label in error, error  # beside the field, naming it
     unquoted = re.sub(r"“.*?”", "", error)  # the value typed may be English
@@ -243,7 +195,9 @@ def test_user_add_errors_name_the_field_and_store_nothing(
 
 
 def test_user_add_error_messages_are_chinese(app, admin, db_session):
-    page = _text(admin.post("/users/add", data=_user_form(app, username="sales", phone="")))
+    page = unescaped_html(
+        admin.post("/users/add", data=_user_form(app, username="sales", phone=""))
+    )
     assert "登录名“sales”已被使用" in page
     assert "请填写电话。" in page
     assert "This field is required" not in page
@@ -254,7 +208,7 @@ def test_user_add_error_messages_are_chinese(app, admin, db_session):
 
 def test_users_edit_their_own_profile_but_not_their_roles(app, login_as, db_session):
     visitor = login_as("sales")
-    form_page = _text(visitor.get("/userinfoeditview/form"))
+    form_page = unescaped_html(visitor.get("/userinfoeditview/form"))
     assert 'value="sales user"' in form_page and "电话" in form_page
     assert 'name="roles"' not in form_page and 'name="username"' not in form_page
     manager_role = str(_role_id(app, "manager"))
@@ -283,7 +237,7 @@ def test_users_edit_their_own_profile_but_not_their_roles(app, login_as, db_sess
             "销售代表",
         )
         assert [role.name for role in user.roles] == ["销售"] and user.active
-        assert "个人资料已保存" in _text(visitor.get("/"))
+        assert "个人资料已保存" in unescaped_html(visitor.get("/"))
     finally:
         user.first_name, user.phone, user.age, user.position = "sales user", None, None, None
         user.years_of_work, user.home_address = None, None
@@ -301,14 +255,14 @@ def test_profile_errors_are_refused_with_the_field_named(app, login_as, db_sessi
         },
     )
     assert response.status_code == 200
-    page = _text(response)
+    page = unescaped_html(response)
     assert "请填写电话。" in page and "电子邮箱“sales@example.com”已被使用" in page
     assert _user(db_session, "support").email == "support@example.com"
 
 
 def test_everyone_sees_their_own_user_info(login_as):
     for name in ("sales", "engineer", "manager"):
-        page = _text(login_as(name).get("/users/userinfo/"))
+        page = unescaped_html(login_as(name).get("/users/userinfo/"))
         assert f"{name} user" in page
 
 
@@ -316,30 +270,32 @@ def test_everyone_sees_their_own_user_info(login_as):
 
 
 def test_unused_user_is_deleted(app, admin, db_session):
-    user = _make_user(app)
+    user = make_user(app)
     response = admin.post(f"/users/delete/{user.id}")
     assert response.status_code == 302
     assert _user(db_session, "zhaolei") is None
-    assert "记录已删除" in _text(admin.get("/users/list/"))
+    assert "记录已删除" in unescaped_html(admin.get("/users/list/"))
 
 
 def test_admin_cannot_delete_their_own_account(app, admin, db_session):
     me = _user(db_session, "admin")
     before = _users(db_session)
     response = admin.post(f"/users/delete/{me.id}", follow_redirects=True)
-    assert "不能删除用户" in _text(response) and "这是您自己的账户" in _text(response)
-    assert f"/users/action/deactivate/{me.id}" not in _text(response)  # nor deactivate it
+    assert "不能删除用户" in unescaped_html(response) and "这是您自己的账户" in unescaped_html(
+        response
+    )
+    assert f"/users/action/deactivate/{me.id}" not in unescaped_html(response)  # nor deactivate it
     assert _user(db_session, "admin") is not None and _users(db_session) == before
 
 
 def test_signed_in_user_is_not_deleted_and_deactivation_is_offered(app, admin, db_session):
-    user = _make_user(app)
+    user = make_user(app)
     other = Visitor(app)
     assert other.login("zhaolei").status_code == 302
     response = admin.post(f"/users/delete/{user.id}")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/users/show/{user.id}")
-    page = _text(admin.get(response.headers["Location"]))
+    page = unescaped_html(admin.get(response.headers["Location"]))
     assert "该账户当前正在登录使用" in page and "可改为停用该账户" in page
     assert f"/users/action/deactivate/{user.id}" in page  # the offer
     assert _user(db_session, "zhaolei") is not None
@@ -353,16 +309,16 @@ def test_signed_in_user_is_not_deleted_and_deactivation_is_offered(app, admin, d
 
 def test_a_session_idle_past_the_window_no_longer_counts_as_signed_in(app, admin, db_session):
     window = app.config["CRM_SIGNED_IN_WINDOW"]
-    user = _make_user(app, last_seen_at=datetime.now() - window - timedelta(minutes=1))
+    user = make_user(app, last_seen_at=datetime.now() - window - timedelta(minutes=1))
     assert not accounts.is_signed_in(user)
     admin.post(f"/users/delete/{user.id}")
     assert _user(db_session, "zhaolei") is None
 
 
 def test_requests_keep_last_seen_fresh_at_most_once_a_minute(app, db_session):
-    user = _make_user(app)
+    make_user(app)
     visitor = Visitor(app)
-    visitor.login("zhaolei")
+    assert visitor.login("zhaolei").status_code == 302
     first = _user(db_session, "zhaolei").last_seen_at
     assert first is not None
     visitor.get("/")
@@ -376,22 +332,22 @@ def test_requests_keep_last_seen_fresh_at_most_once_a_minute(app, db_session):
 
 @pytest.mark.parametrize("reference", ["feedback_engineer", "created_by"])
 def test_referenced_user_is_not_deleted_but_can_be_deactivated(app, admin, db_session, reference):
-    user = _make_user(app, username="engineer3", role="engineer")
+    user = make_user(app, username="engineer3", role="engineer")
     if reference == "feedback_engineer":
         make_feedback(engineer_id=user.id)
     else:
         make_customer(created_by_fk=user.id)
     response = admin.post(f"/users/delete/{user.id}")
-    page = _text(admin.get(response.headers["Location"]))
+    page = unescaped_html(admin.get(response.headers["Location"]))
     assert "不能删除用户" in page and "条记录引用了该账户" in page and "可改为停用该账户" in page
     assert f"/users/action/deactivate/{user.id}" in page  # the offer
     assert _user(db_session, "engineer3") is not None
 
     response = admin.post(f"/users/action/deactivate/{user.id}")
     assert response.status_code == 302
-    assert "已停用" in _text(admin.get(response.headers["Location"]))
+    assert "已停用" in unescaped_html(admin.get(response.headers["Location"]))
     assert _user(db_session, "engineer3").active is False
-    assert "登录失败" in _text(_failed_login(app, "engineer3"))
+    assert "登录失败" in unescaped_html(_failed_login(app, "engineer3"))
 
 
 def _failed_login(app, username):
@@ -403,7 +359,7 @@ def _failed_login(app, username):
 
 
 def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, db_session):
-    user = _make_user(app)
+    user = make_user(app)
     session = Visitor(app)
     session.login("zhaolei")
     assert session.get("/customers/list/").status_code == 200
@@ -419,7 +375,7 @@ def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, 
     # the open session and the token already handed out are refused from the next request on
     assert session.get("/customers/list/").status_code == 302
     assert api.get("/api/v1/customers/", headers=bearer).status_code == 401
-    assert "登录失败" in _text(_failed_login(app, "zhaolei"))
+    assert "登录失败" in unescaped_html(_failed_login(app, "zhaolei"))
     response = api.post(
         "/api/v1/security/login",
         json={"username": "zhaolei", "password": PASSWORD, "provider": "db"},
@@ -429,7 +385,7 @@ def test_deactivated_user_cannot_sign_in_and_loses_the_open_session(app, admin, 
 
 
 def test_deactivating_with_a_get_request_is_refused(app, admin, db_session):
-    user = _make_user(app)
+    user = make_user(app)
     admin.get(f"/users/action/deactivate/{user.id}")
     admin.get(f"/users/delete/{user.id}")
     assert _user(db_session, "zhaolei").active is True
@@ -438,7 +394,7 @@ def test_deactivating_with_a_get_request_is_refused(app, admin, db_session):
 def test_admin_cannot_deactivate_or_demote_themself_as_last_admin(app, admin, db_session):
     me = _user(db_session, "admin")
     response = admin.post(f"/users/action/deactivate/{me.id}", follow_redirects=True)
-    assert "这是您自己的账户" in _text(response)
+    assert "这是您自己的账户" in unescaped_html(response)
     form = {
         "username": "admin",
         "first_name": me.first_name,
@@ -448,7 +404,7 @@ def test_admin_cannot_deactivate_or_demote_themself_as_last_admin(app, admin, db
         "active": "y",
     }
     response = admin.post(f"/users/edit/{me.id}", data=form, follow_redirects=True)
-    assert "最后一个启用的管理员" in _text(response)
+    assert "最后一个启用的管理员" in unescaped_html(response)
     me = _user(db_session, "admin")
     assert me.active and [role.name for role in me.roles] == ["管理员"]
 
@@ -464,7 +420,7 @@ def test_the_last_admin_is_never_deleted_or_deactivated(app, db_session):
 
 
 def test_a_second_admin_may_be_deactivated_by_the_first(app, admin, db_session):
-    other = _make_user(app, username="admin2", role="admin")
+    other = make_user(app, username="admin2", role="admin")
     admin.post(f"/users/action/deactivate/{other.id}")
     assert _user(db_session, "admin2").active is False
 
@@ -481,7 +437,7 @@ def test_deleting_or_deactivating_a_user_that_is_gone_is_a_404(app, admin, db_se
 def test_an_admin_edit_that_breaks_a_rule_names_the_field_and_changes_nothing(
     app, admin, db_session
 ):
-    user = _make_user(app, phone="13812345678")
+    user = make_user(app, phone="13812345678")
     form = _user_form(
         app,
         username="zhaolei",
@@ -492,7 +448,7 @@ def test_an_admin_edit_that_breaks_a_rule_names_the_field_and_changes_nothing(
     )
     response = admin.post(f"/users/edit/{user.id}", data=form)
     assert response.status_code == 200
-    assert "请填写电话" in _field_error(_text(response), "phone")
+    assert "请填写电话" in _field_error(unescaped_html(response), "phone")
     stored = _user(db_session, "zhaolei")
     assert (stored.phone, stored.first_name) == ("13812345678", "zhaolei姓名")
 

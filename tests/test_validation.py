@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from test_modules import BY_BASE, admin, field_errors, flashes, related, text_of  # noqa: F401
+from test_modules import BY_BASE
 
 from app.models import Contact, Contract, Customer, Feedback, License, Reporter
 from app.services.validation import (
@@ -30,6 +30,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import field_errors, flashes, unescaped_html
 
 # A 1949-02-30 "birth date" with the check digit that would otherwise be right.
 BAD_DATE_ID = "11010519490230002" + national_id_check_digit("11010519490230002")
@@ -121,7 +122,9 @@ def test_invalid_national_ids_fail(number, why):
 def test_bad_date_id_has_the_right_check_digit_so_only_the_date_is_wrong():
     total = sum(
         int(d) * w
-        for d, w in zip(BAD_DATE_ID[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2))
+        for d, w in zip(
+            BAD_DATE_ID[:17], (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), strict=True
+        )
     )
     assert "10X98765432"[total % 11] == BAD_DATE_ID[17]
 
@@ -258,17 +261,17 @@ def _count(db_session, model) -> int:
     return db_session.scalar(select(func.count()).select_from(model))
 
 
-def refused(admin, db_session, related, base, overrides, field, message, kept=()):
+def refused(module_admin, db_session, related, base, overrides, field, message, kept=()):
     """Post the add form with ``overrides``; it must be refused as described."""
     module = BY_BASE[base]
     before = _count(db_session, module.model)
     data = {**module.form(related), **overrides}
-    response = admin.post(f"/{base}/add", data)
+    response = module_admin.post(f"/{base}/add", data)
     assert response.status_code == 200, (response.status_code, flashes(response))
     errors = field_errors(response)
     assert message in errors.get(field, ""), errors
     assert _count(db_session, module.model) == before
-    page = text_of(response)
+    page = unescaped_html(response)
     # what was typed is still in the form: the broken value and the rest
     key_field, key_value = module.key
     if key_field not in overrides:
@@ -307,15 +310,15 @@ def _input_value(page: str, name: str) -> str | None:
     ],
     ids=lambda v: v if isinstance(v, str) and "/" not in v and len(v) < 12 else "",
 )
-def test_required_field(admin, db_session, related, base, overrides, field, message, kept):
-    refused(admin, db_session, related, base, overrides, field, message, kept)
+def test_required_field(module_admin, db_session, related, base, overrides, field, message, kept):
+    refused(module_admin, db_session, related, base, overrides, field, message, kept)
 
 
 @pytest.mark.parametrize("base", ["customers", "contacts", "reporters"])
 @pytest.mark.parametrize("address", ["not-an-email", "a@b", "张三@公司"])
-def test_email_format_on_the_form(admin, db_session, related, base, address):
+def test_email_format_on_the_form(module_admin, db_session, related, base, address):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         base,
@@ -328,9 +331,9 @@ def test_email_format_on_the_form(admin, db_session, related, base, address):
 
 @pytest.mark.parametrize("base", ["customers", "contacts", "reporters"])
 @pytest.mark.parametrize("number", ["12345", "1381234567", "12812345678", "电话号码"])
-def test_phone_format_on_the_form(admin, db_session, related, base, number):
+def test_phone_format_on_the_form(module_admin, db_session, related, base, number):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         base,
@@ -346,9 +349,9 @@ def test_phone_format_on_the_form(admin, db_session, related, base, number):
     ["110105194912310021", BAD_DATE_ID, "110105491231002", "ABCDEFGHIJKLMNOPQR"],
     ids=["check-digit", "birth-date", "15-digit", "letters"],
 )
-def test_national_id_on_the_form(admin, db_session, related, number):
+def test_national_id_on_the_form(module_admin, db_session, related, number):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "contacts",
@@ -359,15 +362,15 @@ def test_national_id_on_the_form(admin, db_session, related, number):
     )
 
 
-def test_valid_national_id_with_lower_case_x_is_stored(admin, db_session, related):
+def test_valid_national_id_with_lower_case_x_is_stored(module_admin, db_session, related):
     data = {**BY_BASE["contacts"].form(related), "national_id": VALID_NATIONAL_ID.lower()}
-    assert admin.post("/contacts/add", data).status_code == 302
+    assert module_admin.post("/contacts/add", data).status_code == 302
     assert _count(db_session, Contact) == 1
 
 
-def test_contract_end_before_sign(admin, db_session, related):
+def test_contract_end_before_sign(module_admin, db_session, related):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "contracts",
@@ -379,9 +382,9 @@ def test_contract_end_before_sign(admin, db_session, related):
 
 
 @pytest.mark.parametrize("amount", ["-0.01", "-100"])
-def test_negative_amount(admin, db_session, related, amount):
+def test_negative_amount(module_admin, db_session, related, amount):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "contracts",
@@ -402,25 +405,27 @@ def test_negative_amount(admin, db_session, related, amount):
         ("12.345", "合同金额最多保留 2 位小数。"),
     ],
 )
-def test_amount_that_does_not_fit(admin, db_session, related, amount, message):
+def test_amount_that_does_not_fit(module_admin, db_session, related, amount, message):
     module = BY_BASE["contracts"]
-    response = admin.post("/contracts/add", {**module.form(related), "amount": amount})
+    response = module_admin.post("/contracts/add", {**module.form(related), "amount": amount})
     assert response.status_code == 200
     assert message in field_errors(response).get("amount", ""), field_errors(response)
     assert _count(db_session, Contract) == 0
 
 
-def test_largest_amount_that_fits_is_stored_exactly(admin, db_session, related):
+def test_largest_amount_that_fits_is_stored_exactly(module_admin, db_session, related):
     module = BY_BASE["contracts"]
-    response = admin.post("/contracts/add", {**module.form(related), "amount": "999999999999.99"})
+    response = module_admin.post(
+        "/contracts/add", {**module.form(related), "amount": "999999999999.99"}
+    )
     assert response.status_code == 302, field_errors(response)
     assert db_session.scalar(select(Contract.amount)) == Decimal("999999999999.99")
 
 
 @pytest.mark.parametrize("seats", ["0", "-1"])
-def test_license_seats_at_least_one(admin, db_session, related, seats):
+def test_license_seats_at_least_one(module_admin, db_session, related, seats):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "licenses",
@@ -431,9 +436,9 @@ def test_license_seats_at_least_one(admin, db_session, related, seats):
     )
 
 
-def test_license_valid_to_before_valid_from(admin, db_session, related):
+def test_license_valid_to_before_valid_from(module_admin, db_session, related):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "licenses",
@@ -444,9 +449,9 @@ def test_license_valid_to_before_valid_from(admin, db_session, related):
     )
 
 
-def test_feedback_resolved_before_created(admin, db_session, related):
+def test_feedback_resolved_before_created(module_admin, db_session, related):
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "feedback",
@@ -461,10 +466,10 @@ def test_feedback_resolved_before_created(admin, db_session, related):
     )
 
 
-def test_license_product_of_another_customer(admin, db_session, related):
+def test_license_product_of_another_customer(module_admin, db_session, related):
     foreign = make_product(customer=make_customer()).id
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "licenses",
@@ -475,10 +480,10 @@ def test_license_product_of_another_customer(admin, db_session, related):
     )
 
 
-def test_feedback_reporter_of_another_customer(admin, db_session, related):
+def test_feedback_reporter_of_another_customer(module_admin, db_session, related):
     foreign = make_reporter(customer=make_customer()).id
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         "feedback",
@@ -498,10 +503,10 @@ def test_feedback_reporter_of_another_customer(admin, db_session, related):
     ],
     ids=["customer-code", "contract-number", "license-serial"],
 )
-def test_duplicate_is_named_not_a_500(admin, db_session, related, base, field, make, label):
+def test_duplicate_is_named_not_a_500(module_admin, db_session, related, base, field, make, label):
     make()
     refused(
-        admin,
+        module_admin,
         db_session,
         related,
         base,
@@ -521,20 +526,22 @@ def test_duplicate_is_named_not_a_500(admin, db_session, related, base, field, m
     ],
     ids=["customer-code", "contract-number", "license-serial"],
 )
-def test_editing_into_a_duplicate_is_refused(admin, db_session, related, base, field, make):
+def test_editing_into_a_duplicate_is_refused(module_admin, db_session, related, base, field, make):
     make()
     module = BY_BASE[base]
-    assert admin.post(f"/{base}/add", module.form(related)).status_code == 302
+    assert module_admin.post(f"/{base}/add", module.form(related)).status_code == 302
     item = db_session.scalar(
         select(module.model).where(getattr(module.model, module.key[0]) == module.key[1])
     )
-    response = admin.post(f"/{base}/edit/{item.id}", {**module.form(related), field: "DUP-2"})
+    response = module_admin.post(
+        f"/{base}/edit/{item.id}", {**module.form(related), field: "DUP-2"}
+    )
     assert response.status_code == 200
     assert "已被使用" in field_errors(response).get(field, "")
     db_session.expire_all()
     assert getattr(db_session.get(module.model, item.id), field) == module.key[1]
     # saving it unchanged is not a clash with itself
-    response = admin.post(f"/{base}/edit/{item.id}", module.form(related))
+    response = module_admin.post(f"/{base}/edit/{item.id}", module.form(related))
     assert response.status_code == 302, field_errors(response)
 
 
@@ -549,10 +556,12 @@ def test_editing_into_a_duplicate_is_refused(admin, db_session, related, base, f
         ("feedback", "status", "done"),
     ],
 )
-def test_unknown_enum_code_is_refused_not_a_500(admin, db_session, related, base, field, value):
+def test_unknown_enum_code_is_refused_not_a_500(
+    module_admin, db_session, related, base, field, value
+):
     module = BY_BASE[base]
     before = _count(db_session, module.model)
-    response = admin.post(f"/{base}/add", {**module.form(related), field: value})
+    response = module_admin.post(f"/{base}/add", {**module.form(related), field: value})
     assert response.status_code == 200
     assert field_errors(response).get(field), field_errors(response)
     assert _count(db_session, module.model) == before
@@ -581,23 +590,26 @@ def test_unknown_enum_code_is_refused_not_a_500(admin, db_session, related, base
     ids=lambda v: "-".join(f"{k}" for k in v) if isinstance(v, dict) else None,
 )
 def test_malformed_input_is_refused_with_what_to_correct(
-    admin, db_session, related, base, overrides, message
+    module_admin, db_session, related, base, overrides, message
 ):
     """A value that cannot be read is told what it must be, naming the field; never a 500."""
     module = BY_BASE[base]
     before = _count(db_session, module.model)
-    response = admin.post(f"/{base}/add", {**module.form(related), **overrides})
+    response = module_admin.post(f"/{base}/add", {**module.form(related), **overrides})
     assert response.status_code == 200
     field = next(iter(overrides))
     assert field_errors(response).get(field) == message, field_errors(response)
     assert _count(db_session, module.model) == before
 
 
-def test_code_with_spaces_is_stored_stripped_and_counts_as_a_duplicate(admin, db_session, related):
+def test_code_with_spaces_is_stored_stripped_and_counts_as_a_duplicate(
+    module_admin, db_session, related
+):
     module = BY_BASE["customers"]
     assert (
-        admin.post("/customers/add", {**module.form(related), "code": " C777 "}).status_code == 302
+        module_admin.post("/customers/add", {**module.form(related), "code": " C777 "}).status_code
+        == 302
     )
     assert db_session.scalar(select(Customer.code).where(Customer.code.like("%C777%"))) == "C777"
-    response = admin.post("/customers/add", {**module.form(related), "code": "C777"})
+    response = module_admin.post("/customers/add", {**module.form(related), "code": "C777"})
     assert "已被使用" in field_errors(response).get("code", "")

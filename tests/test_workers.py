@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import select
 
 from app.models import CrmUser, Customer
+from helpers import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 
