@@ -36,7 +36,7 @@ from app.models import (
     Product,
     Reporter,
 )
-from app.permissions import ADMIN, CUSTOMER, FEEDBACK, READ
+from app.permissions import ADMIN, CUSTOMER, FEEDBACK, MANAGER, READ, SALES
 from app.services import feedback as desk
 from helpers import FROZEN_DESK_TIME, PASSWORD, SEEDED_USERS, Inbox, Related, Visitor, free_port
 

@@ -27,7 +27,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import PASSWORD, Visitor
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
@@ -55,6 +54,7 @@ from factories import (
     make_product,
     make_reporter,
 )
+from helpers import PASSWORD, Visitor
 
 LETTERS = ("甲", "乙", "丙", "丁")  # 丁: the pool
 
