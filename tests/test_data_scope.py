@@ -252,7 +252,7 @@ def test_the_dashboard_and_reports_count_only_the_scopes_rows(app, world, db_ses
         if value
     )
     assert {letter for letter in LETTERS if f"问题{letter}" in detail} == {"甲", "乙", "丙"}
-    stats = manager.get("/licenses/stats/").get_data(as_text=True)
+    stats = manager.get("/license-stats/").get_data(as_text=True)
     assert {letter for letter in LETTERS if f"客户{letter}" in stats} == {"甲", "乙", "丙"}
 
     sales, _ = _sign_in(app, "sales")

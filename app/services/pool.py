@@ -43,7 +43,7 @@ def default_owner(customer, user) -> None:
     all data (the admin): then it starts in the pool."""
     unowned = customer.owner is None and customer.owner_id is None
     if unowned and user is not None and not scope.current().everything:
-        customer.owner_id = user.id
+        customer.owner = user  # the relationship: a form may have set it to None
 
 
 class OwnerOnCreate:
