@@ -69,12 +69,21 @@ def _create_first_admin() -> None:
 @click.option("--feedback", type=click.IntRange(0, 50_000_000), default=10_000, show_default=True)
 @click.option("--seed", type=int, default=None, help="Same seed, same day: same data.")
 @click.option("--force", is_flag=True, help="Delete every business record first.")
+@click.option(
+    "--sales-password",
+    default=None,
+    help="Let the demo salespeople and their manager sign in with this password.",
+)
 @with_appcontext
-def demo_command(customers: int, feedback: int, seed: int | None, force: bool) -> None:
+def demo_command(
+    customers: int, feedback: int, seed: int | None, force: bool, sales_password: str | None
+) -> None:
     """Fill an empty database with realistic demo records (app/services/demo.py)."""
     started = time.perf_counter()
     try:
-        plan = demo.prepare(customers, feedback, seed=seed, force=force)
+        plan = demo.prepare(
+            customers, feedback, seed=seed, force=force, sales_password=sales_password
+        )
     except demo.DemoRefused as refusal:
         raise click.ClickException(str(refusal)) from None
     with click.progressbar(length=plan.total_rows, label=_("Writing demo data")) as bar:

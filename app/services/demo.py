@@ -27,6 +27,7 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, select, text
+from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import (
@@ -35,6 +36,7 @@ from app.models import (
     Contract,
     CrmUser,
     Customer,
+    Department,
     Feedback,
     License,
     Product,
@@ -47,6 +49,8 @@ from app.services.validation import national_id_check_digit
 BATCH_SIZE = 10_000
 HISTORY_DAYS = 3 * 365
 DEMO_ENGINEERS = 6
+DEMO_SALES_PER_REGION = 3
+POOL_SHARE = 0.15  # customers nobody owns (the pool)
 
 PARENT_FIRST = (Customer, Contact, Contract, Product, License, Reporter)
 
@@ -76,6 +80,7 @@ class DemoPlan:
     feedback: int
     engineer_ids: list[int]
     force: bool
+    owner_ids: list[int] = field(default_factory=list)
     rows: dict[type, list[dict]] = field(default_factory=dict)
     customer_weights: list[float] = field(default_factory=list)
     # customer index -> ids of its reporters (with their city and store) and products
@@ -103,6 +108,7 @@ def prepare(
     seed: int | None = None,
     force: bool = False,
     now: datetime | None = None,
+    sales_password: str | None = None,
 ) -> DemoPlan:
     """Refuse a database with business records (unless ``force``) and plan the data."""
     if not force:
@@ -125,7 +131,14 @@ def prepare(
     if seed is None:
         seed = secrets.randbelow(2**31)
     now = now or datetime.combine(date.today(), time(0))
-    plan = DemoPlan(seed=seed, now=now, feedback=feedback, engineer_ids=engineer_ids(), force=force)
+    plan = DemoPlan(
+        seed=seed,
+        now=now,
+        feedback=feedback,
+        engineer_ids=engineer_ids(),
+        force=force,
+        owner_ids=sales_owner_ids(sales_password),
+    )
     _plan_small_tables(plan, customers, random.Random(seed))
     return plan
 
@@ -237,6 +250,72 @@ def engineer_ids() -> list[int]:
     return ids
 
 
+def sales_owner_ids(password: str | None = None) -> list[int]:
+    """The demo sales organisation, made once: 销售部 with its regions, a manager in
+    销售部 and salespeople in each region; the salespeople's ids, to own customers.
+
+    Their password is ``password`` when given (to try the data scopes), else
+    unusable until an admin sets one, as for the demo engineers.
+    """
+    sm = current_app.appbuilder.sm
+    names = current_app.config["CRM_ROLE_NAMES"]
+    sales_role, manager_role = sm.find_role(names["sales"]), sm.find_role(names["manager"])
+    if sales_role is None or manager_role is None:
+        return []  # `crm init` not run yet: customers start in the pool
+    departments: dict[str, Department] = {}
+    for name, parent in words.DEPARTMENTS:
+        parent_row = departments.get(parent)
+        same_parent = (
+            Department.parent_id.is_(None)
+            if parent_row is None
+            else Department.parent_id == parent_row.id
+        )
+        found = db.session.scalar(select(Department).where(Department.name == name, same_parent))
+        departments[name] = found or Department(name=name, parent=parent_row)
+        db.session.add(departments[name])
+        db.session.flush()
+    rng = random.Random(1)
+    people = [("demo_manager", manager_role, words.DEPARTMENTS[0][0], "销售总监")]
+    for region_number, region in enumerate(words.SALES_REGIONS, start=1):
+        for number in range(1, DEMO_SALES_PER_REGION + 1):
+            people.append(
+                (
+                    f"demo_sales{region_number}{number}",
+                    sales_role,
+                    region,
+                    rng.choice(words.SALES_POSITIONS),
+                )
+            )
+    hashed = generate_password_hash(password) if password else "!"
+    owners = []
+    for username, role, department, position in people:
+        user = db.session.scalar(select(CrmUser).where(CrmUser.username == username))
+        if user is None:
+            user = CrmUser(
+                username=username,
+                first_name=_person_name(rng),
+                last_name="",
+                email=f"{username}@example.com",
+                active=True,
+                password=hashed,
+                phone=_mobile(rng),
+                position=position,
+                age=rng.randint(24, 50),
+                years_of_work=rng.randint(1, 20),
+            )
+            db.session.add(user)
+        elif password:
+            user.password = hashed
+        user.department = departments[department]
+        if role not in user.roles:
+            user.roles.append(role)
+        db.session.flush()
+        if role is sales_role:
+            owners.append(user.id)
+    db.session.commit()
+    return owners
+
+
 # --- the small tables -------------------------------------------------------
 
 
@@ -269,6 +348,11 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
                 "address": _address(rng, city),
                 "phone": _landline(rng, phone_area),
                 "email": f"service@kh{customer_id:06d}.com.cn",
+                "owner_id": (
+                    rng.choice(plan.owner_ids)
+                    if plan.owner_ids and rng.random() >= POOL_SHARE
+                    else None
+                ),
                 **audit,
             }
         )

@@ -225,3 +225,8 @@ CPU_MODELS = (
     "Intel Celeron J4125",
     "AMD Ryzen 3 3200G",
 )
+
+# The demo's sales organisation: (department, parent); salespeople work in the regions.
+DEPARTMENTS = (("销售部", None), ("华东区", "销售部"), ("华南区", "销售部"))
+SALES_REGIONS = ("华东区", "华南区")
+SALES_POSITIONS = ("客户经理", "销售代表", "大客户经理")
