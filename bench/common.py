@@ -85,14 +85,15 @@ def ensure_database(url: str, customers: int, feedback: int, seed: int, log=prin
         log(f"  done in {time.perf_counter() - started:.0f} s")
 
 
-def signed_in_client(app):
+def signed_in_client(app, username: str = "admin"):
+    """A test client signed in as ``username`` (whose password is ``ADMIN_PASSWORD``)."""
     client = app.test_client()
     page = client.get("/login/").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     response = client.post(
-        "/login/", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token}
+        "/login/", data={"username": username, "password": ADMIN_PASSWORD, "csrf_token": token}
     )
-    assert response.status_code == 302, "bench admin could not sign in"
+    assert response.status_code == 302, f"bench user {username} could not sign in"
     return client
 
 

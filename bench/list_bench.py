@@ -260,7 +260,59 @@ def main(argv=None) -> None:
     for form in ("/feedback/add", "/stock/feedback/add"):
         ms, queries, size, _sql = measure_page(app, client, engine, form, args.repeat)
         print(f"{form}: {ms:.1f} ms, {queries} SQL statements, {size // 1024} KB")
+    scoped_pages(app, client, engine, args.repeat)
     print("machine:", ", ".join(f"{k} {v}" for k, v in common.machine().items()))
+
+
+SCOPED_USER = "demo_sales11"  # a salesperson of 华东区 (app/services/demo.py)
+
+
+def scoped_user(app) -> None:
+    """Give the bench a salesperson who reads feedback too, in the narrowest scope (仅本人).
+
+    A database built before data scopes has no owners: its customers are
+    shared out among the demo salespeople first.
+    """
+    from sqlalchemy import func, select, update
+
+    from app.extensions import db
+    from app.models import CrmUser, Customer, DataScope
+    from app.services import demo, scope
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        owners = demo.sales_owner_ids(common.ADMIN_PASSWORD)
+        if not db.session.scalar(select(func.count()).where(Customer.owner_id.is_not(None))):
+            for index, owner in enumerate(owners):
+                db.session.execute(
+                    update(Customer)
+                    .where(func.mod(Customer.id, len(owners)) == index)
+                    .values(owner_id=owner)
+                )
+        support = sm.find_role(app.config["CRM_ROLE_NAMES"]["support"])
+        role = sm.find_role("bench: support, own customers") or sm.add_role(
+            "bench: support, own customers", list(support.permissions)
+        )
+        scope.set_scope(role, DataScope.own)
+        user = db.session.scalar(select(CrmUser).where(CrmUser.username == SCOPED_USER))
+        if role not in user.roles:
+            user.roles.append(role)
+        db.session.commit()
+        db.session.remove()
+
+
+def scoped_pages(app, admin_client, engine, repeat: int) -> None:
+    """The same lists for the admin (全部) and a salesperson (仅本人): time and SQL count."""
+    scoped_user(app)
+    sales = common.signed_in_client(app, SCOPED_USER)
+    print(f"data scope: admin (all) beside {SCOPED_USER} (own customers only)")
+    for label, url in (("feedback list", "/feedback/list/"), ("customer list", "/customers/list/")):
+        admin_ms, admin_q, _size, _sql = measure_page(app, admin_client, engine, url, repeat)
+        own_ms, own_q, _size, _sql = measure_page(app, sales, engine, url, repeat)
+        print(
+            f"  {label:15} admin {admin_ms:6.1f} ms {admin_q:2d} q   "
+            f"own {own_ms:6.1f} ms {own_q:2d} q   own/admin {own_ms / admin_ms:4.2f}x"
+        )
 
 
 if __name__ == "__main__":
