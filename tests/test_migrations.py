@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0003"
+HEAD = "0005"
 
 
 def _postgres_base() -> str | None:

@@ -86,6 +86,38 @@ def _median_sqlite(element, compiler, **kw):
     return f"{SqliteMedian.name}({value})"
 
 
+class sorted_values(FunctionElement):
+    """A group's non-NULL values, an aggregate; ``as_sorted_list`` turns its result into a list.
+
+    PostgreSQL sorts them into an array (NULL for none); SQLite's
+    ``group_concat`` lists them in no promised order, so Python sorts those.
+    """
+
+    name = "sorted_values"
+    inherit_cache = True
+
+
+@compiles(sorted_values)
+def _sorted_values_postgresql(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"array_agg({value} ORDER BY {value}) FILTER (WHERE {value} IS NOT NULL)"
+
+
+@compiles(sorted_values, "sqlite")
+def _sorted_values_sqlite(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"group_concat({value})"
+
+
+def as_sorted_list(result) -> list[int]:
+    """``sorted_values``' result on either database as a sorted list of integers."""
+    if result is None:
+        return []
+    if isinstance(result, str):
+        return sorted(map(int, result.split(",")))
+    return list(result)
+
+
 class SqliteMedian:
     """SQLite aggregate ``crm_median(x)``: keeps a group's values (8 bytes each), then the middle."""
 
