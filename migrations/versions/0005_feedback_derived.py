@@ -31,8 +31,8 @@ BACKFILL = {
     ),
     "sqlite": (
         "UPDATE feedback SET resolution_seconds ="
-        " CAST(strftime('%s', resolved_at) AS INTEGER)"
-        " - CAST(strftime('%s', created_at) AS INTEGER)"
+        " CAST(strftime('%s', substr(resolved_at, 1, 19)) AS INTEGER)"
+        " - CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER)"
         " WHERE resolved_at IS NOT NULL"
     ),
 }
