@@ -427,18 +427,14 @@ def overall(query: ReportQuery, as_of: datetime | None = None) -> Kpis:
     return _summed(_fine_groups(query, as_of or datetime.now()))
 
 
-def _dimension(name: str):
-    """(grouping key, extra label columns, joins, labeller) of a breakdown not ``ROLLED_UP``."""
-    if name == "customer":
-        return (
-            Feedback.customer_id,
-            [Customer.code, Customer.name],
-            [(Customer, Customer.id == Feedback.customer_id)],
-            lambda key, row: f"{row.code} {row.name}",
+def _customer_labels(keys) -> dict[int, str]:
+    """ "code name" of each customer, looked up after the GROUP BY (not a join per row)."""
+    return {
+        row.id: f"{row.code} {row.name}"
+        for row in db.session.execute(
+            select(Customer.id, Customer.code, Customer.name).where(Customer.id.in_(list(keys)))
         )
-    if name in ("city", "store", "cause"):
-        return _text_key(getattr(Feedback, name)), [], [], lambda key, _row: key or _("(blank)")
-    raise ValueError(f"unknown breakdown {name!r}")
+    }
 
 
 def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> list[GroupRow]:
@@ -450,16 +446,23 @@ def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> l
     as_of = as_of or datetime.now()
     if name in ROLLED_UP:
         return _rolled_up_breakdown(_fine_groups(query, as_of), name)
-    key, label_columns, joins, labeller = _dimension(name)
-    statement = select(key.label("key"), *label_columns, *_aggregates(target_hours(), as_of))
-    statement = statement.select_from(Feedback)
-    for target, on in joins:
-        statement = statement.outerjoin(target, on)
-    statement = statement.where(*_conditions(query)).group_by(key, *label_columns)
-    rows = [
-        GroupRow(key=row.key, label=labeller(row.key, row), kpis=_kpis(row))
-        for row in db.session.execute(statement)
-    ]
+    if name == "customer":
+        key = Feedback.customer_id
+    elif name in ("city", "store", "cause"):
+        key = _text_key(getattr(Feedback, name))
+    else:
+        raise ValueError(f"unknown breakdown {name!r}")
+    statement = (
+        select(key.label("key"), *_aggregates(target_hours(), as_of))
+        .where(*_conditions(query))
+        .group_by(key)
+    )
+    found = {row.key: _kpis(row) for row in db.session.execute(statement)}
+    if name == "customer":
+        labels = _customer_labels(found)
+    else:
+        labels = {key: key or _("(blank)") for key in found}
+    rows = [GroupRow(key=key, label=labels[key], kpis=kpis) for key, kpis in found.items()]
     rows.sort(key=lambda row: (-row.kpis.total, row.label))
     return rows
 
