@@ -158,8 +158,11 @@ def main(argv=None) -> None:
 
 
 def _counted(statements: list[str]) -> int:
-    """The statistics' statements, not the CPU probe's ``pg_backend_pid()``."""
-    return sum("pg_backend_pid" not in statement for statement in statements)
+    """The statistics' queries: not the CPU probe's ``pg_backend_pid()`` nor ``SET work_mem``."""
+    return sum(
+        statement.lstrip().upper().startswith("SELECT") and "pg_backend_pid" not in statement
+        for statement in statements
+    )
 
 
 def _same(fast, slow) -> bool:
