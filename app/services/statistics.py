@@ -46,7 +46,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import aliased
 
@@ -447,7 +446,6 @@ def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> l
     as_of = as_of or datetime.now()
     if name in ROLLED_UP:
         return _rolled_up_breakdown(_fine_groups(query, as_of), name)
-    _roomy_sorts()
     if name == "customer":
         key = Feedback.customer_id
     elif name in ("city", "store", "cause"):
@@ -544,22 +542,10 @@ def backlog_ages(query: ReportQuery, as_of: datetime | None = None) -> list[AgeG
     return groups
 
 
-def _roomy_sorts() -> None:
-    """On PostgreSQL, let this transaction sort a year's rows in memory.
-
-    With the default 4 MB the planner prefers walking the (customer_id,
-    created_at) index for GROUP BY customer_id: a random heap read per row,
-    three times slower than a scan and a sort at 1 M rows.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-
-
 def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> ServiceStatistics:
     """Everything the service report shows: the fine groups, a GROUP BY per other
     breakdown, and the backlog (six aggregate queries)."""
     as_of = as_of or datetime.now()
-    _roomy_sorts()
     groups = _fine_groups(query, as_of)
     return ServiceStatistics(
         query=query,
