@@ -26,7 +26,7 @@ from app import create_app
 from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _postgres_base() -> str | None:
@@ -233,3 +233,64 @@ def test_0004_gives_salespeoples_customers_their_owner_and_pools_the_rest(scratc
         db.session.remove()
     assert owners == {"C-SALES": 1, "C-DESK": None, "C-CLI": None}
     assert departments == 0
+
+
+def test_0005_fills_in_the_resolution_time_of_the_rows_already_there(scratch_app):
+    """Rows written before 0005 get the seconds the app would store; open ones stay NULL."""
+    from datetime import datetime
+
+    from app.models.feedback import resolution_seconds
+
+    _cli(scratch_app, "db", "upgrade", "0003")
+    spans = [
+        (datetime(2026, 1, 1, 9, 0), datetime(2026, 1, 1, 13, 0)),
+        (datetime(2026, 1, 1, 9, 0, 0, 999_999), datetime(2026, 1, 2, 9, 0, 0, 100)),
+        (datetime(2026, 3, 28, 12, 0, 0, 1), datetime(2026, 11, 1, 12, 0)),
+        (datetime(2026, 2, 1, 8, 0), None),
+    ]
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO customer (code, name, status, created_on, changed_on) "
+                "VALUES ('C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        customer = db.session.scalar(text("SELECT id FROM customer"))
+        db.session.execute(
+            text(
+                "INSERT INTO reporter (customer_id, name, created_on, changed_on) "
+                "VALUES (:customer, '店长', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"customer": customer},
+        )
+        reporter = db.session.scalar(text("SELECT id FROM reporter"))
+        for number, (created, resolved) in enumerate(spans):
+            db.session.execute(
+                text(
+                    "INSERT INTO feedback (id, customer_id, reporter_id, problem, created_at, "
+                    "resolved_at, level, status, created_on, changed_on) VALUES (:id, :customer, "
+                    ":reporter, '无法打印', :created, :resolved, 'high', :status, :created, "
+                    ":created)"
+                ),
+                {
+                    "id": number + 1,
+                    "customer": customer,
+                    "reporter": reporter,
+                    "created": created,
+                    "resolved": resolved,
+                    "status": "new" if resolved is None else "resolved",
+                },
+            )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        stored = db.session.execute(
+            text("SELECT id, resolution_seconds FROM feedback ORDER BY id")
+        ).all()
+        indexes = {index["name"] for index in inspect(db.engine).get_indexes("feedback")}
+        db.session.remove()
+    assert [seconds for _id, seconds in stored] == [
+        resolution_seconds(created, resolved) for created, resolved in spans
+    ]
+    assert [seconds for _id, seconds in stored] == [14400, 86400, 18835200, None]
+    assert "ix_feedback_customer_status" in indexes

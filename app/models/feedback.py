@@ -1,7 +1,18 @@
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+)
 from sqlalchemy.orm import relationship
 
 from .base import AuditMixin, enum_column
@@ -20,6 +31,7 @@ class Feedback(AuditMixin, Model):
         Index("ix_feedback_customer_created", "customer_id", "created_at"),
         Index("ix_feedback_status_created", "status", "created_at"),
         Index("ix_feedback_engineer_created", "engineer_id", "created_at"),
+        Index("ix_feedback_customer_status", "customer_id", "status"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -36,6 +48,8 @@ class Feedback(AuditMixin, Model):
     engineer = relationship("CrmUser", foreign_keys=[engineer_id])
     created_at = Column(DateTime, nullable=False, default=datetime.now, index=True)
     resolved_at = Column(DateTime, index=True)  # the "resolved between" filter
+    # Derived, for the statistics: set on every ORM write by ``_derive`` below.
+    resolution_seconds = Column(BigInteger)
     level = enum_column(
         FeedbackLevel,
         "ck_feedback_level",
@@ -51,3 +65,26 @@ class Feedback(AuditMixin, Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.problem}"
+
+
+def resolution_seconds(created_at: datetime | None, resolved_at: datetime | None) -> int | None:
+    """Whole seconds from creation to resolution, as SQL's ``seconds_between`` counts them.
+
+    Fractions are dropped from both ends first, as both databases do there.
+    """
+    if created_at is None or resolved_at is None:
+        return None
+    span = resolved_at.replace(microsecond=0) - created_at.replace(microsecond=0)
+    return span.days * 86400 + span.seconds
+
+
+@event.listens_for(Feedback, "before_insert")
+@event.listens_for(Feedback, "before_update")
+def _derive(_mapper, _connection, target: Feedback) -> None:
+    """Every ORM write (pages, API, import, life cycle) keeps the derived column in step.
+
+    Bulk Core inserts (the demo data) compute it with ``resolution_seconds`` themselves.
+    """
+    if target.created_at is None:  # the column default, applied early so the span sees it
+        target.created_at = datetime.now()
+    target.resolution_seconds = resolution_seconds(target.created_at, target.resolved_at)

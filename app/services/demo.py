@@ -42,6 +42,7 @@ from app.models import (
     Product,
     Reporter,
 )
+from app.models.feedback import resolution_seconds
 from app.services import demo_data as words
 from app.services.licenses import default_trial_end
 from app.services.validation import national_id_check_digit
@@ -551,6 +552,7 @@ def _feedback_batches(plan: DemoPlan, rng: random.Random) -> Iterator[list[dict]
                 "engineer_id": engineer,
                 "created_at": created,
                 "resolved_at": resolved,
+                "resolution_seconds": resolution_seconds(created, resolved),
                 "level": level,
                 "status": status,
                 "city": city,

@@ -46,6 +46,7 @@ IGNORED = {
     "fail_login_count",
     "last_seen_at",
     "locked_until",
+    "resolution_seconds",  # derived from created_at and resolved_at, recorded there
 }
 SECRET = {"password"}
 # Many-to-many collections recorded as sorted names.

@@ -18,7 +18,10 @@ from sqlalchemy.sql.expression import FunctionElement
 class seconds_between(FunctionElement):
     """Whole seconds from ``start`` to ``end`` (NULL if either is NULL).
 
-    Both dialects drop fractional seconds first, so they agree to the second.
+    Both dialects drop fractional seconds first, so they agree to the second
+    (and with ``app.models.feedback.resolution_seconds``). SQLite's date
+    functions round to milliseconds, so its fraction is cut off the text
+    first: ``strftime`` alone turns 09:00:00.9995 into 09:00:01.
     """
 
     type = BigInteger()
@@ -38,7 +41,10 @@ def _seconds_between_postgresql(element, compiler, **kw):
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element, compiler, **kw):
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
+    return (
+        f"(CAST(strftime('%s', substr({end}, 1, 19)) AS INTEGER)"
+        f" - CAST(strftime('%s', substr({start}, 1, 19)) AS INTEGER))"
+    )
 
 
 class year_month(FunctionElement):
@@ -84,6 +90,38 @@ def _median_postgresql(element, compiler, **kw):
 def _median_sqlite(element, compiler, **kw):
     (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
     return f"{SqliteMedian.name}({value})"
+
+
+class sorted_values(FunctionElement):
+    """A group's non-NULL values, an aggregate; ``as_sorted_list`` turns its result into a list.
+
+    PostgreSQL sorts them into an array (NULL for none); SQLite's
+    ``group_concat`` lists them in no promised order, so Python sorts those.
+    """
+
+    name = "sorted_values"
+    inherit_cache = True
+
+
+@compiles(sorted_values)
+def _sorted_values_postgresql(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"array_agg({value} ORDER BY {value}) FILTER (WHERE {value} IS NOT NULL)"
+
+
+@compiles(sorted_values, "sqlite")
+def _sorted_values_sqlite(element, compiler, **kw):
+    (value,) = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"group_concat({value})"
+
+
+def as_sorted_list(result) -> list[int]:
+    """``sorted_values``' result on either database as a sorted list of integers."""
+    if result is None:
+        return []
+    if isinstance(result, str):
+        return sorted(map(int, result.split(",")))
+    return list(result)
 
 
 class SqliteMedian:

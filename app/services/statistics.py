@@ -1,15 +1,21 @@
 """Feedback statistics: the one place that computes service KPIs.
 
-Everything is aggregated by the database (GROUP BY; the median is an aggregate
-too, in the same query); Python only receives one row per group. The results are plain dataclasses, shared
-by the Excel service report, the dashboard and the REST API.
+Everything is aggregated by the database (GROUP BY); Python only receives one
+row per group. The overall figures and the status, level, engineer and month
+breakdowns come from one GROUP BY over those four keys, summed up in Python;
+for their medians each of those groups brings its resolution times, sorted,
+and a median is picked from several sorted lists by bisecting on the value
+(``_kth``). The other breakdowns are one GROUP BY each with the median as an
+aggregate. The results are plain dataclasses, shared by the Excel service
+report, the dashboard and the REST API.
 
 Definitions (the same for every breakdown):
 
 - a feedback belongs to a period by its ``created_at`` (both ends inclusive,
   whole days);
 - *resolved* means it has a ``resolved_at``; resolution time runs from
-  ``created_at`` to ``resolved_at`` in whole seconds, shown in hours;
+  ``created_at`` to ``resolved_at`` in whole seconds, shown in hours (stored
+  with the row as ``resolution_seconds``);
 - *within target* means resolved no later than the level's target
   (``feedback.target_hours``, the desk's due times); its rate is a share of
   the resolved ones;
@@ -23,7 +29,8 @@ Definitions (the same for every breakdown):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -46,9 +53,17 @@ from app.extensions import db
 from app.models import CrmUser, Customer, Feedback, FeedbackLevel, FeedbackStatus, Product, Reporter
 from app.services import scope
 from app.services.feedback import OPEN_STATUSES, overdue_condition, target_hours
-from app.services.sqlfunctions import median, seconds_between, year_month
+from app.services.sqlfunctions import (
+    as_sorted_list,
+    median,
+    seconds_between,
+    sorted_values,
+    year_month,
+)
 
 DIMENSIONS = ("status", "level", "engineer", "customer", "city", "store", "cause")
+# Breakdowns summed up from the fine groups (``_fine_groups``); the others are a GROUP BY each.
+ROLLED_UP = ("status", "level", "engineer")
 MAX_TREND_MONTHS = 240  # longer periods list only the months between the first and last feedback
 # The backlog's age groups: each bound is where a group ends, in days.
 BACKLOG_AGE_BOUNDS_DAYS = (1, 3, 7, 30)
@@ -194,10 +209,6 @@ def _conditions(query: ReportQuery) -> list:
     return conditions
 
 
-def _resolution_seconds():
-    return seconds_between(Feedback.created_at, Feedback.resolved_at)
-
-
 def _target_seconds(targets: dict[FeedbackLevel, int]):
     return case(
         *[(Feedback.level == level, hours * 3600) for level, hours in targets.items()],
@@ -214,20 +225,24 @@ def _count_where(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _aggregates(targets: dict[FeedbackLevel, int], as_of: datetime) -> list:
-    seconds = _resolution_seconds()
-    is_open = Feedback.status.in_(OPEN_STATUSES)
+def _open_age(as_of: datetime):
+    """Seconds since creation for open feedback, NULL for the rest."""
     age = seconds_between(Feedback.created_at, literal(as_of, DateTime()))
-    within = and_(seconds.is_not(None), seconds <= _target_seconds(targets))
+    return case((Feedback.status.in_(OPEN_STATUSES), age), else_=None)
+
+
+def _aggregates(targets: dict[FeedbackLevel, int], as_of: datetime) -> list:
+    seconds = Feedback.resolution_seconds
+    open_age = _open_age(as_of)
     return [
         func.count().label("total"),
-        func.count(Feedback.resolved_at).label("resolved"),
+        func.count(seconds).label("resolved"),
         func.avg(seconds).label("avg_seconds"),
         median(seconds).label("median_seconds"),
-        _count_where(within).label("within_target"),
-        _count_where(is_open).label("open"),
-        func.avg(case((is_open, age), else_=None)).label("open_avg_age"),
-        func.max(case((is_open, age), else_=None)).label("open_max_age"),
+        _count_where(seconds <= _target_seconds(targets)).label("within_target"),
+        func.count(open_age).label("open"),
+        func.avg(open_age).label("open_avg_age"),
+        func.max(open_age).label("open_max_age"),
     ]
 
 
@@ -252,39 +267,180 @@ def _hours(seconds) -> float | None:
     return None if seconds is None else float(seconds) / 3600
 
 
-def overall(query: ReportQuery, as_of: datetime | None = None) -> Kpis:
-    as_of = as_of or datetime.now()
-    row = db.session.execute(
-        select(*_aggregates(target_hours(), as_of)).where(*_conditions(query))
-    ).one()
-    return _kpis(row)
+# --- The fine groups: (level, status, engineer, month), summed up in Python ---------
 
 
-def _dimension(name: str):
-    """(grouping key, extra label columns, joins, labeller) of a breakdown."""
-    if name == "status":
-        return Feedback.status, [], [], lambda key, _row: str(key.value)
-    if name == "level":
-        return Feedback.level, [], [], lambda key, _row: str(key.value)
-    if name == "engineer":
-        return (
+@dataclass
+class _Fine:
+    """One fine group; ``seconds`` are its resolution times, sorted."""
+
+    level: FeedbackLevel
+    status: FeedbackStatus
+    engineer_id: int | None
+    month: str  # YYYY-MM
+    total: int
+    seconds: list[int]
+    within: int  # resolved within the level's target
+    open_age_sum: int
+    open_age_max: int | None
+
+
+def _fine_groups(query: ReportQuery, as_of: datetime) -> list[_Fine]:
+    """One scan: the period's feedback grouped by level, status, engineer and month."""
+    month = year_month(Feedback.created_at)
+    open_age = _open_age(as_of)
+    statement = (
+        select(
+            Feedback.level,
+            Feedback.status,
             Feedback.engineer_id,
-            [CrmUser.first_name, CrmUser.username],
-            [(CrmUser, CrmUser.id == Feedback.engineer_id)],
-            lambda key, row: (
-                (row.first_name or row.username) if key is not None else _("Unassigned")
-            ),
+            month.label("month"),
+            func.count().label("total"),
+            sorted_values(Feedback.resolution_seconds).label("seconds"),
+            func.sum(open_age).label("open_age_sum"),
+            func.max(open_age).label("open_age_max"),
         )
-    if name == "customer":
-        return (
-            Feedback.customer_id,
-            [Customer.code, Customer.name],
-            [(Customer, Customer.id == Feedback.customer_id)],
-            lambda key, row: f"{row.code} {row.name}",
+        .where(*_conditions(query))
+        .group_by(Feedback.level, Feedback.status, Feedback.engineer_id, month)
+    )
+    targets = {level: hours * 3600 for level, hours in target_hours().items()}
+    groups = []
+    for row in db.session.execute(statement):
+        seconds = as_sorted_list(row.seconds)
+        groups.append(
+            _Fine(
+                level=row.level,
+                status=row.status,
+                engineer_id=row.engineer_id,
+                month=row.month,
+                total=int(row.total),
+                seconds=seconds,
+                within=bisect_right(seconds, targets[row.level]),
+                open_age_sum=int(row.open_age_sum or 0),
+                open_age_max=row.open_age_max,
+            )
         )
-    if name in ("city", "store", "cause"):
-        return _text_key(getattr(Feedback, name)), [], [], lambda key, _row: key or _("(blank)")
-    raise ValueError(f"unknown breakdown {name!r}")
+    return groups
+
+
+def _kth(runs: list[list[int]], k: int) -> int:
+    """The ``k``-th smallest (from 0) of the values of several sorted lists.
+
+    Bisects on the value: each step counts the values at most the middle in
+    every list, so the cost grows with the number of lists, not of values.
+    """
+    runs = [run for run in runs if run]
+    if len(runs) == 1:
+        return runs[0][k]
+    low, high = min(run[0] for run in runs), max(run[-1] for run in runs)
+    while low < high:
+        middle = (low + high) // 2
+        if sum(bisect_right(run, middle) for run in runs) > k:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _median(runs: list[list[int]]) -> float | None:
+    """The median of the values of sorted lists; the mean of the middle two for an even count."""
+    count = sum(len(run) for run in runs)
+    if not count:
+        return None
+    middle = count // 2
+    if count % 2:
+        return float(_kth(runs, middle))
+    return (_kth(runs, middle - 1) + _kth(runs, middle)) / 2
+
+
+def _summed(groups: Iterable[_Fine]) -> Kpis:
+    """The KPIs of the feedback of several fine groups, as ``_aggregates`` gives one group's."""
+    groups = list(groups)
+    if not groups:
+        return Kpis()
+    total = sum(group.total for group in groups)
+    runs = [group.seconds for group in groups]
+    resolved = sum(len(run) for run in runs)
+    within = sum(group.within for group in groups)
+    opened = [group for group in groups if group.status in OPEN_STATUSES]
+    open_count = sum(group.total for group in opened)
+    ages = [group.open_age_max for group in opened if group.open_age_max is not None]
+    return Kpis(
+        total=total,
+        resolved=resolved,
+        resolution_rate=resolved / total if total else None,
+        avg_hours=_hours(sum(sum(run) for run in runs) / resolved) if resolved else None,
+        median_hours=_hours(_median(runs)),
+        within_target=within,
+        within_target_rate=within / resolved if resolved else None,
+        open=open_count,
+        open_avg_age_hours=(
+            _hours(sum(group.open_age_sum for group in opened) / open_count) if open_count else None
+        ),
+        open_max_age_hours=_hours(max(ages)) if ages else None,
+    )
+
+
+def _grouped(groups: list[_Fine], key) -> dict[Any, list[_Fine]]:
+    found: dict[Any, list[_Fine]] = {}
+    for group in groups:
+        found.setdefault(key(group), []).append(group)
+    return found
+
+
+def _rolled_up_breakdown(groups: list[_Fine], name: str) -> list[GroupRow]:
+    if name in ("status", "level"):
+        members = FeedbackStatus if name == "status" else FeedbackLevel
+        found = _grouped(groups, lambda group: getattr(group, name))
+        return [
+            GroupRow(member.name, str(member.value), _summed(found.get(member, [])))
+            for member in members
+        ]
+    found = _grouped(groups, lambda group: group.engineer_id)
+    names = {
+        row.id: row.first_name or row.username
+        for row in db.session.execute(
+            select(CrmUser.id, CrmUser.first_name, CrmUser.username).where(
+                CrmUser.id.in_([key for key in found if key is not None])
+            )
+        )
+    }
+    rows = [
+        GroupRow(
+            key=key,
+            label=names.get(key) if key is not None else _("Unassigned"),
+            kpis=_summed(members),
+        )
+        for key, members in found.items()
+    ]
+    rows.sort(key=lambda row: (-row.kpis.total, row.label))
+    return rows
+
+
+def _monthly(query: ReportQuery, groups: list[_Fine]) -> list[MonthRow]:
+    found = {month: _summed(members) for month, members in _grouped(groups, _month_of).items()}
+    return [
+        MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
+        for current in _months(query, found)
+    ]
+
+
+def _month_of(group: _Fine) -> str:
+    return group.month
+
+
+def overall(query: ReportQuery, as_of: datetime | None = None) -> Kpis:
+    return _summed(_fine_groups(query, as_of or datetime.now()))
+
+
+def _customer_labels(keys) -> dict[int, str]:
+    """ "code name" of each customer, looked up after the GROUP BY (not a join per row)."""
+    return {
+        row.id: f"{row.code} {row.name}"
+        for row in db.session.execute(
+            select(Customer.id, Customer.code, Customer.name).where(Customer.id.in_(list(keys)))
+        )
+    }
 
 
 def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> list[GroupRow]:
@@ -294,46 +450,32 @@ def breakdown(query: ReportQuery, name: str, as_of: datetime | None = None) -> l
     order; the others list the groups present, largest first.
     """
     as_of = as_of or datetime.now()
-    key, label_columns, joins, labeller = _dimension(name)
-    statement = select(key.label("key"), *label_columns, *_aggregates(target_hours(), as_of))
-    statement = statement.select_from(Feedback)
-    for target, on in joins:
-        statement = statement.outerjoin(target, on)
-    statement = statement.where(*_conditions(query)).group_by(key, *label_columns)
-    rows = [
-        GroupRow(key=_stable(row.key), label=labeller(row.key, row), kpis=_kpis(row))
-        for row in db.session.execute(statement)
-    ]
-    if name in ("status", "level"):
-        enum_class = FeedbackStatus if name == "status" else FeedbackLevel
-        present = {row.key: row for row in rows}
-        return [
-            present.get(member.name) or GroupRow(member.name, str(member.value), Kpis())
-            for member in enum_class
-        ]
+    if name in ROLLED_UP:
+        return _rolled_up_breakdown(_fine_groups(query, as_of), name)
+    if name == "customer":
+        key = Feedback.customer_id
+    elif name in ("city", "store", "cause"):
+        key = _text_key(getattr(Feedback, name))
+    else:
+        raise ValueError(f"unknown breakdown {name!r}")
+    statement = (
+        select(key.label("key"), *_aggregates(target_hours(), as_of))
+        .where(*_conditions(query))
+        .group_by(key)
+    )
+    found = {row.key: _kpis(row) for row in db.session.execute(statement)}
+    if name == "customer":
+        labels = _customer_labels(found)
+    else:
+        labels = {key: key or _("(blank)") for key in found}
+    rows = [GroupRow(key=key, label=labels[key], kpis=kpis) for key, kpis in found.items()]
     rows.sort(key=lambda row: (-row.kpis.total, row.label))
     return rows
 
 
-def _stable(key):
-    """Enumeration members become their stored code, for the API and the dashboard."""
-    return key.name if isinstance(key, (FeedbackStatus, FeedbackLevel)) else key
-
-
 def monthly(query: ReportQuery, as_of: datetime | None = None) -> list[MonthRow]:
     """KPIs of the feedback created in each month of the period, empty months included."""
-    as_of = as_of or datetime.now()
-    month = year_month(Feedback.created_at)
-    statement = (
-        select(month.label("key"), *_aggregates(target_hours(), as_of))
-        .where(*_conditions(query))
-        .group_by(month)
-    )
-    found = {row.key: _kpis(row) for row in db.session.execute(statement)}
-    return [
-        MonthRow(current, found.get(current.strftime("%Y-%m"), Kpis()))
-        for current in _months(query, found)
-    ]
+    return _monthly(query, _fine_groups(query, as_of or datetime.now()))
 
 
 def month_start(day: date, months_back: int = 0) -> date:
@@ -407,15 +549,24 @@ def backlog_ages(query: ReportQuery, as_of: datetime | None = None) -> list[AgeG
 
 
 def service_statistics(query: ReportQuery, as_of: datetime | None = None) -> ServiceStatistics:
-    """Everything the service report shows, from a handful of aggregate queries."""
+    """Everything the service report shows: the fine groups, a GROUP BY per other
+    breakdown, and the backlog (six aggregate queries)."""
     as_of = as_of or datetime.now()
+    groups = _fine_groups(query, as_of)
     return ServiceStatistics(
         query=query,
         as_of=as_of,
         target_hours={level.name: hours for level, hours in target_hours().items()},
-        kpis=overall(query, as_of),
-        breakdowns={name: breakdown(query, name, as_of) for name in DIMENSIONS},
-        monthly=monthly(query, as_of),
+        kpis=_summed(groups),
+        breakdowns={
+            name: (
+                _rolled_up_breakdown(groups, name)
+                if name in ROLLED_UP
+                else breakdown(query, name, as_of)
+            )
+            for name in DIMENSIONS
+        },
+        monthly=_monthly(query, groups),
         backlog=backlog_ages(query, as_of),
     )
 
@@ -470,7 +621,7 @@ def summary(query: ReportQuery) -> Summary:
             month.label("month"),
             func.count().label("total"),
             func.count(Feedback.resolved_at).label("resolved"),
-            func.sum(_resolution_seconds()).label("seconds"),
+            func.sum(Feedback.resolution_seconds).label("seconds"),
         )
         .where(*_conditions(query))
         .group_by(Feedback.status, Feedback.level, month)
@@ -550,7 +701,7 @@ DETAIL_COLUMNS = (
 def detail_rows(query: ReportQuery, limit: int | None = None, batch: int = 2000) -> Iterator[tuple]:
     """The period's feedback as tuples in ``DETAIL_COLUMNS`` order, oldest first, streamed."""
     targets = target_hours()
-    seconds = _resolution_seconds()
+    seconds = Feedback.resolution_seconds
     engineer = aliased(CrmUser)
     statement = (
         select(
