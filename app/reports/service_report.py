@@ -132,7 +132,10 @@ def _summary_sheet(
     ws = workbook.create_sheet(_("Summary"))
     xlsx.set_widths(ws, (30, 22, 14))
     xlsx.print_layout(ws, heading)
-    cell = lambda value, fmt=None, font=None: xlsx.styled(ws, value, fmt, font)  # noqa: E731
+
+    def cell(value, fmt=None, font=None):
+        return xlsx.styled(ws, value, fmt, font)
+
     ws.append([cell(_("Service report"), font=xlsx.TITLE_FONT)])
     ws.append(
         [
