@@ -84,7 +84,8 @@ def admin_pages(ids: dict) -> list[str]:
         ]
     for module in ("users", "roles"):
         pages += [f"/{module}/list/", f"/{module}/add", f"/{module}/edit/{ids[module]}"]
-    pages.append("/reports/service/")
+    # a list searched through FAB's filter rows (select2 condition boxes, value fields)
+    pages += ["/customers/list/?_flt_0_code=C&_flt_0_category=retail_chain", "/reports/service/"]
     return pages
 
 

@@ -37,7 +37,7 @@
   $("select[multiple]").attr("data-allow-clear", "false");
 
   /* The name of a <select>: its <label for>, else its own aria-label, else the
-     filter row's column name (FAB's search form has no <label>s). */
+     column name of its row in FAB's search form (which has no <label>s). */
   var labelCount = 0;
   function labelOf(select) {
     var label = select.id ? document.querySelector("label[for='" + select.id + "']") : null;
@@ -45,8 +45,9 @@
       if (!label.id) { label.id = "crm-label-" + (++labelCount); }
       return {id: label.id, text: $.trim($(label).text())};
     }
-    var text = select.getAttribute("aria-label") ||
-      $.trim($(select).closest("tr").find(".filter-label, td:first a").first().text());
+    var $remove = $(select).closest("tr").find("a.remove-filter").first().clone();
+    $remove.find(".close-icon").remove();
+    var text = select.getAttribute("aria-label") || $.trim($remove.text());
     return text ? {text: text} : null;
   }
 
