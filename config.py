@@ -51,6 +51,8 @@ PORT = int(os.environ.get("PORT", "5000"))
 APP_NAME = "长益 CRM"
 APP_THEME = ""  # the default theme: every asset is served locally
 APP_ICON = ""
+# Every page's layout: FAB's baselayout.html with the app's top bar and style sheet.
+FAB_BASE_TEMPLATE = "crm/base.html"
 
 # The schema belongs to the migrations, and permissions to `crm init`.
 FAB_CREATE_DB = False
