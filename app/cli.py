@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from app.cli_backup import backup_command, restore_command
 from app.cli_license import alerts_command, license_group
+from app.cli_search import search_group
 from app.models import NotificationState
 from app.services import demo, notifications
 from app.services.roles import apply_roles
@@ -35,6 +36,7 @@ crm.add_command(license_group)
 crm.add_command(alerts_command)
 crm.add_command(backup_command)
 crm.add_command(restore_command)
+crm.add_command(search_group)
 
 
 @crm.command("init")

@@ -26,6 +26,8 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
+from app.services import search
+
 MAX_PAGE_SIZE = 100
 PAGING_ARG = re.compile(r"(page|psize)_")  # as loose as FAB's own urltools
 INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1  # PostgreSQL INTEGER, every key here
@@ -89,6 +91,7 @@ class QueryGuards:
     def apply_filters(self, query, filters):
         if filters:
             filters = filters.copy()
+            filters.filters = search.indexed_filters(filters.filters)  # full-text index (search.py)
             filters.values = [
                 self._safe_filter_value(flt, value)
                 for flt, value in zip(filters.filters, filters.values, strict=True)

@@ -1,0 +1,228 @@
+"""Full-text "contains" search over Chinese and Latin text, exact to ``ILIKE '%term%'``.
+
+Chinese has no spaces between words, so the text is indexed as overlapping
+character bigrams (as Lucene's CJK analyzer does): "打印小票" is 打印 印小 小票.
+A term of two or more characters then needs only the rows holding all of its
+bigrams, and the index answers which those are without reading the table.
+
+- **SQLite**: one FTS5 table per indexed table, ``<table>_search``, contentless
+  (only the index is stored), whose documents are the bigrams as
+  space-separated tokens, ``crm_bigrams(text)`` below. The term is searched as
+  a phrase of its bigrams at consecutive positions, which is exactly "the
+  text contains the term", so no row is re-read.
+- **PostgreSQL**: a GIN index on the expression ``crm_bigrams(column)`` (an
+  SQL function of migration 0006 returning the bigrams as a ``tsvector``).
+  GIN keeps no positions, so a term of three or more characters is checked
+  again with the real ``ILIKE`` on the rows the index found.
+
+Both sides fold case the way the database's own ``ILIKE`` does (SQLite's
+``lower()``: ASCII only; PostgreSQL's ``lower()`` in the database's locale),
+so the index never misses a row ``ILIKE`` finds. A term of one character, or
+with a LIKE wildcard (``%``, ``_``, ``\\``), is left to the plain ``ILIKE``.
+
+Keeping the index in step is the database's job, so every write path is
+covered, the ORM's and the bulk ones alike (``crm demo``'s Core inserts,
+bulk delete, migrations, SQL typed by hand): SQLite triggers on the indexed
+tables, and on PostgreSQL an expression index, which needs no trigger at all.
+``crm search reindex`` rebuilds it from the tables.
+"""
+
+from __future__ import annotations
+
+import string
+from contextlib import contextmanager
+
+from flask_appbuilder.models.sqla.filters import FilterContains
+from sqlalchemy import bindparam, column, func, literal_column, select, table, text
+
+# table -> the columns whose "contains" filter uses the index (migration 0006 builds these).
+INDEXED = {
+    "feedback": ("problem", "details", "cause"),
+    "customer": ("name",),
+    "contact": ("name",),
+    "reporter": ("name",),
+}
+SQLITE_FUNCTION = "crm_bigrams"
+LIKE_SPECIALS = frozenset("%_\\")
+MIN_TERM = 2
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_ASCII_WORD = frozenset(string.ascii_lowercase + string.digits)
+
+
+def search_table(table_name: str) -> str:
+    """The SQLite FTS5 table indexing ``table_name``."""
+    return f"{table_name}_search"
+
+
+def pg_index(table_name: str, column_name: str) -> str:
+    """The PostgreSQL GIN index on ``crm_bigrams(column)``."""
+    return f"ix_{table_name}_{column_name}_bigrams"
+
+
+def is_search_structure(name: str | None) -> bool:
+    """An FTS5 table (or one of its shadow tables) or a bigram index: not part of the models."""
+    if not name:
+        return False
+    return name.endswith("_bigrams") or any(
+        name == search_table(t) or name.startswith(search_table(t) + "_") for t in INDEXED
+    )
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: autogenerate leaves the search structures (made by 0006) alone."""
+    return not is_search_structure(name)
+
+
+# --- SQLite ----------------------------------------------------------------------
+
+
+def _sqlite_token(first: str, second: str) -> str:
+    """One bigram as one token of FTS5's ``ascii`` tokenizer.
+
+    That tokenizer keeps ASCII letters, digits and every non-ASCII character
+    inside tokens and splits on the rest; a bigram holding a space or ASCII
+    punctuation is spelled as its code points (``x2cx61`` for ",a", never two
+    characters long) so each bigram stays exactly one token at its position.
+    """
+    if _word_char(first) and _word_char(second):
+        return first + second
+    return f"x{ord(first):x}x{ord(second):x}"
+
+
+def _word_char(char: str) -> bool:
+    return char in _ASCII_WORD or not char.isascii()
+
+
+def sqlite_tokens(value: str) -> list[str]:
+    """The bigram tokens of ``value``, case folded as SQLite's ``lower()`` does (ASCII only)."""
+    folded = value.translate(_ASCII_LOWER)
+    return [_sqlite_token(a, b) for a, b in zip(folded, folded[1:], strict=False)]
+
+
+def sqlite_document(value):
+    """``crm_bigrams(text)`` on SQLite: what the FTS5 table indexes for ``value``."""
+    if value is None:
+        return None
+    return " ".join(sqlite_tokens(str(value)))
+
+
+def register_sqlite_functions(dbapi_connection) -> None:
+    """Every SQLite connection needs ``crm_bigrams``: the search triggers call it."""
+    dbapi_connection.create_function(SQLITE_FUNCTION, 1, sqlite_document, deterministic=True)
+
+
+# --- the filter ------------------------------------------------------------------
+
+
+def searchable(term) -> bool:
+    """Can the index answer ``contains term``? Else the plain ILIKE scan does."""
+    return isinstance(term, str) and len(term) >= MIN_TERM and not (LIKE_SPECIALS & set(term))
+
+
+def contains_condition(model, column_name: str, term):
+    """The WHERE clause for "``column_name`` contains ``term``" through the index, or None.
+
+    None when the column is not indexed or the term is not ``searchable``; the
+    caller then applies the plain ``ILIKE``.
+    """
+    table_name = model.__table__.name
+    if column_name not in INDEXED.get(table_name, ()) or not searchable(term):
+        return None
+    return _IndexedContains(model, getattr(model, column_name), table_name, column_name, term)
+
+
+class _IndexedContains:
+    """The index condition, spelled for the database the query goes to."""
+
+    def __init__(self, model, column_, table_name, column_name, term):
+        self.model, self.column, self.table_name = model, column_, table_name
+        self.column_name, self.term = column_name, term
+
+    def for_dialect(self, dialect_name: str):
+        if dialect_name == "sqlite":
+            name = search_table(self.table_name)
+            phrase = f'{self.column_name} : "{" ".join(sqlite_tokens(self.term))}"'
+            index = table(name, column("rowid"))
+            match = literal_column(name).op("MATCH")(bindparam("search", phrase, unique=True))
+            return self.model.__mapper__.primary_key[0].in_(select(index.c.rowid).where(match))
+        condition = func.crm_bigrams(self.column).op("@@")(
+            func.crm_bigram_query(bindparam("search", self.term, unique=True))
+        )
+        if len(self.term) > MIN_TERM:  # GIN has no positions: all bigrams ≠ the term
+            condition = condition & self.column.ilike(f"%{self.term}%")
+        return condition
+
+
+class IndexedContains(FilterContains):
+    """FAB's "contains" filter, answered by the search index where the column has one."""
+
+    def apply(self, query, value):
+        condition = contains_condition(self.model, self.column_name, value)
+        if condition is None:
+            return super().apply(query, value)
+        dialect = query.session.get_bind(mapper=self.model.__mapper__).dialect.name
+        return query.filter(condition.for_dialect(dialect))
+
+
+def indexed_filters(filters: list) -> list:
+    """A filter list with each plain "contains" on an indexed column answered by the index.
+
+    Called by ``QueryGuards.apply_filters`` (app/services/querying.py), so the
+    pages, exports and the REST API all search the same way, whatever filter
+    converter their interface has.
+    """
+    return [
+        IndexedContains(flt.column_name, flt.datamodel)
+        if type(flt) is FilterContains
+        and flt.column_name in INDEXED.get(flt.model.__table__.name, ())
+        else flt
+        for flt in filters
+    ]
+
+
+# --- rebuilding ------------------------------------------------------------------
+
+
+@contextmanager
+def built_after(connection, table_name: str):
+    """For a bulk load: PostgreSQL's bigram indexes of ``table_name`` dropped, then built once.
+
+    One index build is far cheaper than a GIN insert per row. Inside the
+    load's transaction, so a failed load leaves the indexes as they were.
+    SQLite's triggers stay: FTS5 buffers a transaction's tokens anyway.
+    """
+    columns = INDEXED.get(table_name, ()) if connection.dialect.name == "postgresql" else ()
+    for column_name in columns:
+        connection.execute(text(f"DROP INDEX {pg_index(table_name, column_name)}"))
+    yield
+    for column_name in columns:
+        connection.execute(
+            text(
+                f"CREATE INDEX {pg_index(table_name, column_name)} ON {table_name} "
+                f"USING gin (crm_bigrams({column_name}))"
+            )
+        )
+
+
+def reindex(connection) -> dict[str, int]:
+    """Rebuild every search index from its table; the number of rows indexed per table."""
+    counts = {}
+    sqlite = connection.dialect.name == "sqlite"
+    for table_name, columns in INDEXED.items():
+        if sqlite:
+            name = search_table(table_name)
+            calls = ", ".join(f"{SQLITE_FUNCTION}({c})" for c in columns)
+            connection.execute(text(f"INSERT INTO {name}({name}) VALUES ('delete-all')"))
+            connection.execute(
+                text(
+                    f"INSERT INTO {name}(rowid, {', '.join(columns)}) "
+                    f"SELECT id, {calls} FROM {table_name}"
+                )
+            )
+            connection.execute(text(f"INSERT INTO {name}({name}) VALUES ('optimize')"))
+        else:
+            for column_name in columns:
+                connection.execute(text(f"REINDEX INDEX {pg_index(table_name, column_name)}"))
+        counts[table_name] = connection.scalar(text(f"SELECT count(*) FROM {table_name}"))
+    return counts
