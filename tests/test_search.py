@@ -11,12 +11,16 @@ from datetime import datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy import delete, event, func, insert, inspect, select, text, update
 
 from app.extensions import db
-from app.models import Feedback, Reporter
+from app.models import Customer, Feedback, Reporter
 from app.services import search
+from tests import test_migrations
 from tests.factories import make_customer, make_feedback, make_reporter
+
+scratch_url = test_migrations.scratch_url  # fixtures: a scratch database of the suite's kind
+scratch_app = test_migrations.scratch_app
 
 # Few distinct characters, so random substrings and random terms often match.
 CHINESE = "打印小票收银机会员积分无法同步网络"
@@ -232,3 +236,31 @@ def test_reindex_rebuilds_a_lost_index(app, db_session):
     assert "feedback" in result.output
     db_session.expire_all()
     assert _ids_matching(_indexed("problem", "会员卡")) == {item.id}
+
+
+def test_the_migration_indexes_the_rows_already_stored_and_downgrades(scratch_app):
+    test_migrations._cli(scratch_app, "db", "upgrade", "0003")
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO customer (code, name, status, created_on, changed_on, row_version) "
+                "VALUES ('C-OLD', '上海华联超市', 'signed', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, 1)"
+            )
+        )
+        db.session.commit()
+    test_migrations._cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        condition = search.contains_condition(Customer, "name", "华联超")
+        found = db.session.scalars(
+            select(Customer.code).where(condition.for_dialect(db.engine.dialect.name))
+        ).all()
+        db.session.remove()
+    assert found == ["C-OLD"]
+    test_migrations._cli(scratch_app, "db", "downgrade", "0003")
+    with scratch_app.app_context():
+        names = set(inspect(db.engine).get_table_names())
+        indexes = {i["name"] for i in inspect(db.engine).get_indexes("customer")}
+        db.session.remove()
+    assert not any(search.is_search_structure(name) for name in names | indexes)
+    test_migrations._cli(scratch_app, "db", "upgrade")
