@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import string
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from flask_appbuilder.models.sqla.filters import FilterContains
-from sqlalchemy import bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import bindparam, column, func, literal_column, or_, select, table, text
 
 # table -> the columns whose "contains" filter uses the index (migration 0006 builds these).
 INDEXED = {
@@ -226,3 +227,94 @@ def reindex(connection) -> dict[str, int]:
                 connection.execute(text(f"REINDEX INDEX {pg_index(table_name, column_name)}"))
         counts[table_name] = connection.scalar(text(f"SELECT count(*) FROM {table_name}"))
     return counts
+
+
+# --- the global search (the top bar's box, /search/) -----------------------------
+
+GROUP_LIMIT = 10
+
+
+def visible(query, model):
+    """``query`` narrowed to the ``model`` rows the current user may see.
+
+    Every query of the global search goes through here. Today every reader of
+    a module sees all its rows, so the query comes back unchanged; the data
+    scope rule (a user sees only the rows of their own customers, region…)
+    plugs in here, once, for all of the search's groups.
+    """
+    return query
+
+
+def _contains(model, column_name: str, term: str, dialect_name: str):
+    condition = contains_condition(model, column_name, term)
+    if condition is not None:
+        return condition.for_dialect(dialect_name)
+    return getattr(model, column_name).ilike(f"%{term}%")
+
+
+@dataclass(frozen=True)
+class SearchGroup:
+    """One group of the global search's results: a module, who may read it, what it matches."""
+
+    key: str
+    resource: str
+    model_name: str
+    endpoint: str  # the show page's endpoint
+    text_columns: tuple[str, ...]  # "contains"
+    prefix_columns: tuple[str, ...] = ()  # "starts with": codes and numbers
+    by_id: bool = False  # a number (or #number) also finds the record with that id
+    newest_first: str = "id"
+
+    def statement(self, term: str, dialect_name: str):
+        from app import models
+
+        model = getattr(models, self.model_name)
+        conditions = [_contains(model, name, term, dialect_name) for name in self.text_columns]
+        conditions += [getattr(model, name).ilike(f"{term}%") for name in self.prefix_columns]
+        number = term.lstrip("#")
+        if self.by_id and number.isdigit() and len(number) <= 9:
+            conditions.append(model.id == int(number))
+        query = select(model).where(or_(*conditions))
+        order = getattr(model, self.newest_first)
+        return visible(query, model).order_by(order.desc()).limit(GROUP_LIMIT)
+
+
+GROUPS = (
+    SearchGroup(
+        "customers", "Customer", "Customer", "CustomerView.show", ("name", "phone"), ("code",)
+    ),
+    SearchGroup("contacts", "Contact", "Contact", "ContactView.show", ("name", "phone")),
+    SearchGroup("contracts", "Contract", "Contract", "ContractView.show", ("number",)),
+    SearchGroup("licenses", "License", "License", "LicenseView.show", ("serial",)),
+    SearchGroup(
+        "feedback",
+        "Feedback",
+        "Feedback",
+        "FeedbackView.show",
+        ("problem",),
+        by_id=True,
+        newest_first="created_at",
+    ),
+    SearchGroup("reporters", "Reporter", "Reporter", "ReporterView.show", ("name", "phone")),
+)
+MAX_QUERY = 100
+
+
+def global_search(session, term: str, may_read) -> list[tuple[SearchGroup, list]]:
+    """Up to ``GROUP_LIMIT`` records per module ``may_read(resource)`` allows, newest first.
+
+    Modules with no match are left out; so is every module the reader may not
+    read, without a query.
+    """
+    term = (term or "").replace("\x00", "").strip()[:MAX_QUERY]
+    if not term:
+        return []
+    dialect_name = session.get_bind().dialect.name
+    results = []
+    for group in GROUPS:
+        if not may_read(group.resource):
+            continue
+        rows = session.scalars(group.statement(term, dialect_name)).unique().all()
+        if rows:
+            results.append((group, rows))
+    return results
