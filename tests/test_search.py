@@ -264,3 +264,11 @@ def test_the_migration_indexes_the_rows_already_stored_and_downgrades(scratch_ap
         db.session.remove()
     assert not any(search.is_search_structure(name) for name in names | indexes)
     test_migrations._cli(scratch_app, "db", "upgrade")
+
+
+def test_a_long_term_is_cheap_to_search(db_session):
+    """The bigrams are made in linear time: a 15 000-character term or text is no attack."""
+    long_text = "打印机x'\"" * 3000
+    item = make_feedback(problem="收银机", details=long_text)
+    condition = _indexed("details", long_text)
+    assert _ids_matching(condition) == {item.id}
