@@ -36,7 +36,7 @@ def _ids_matching(condition) -> set[int]:
 def _indexed(column_name: str, term: str):
     condition = search.contains_condition(Feedback, column_name, term)
     assert condition is not None, term
-    return condition.for_dialect(db.engine.dialect.name)
+    return condition.for_dialect(db.engine.dialect.name, db.session)
 
 
 texts = st.text(alphabet=ALPHABET, min_size=0, max_size=12)
@@ -88,6 +88,14 @@ def test_the_index_finds_exactly_what_ilike_finds(db_session, case):
         expected = _ids_matching(column.ilike(f"%{term}%"))
         if search.searchable(term):
             assert _ids_matching(_indexed(column_name, term)) == expected, (term, rows)
+            for common in (search.COMMON_MATCHES, 1):  # a page of a rare, then a common term
+                saved, search.COMMON_MATCHES = search.COMMON_MATCHES, common
+                try:
+                    page = select(Feedback.id).where(_indexed(column_name, term))
+                finally:
+                    search.COMMON_MATCHES = saved
+                page = page.order_by(Feedback.created_at.desc()).limit(50)
+                assert set(db_session.scalars(page)) == expected, (term, rows, common)
         else:  # wildcards: the plain filter
             assert search.contains_condition(Feedback, column_name, term) is None
 

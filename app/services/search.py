@@ -154,11 +154,17 @@ class _IndexedContains:
             common = session is not None and _at_least(session, name, phrase, COMMON_MATCHES)
             key = self.model.__mapper__.primary_key[0]
             return _SqliteMatch(key, select(index.c.rowid).where(match).scalar_subquery(), common)
-        condition = func.crm_bigrams(self.column).op("@@")(
+        hits = self.model.__table__.alias("search_hits")
+        key = self.model.__mapper__.primary_key[0]
+        ids = select(hits.c[key.name]).where(self._pg_condition(hits.c[self.column_name]))
+        return _PostgresMatch(key, self._pg_condition(self.column), ids.scalar_subquery())
+
+    def _pg_condition(self, column_):
+        condition = func.crm_bigrams(column_).op("@@")(
             func.crm_bigram_query(bindparam("search", self.term, unique=True))
         )
         if len(self.term) > MIN_TERM:  # GIN has no positions: all bigrams ≠ the term
-            condition = condition & self.column.ilike(f"%{self.term}%")
+            condition = condition & column_.ilike(f"%{self.term}%")
         return condition
 
 
@@ -195,6 +201,36 @@ class _SqliteMatch(ColumnElement):
 
     def __init__(self, key, matches, common: bool):
         self.key, self.matches, self.common = key, matches, common
+
+
+class _PostgresMatch(ColumnElement):
+    """The bigram condition, or for a sorted page ``key = ANY(ARRAY(matching keys))``.
+
+    PostgreSQL's estimate for a lexeme it has no statistics on is 0.5 % of the
+    rows, so for a sorted page it walks the sort column's index and computes
+    ``crm_bigrams`` for each row until it has a page: a million rows when the
+    term is rare. The ARRAY sub-select is planned on its own (the GIN index)
+    and run once; a count keeps the plain condition.
+    """
+
+    type = NullType()
+    inherit_cache = True
+    _traverse_internals = [
+        ("key", InternalTraversal.dp_clauseelement),
+        ("condition", InternalTraversal.dp_clauseelement),
+        ("ids", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, key, condition, ids):
+        self.key, self.condition, self.ids = key, condition, ids
+
+
+@compiles(_PostgresMatch)
+def _compile_postgres_match(element, compiler, **kw):
+    if getattr(compiler.statement, "_order_by_clauses", ()):
+        key = compiler.process(element.key, **kw)
+        return f"{key} = ANY(ARRAY{compiler.process(element.ids, **kw)})"
+    return f"({compiler.process(element.condition, **kw)})"
 
 
 @compiles(_SqliteMatch)
