@@ -52,9 +52,11 @@ def init_database(app: Flask) -> None:
 
 
 def _configure_sqlite_connections(engine) -> None:
-    """SQLite ignores foreign keys unless each connection asks for them, and has no median."""
+    """SQLite ignores foreign keys unless each connection asks for them, and has no median
+    (nor the search index's bigram function)."""
     from sqlalchemy import event
 
+    from app.services.search import register_sqlite_functions
     from app.services.sqlfunctions import SqliteMedian
 
     @event.listens_for(engine, "connect")
@@ -64,6 +66,7 @@ def _configure_sqlite_connections(engine) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
         SqliteMedian.register(dbapi_connection)
+        register_sqlite_functions(dbapi_connection)  # the search index's triggers call it
 
 
 def init_csrf(app: Flask) -> None:

@@ -410,3 +410,11 @@ def test_scope_rule_without_a_request_sees_everything(app, world):
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 4
         assert scope.condition(Customer) is None
         assert scope.condition(Department) is None  # not a customer's record
+
+
+@pytest.mark.parametrize("data_scope", list(EXPECTED), ids=[s.name for s in EXPECTED])
+def test_the_global_search_finds_only_the_scopes_records(app, world, data_scope):
+    username, expected = EXPECTED[data_scope]
+    visitor, _headers = _sign_in(app, username)
+    page = visitor.get("/search/?q=客户").get_data(as_text=True)
+    assert {letter for letter in LETTERS if f"客户{letter}" in page} == expected

@@ -44,6 +44,7 @@ from app.models import (
 )
 from app.models.feedback import resolution_seconds
 from app.services import demo_data as words
+from app.services import search
 from app.services.licenses import default_trial_end
 from app.services.validation import national_id_check_digit
 
@@ -160,7 +161,10 @@ def write(plan: DemoPlan, advance: Callable[[int], None] = lambda n: None) -> di
                         conn.execute(insert(model.__table__), batch)
                         advance(len(batch))
                 rng = random.Random(plan.seed + 1)
-                with _indexes_built_after(conn, Feedback.__table__):
+                with (
+                    _indexes_built_after(conn, Feedback.__table__),
+                    search.built_after(conn, "feedback"),
+                ):
                     for batch in _feedback_batches(plan, rng):
                         _bulk_insert(conn, Feedback.__table__, batch)
                         advance(len(batch))

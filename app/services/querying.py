@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
-from app.services import scope
+from app.services import scope, search
 from app.services.saving import SafeWrites
 
 MAX_PAGE_SIZE = 100
@@ -108,6 +108,7 @@ class QueryGuards:
     def apply_filters(self, query, filters):
         if filters:
             filters = filters.copy()
+            filters.filters = search.indexed_filters(filters.filters)  # full-text index (search.py)
             filters.values = [
                 self._safe_filter_value(flt, value)
                 for flt, value in zip(filters.filters, filters.values, strict=True)

@@ -11,6 +11,7 @@ from .customer import CustomerView
 from .dashboard import DashboardIndexView
 from .department import DepartmentView
 from .feedback import FeedbackView
+from .global_search import GlobalSearchView
 from .license import LicenseView
 from .license_stats import LicenseStatsView
 from .product import ProductView
@@ -86,6 +87,7 @@ def register_views(appbuilder) -> None:
     )
     history.register(appbuilder)  # the admin's history page, under Security
     importing.register(appbuilder)  # the .xlsx import pages of three modules
+    appbuilder.add_view_no_menu(GlobalSearchView())  # /search/, the top bar's box
     _system_menu_last(appbuilder.menu)
 
 
