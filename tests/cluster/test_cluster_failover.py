@@ -1,0 +1,97 @@
+"""Instances come and go under load: a lost database, a rolling restart, kill -9.
+
+The load is a few signed-in clients sending list pages through HAProxy one
+after another, with no retry of their own: every failure HAProxy lets through
+is counted. Each test leaves the three instances up and in service.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .relay import Relay
+from .web import Client
+
+RELAY_PORT = 56434  # the port reserved for the cluster's (optional) replica
+USERS = 6
+
+
+@pytest.fixture
+def load(cluster):
+    from .conftest import bench_cluster
+
+    with bench_cluster.Load(cluster, users=USERS) as running:
+        time.sleep(2)  # every client has a request on the way
+        yield running
+
+
+def test_an_instance_that_loses_the_database_answers_503_and_gets_no_traffic(cluster):
+    third = cluster.nodes[2]
+    relay = Relay(RELAY_PORT, cluster.ports.postgres)
+    relay.open()
+    through_relay = cluster.database_url.replace(f":{cluster.ports.postgres}/", f":{RELAY_PORT}/")
+    try:
+        cluster.restart_instance(third, database_url=through_relay)
+        assert cluster.health(third) == 200
+
+        relay.cut()  # the third instance's host loses the database
+        assert cluster.health(third) == 503
+        cluster.wait_for_state(third, "DOWN", seconds=30)
+        row = cluster.servers()[third.name]
+        assert "503" in (row["check_status"] + row["check_code"]), row
+        answers = [Client(cluster.url).get("/health") for _ in range(12)]
+        assert {answer.status for answer in answers} == {200}
+        assert third.name not in {answer.server for answer in answers}
+        for node in cluster.nodes[:2]:
+            assert cluster.health(node) == 200
+
+        relay.open()  # the database is back: checks pass, traffic returns
+        cluster.wait_for_state(third, "UP", seconds=30)
+        answers = [Client(cluster.url).get("/health") for _ in range(6)]
+        assert third.name in {answer.server for answer in answers}
+    finally:
+        relay.cut()
+        cluster.restart_instance(third, database_url=cluster.database_url)
+
+
+def test_a_rolling_restart_under_load_fails_no_request(cluster, load):
+    began = time.monotonic()
+    durations = cluster.rolling_restart()
+    time.sleep(2)
+    served, failed = load.count(began), load.failures(began)
+    print(
+        f"rolling restart of {len(durations)} instances under {USERS} clients "
+        f"({', '.join(f'{s:.0f} s' for s in durations)}): {served} requests, {failed} failed"
+    )
+    assert served > 0 and failed == 0
+    back = time.monotonic()
+    time.sleep(3)
+    for node in cluster.nodes:  # every instance is serving again
+        assert load.count(back, node.name) > 0, node.name
+
+
+def test_kill_9_under_load_fails_at_most_the_requests_in_flight(cluster, load):
+    victim = cluster.nodes[1]
+    killed_at = time.monotonic()
+    cluster.stop_instance(victim, kill=True)
+    cluster.wait_for_state(victim, "DOWN", seconds=30)
+    down_at = time.monotonic()
+    time.sleep(3)
+    failed = load.failures(killed_at)
+    print(
+        f"kill -9 {victim.name} under {USERS} clients: {failed} failed of "
+        f"{load.count(killed_at)} requests; {down_at - killed_at:.1f} s until HAProxy "
+        f"marked it DOWN"
+    )
+    # Only what was on its way to the dead instance can fail: at most one per client.
+    assert failed <= USERS
+    assert load.count(down_at, victim.name) == 0
+    assert load.count(down_at) > 0 and load.failures(down_at) == 0
+    cluster.start_instance(victim)
+    cluster.wait_healthy(victim)
+    cluster.wait_for_state(victim, "UP")
+    back = time.monotonic()
+    time.sleep(3)
+    assert load.count(back, victim.name) > 0 and load.failures(back) == 0
