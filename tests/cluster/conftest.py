@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .relay import Relay
+
 ROOT = Path(__file__).resolve().parents[2]
 ENABLED = os.environ.get("CRM_CLUSTER_TESTS") == "1"
 collect_ignore_glob = [] if ENABLED else ["test_*.py"]
@@ -51,10 +53,27 @@ def _clean_database():
     yield
 
 
+# The third instance reaches PostgreSQL through a relay the tests can cut (relay.py).
+RELAY_PORT = 56434  # the port reserved for the cluster's (optional) replica
+
+
 @pytest.fixture(scope="session")
-def cluster():
+def db_relay():
+    relay = Relay(RELAY_PORT, bench_cluster.Ports().postgres)
+    relay.open()
+    yield relay
+    relay.cut()
+
+
+@pytest.fixture(scope="session")
+def cluster(db_relay):
     workers = int(os.environ.get("CRM_CLUSTER_WORKERS", "2"))
-    with bench_cluster.Cluster(instances=3, workers=workers) as running:
+    running = bench_cluster.Cluster(instances=3, workers=workers)
+    third = running.nodes[2]
+    third.database_url = third.database_url.replace(
+        f":{running.ports.postgres}/", f":{db_relay.port}/"
+    )
+    with running:
         yield running
 
 
