@@ -145,7 +145,9 @@ backend {backend}
     # A check waits behind the requests a busy worker has: give it time to answer
     # (an instance refusing connections or answering 503 is still out within ~2 s).
     timeout check 10s
+    # A refused or reset connection marks the server down at once, without waiting for checks.
     default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 maxconn {maxconn}
+    default-server observe layer4 error-limit 1 on-error mark-down
 {servers}
 """
 
@@ -433,8 +435,17 @@ class Cluster:
                 servers=servers,
             )
         )
-        haproxy = self._spawn("haproxy", ["haproxy", "-db", "-f", str(config)])
-        self._wait("HAProxy", lambda: (self.dir / "haproxy.sock").exists(), process=haproxy)
+        # Its port is in Linux's ephemeral range: a client socket may hold it for a moment.
+        for attempt in range(5):
+            haproxy = self._spawn("haproxy", ["haproxy", "-db", "-f", str(config)])
+            try:
+                self._wait("HAProxy", lambda: (self.dir / "haproxy.sock").exists(), process=haproxy)
+                return
+            except RuntimeError:
+                self._end("haproxy")
+                if attempt == 4:
+                    raise
+                time.sleep(2)
 
     def runtime(self, command: str) -> str:
         """One command on HAProxy's runtime API (the admin socket)."""
