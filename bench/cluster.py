@@ -136,6 +136,9 @@ frontend crm
 
 backend {backend}
     balance roundrobin
+    # A GET that got no answer is sent again elsewhere; a form POST is not (it may
+    # have been saved): only a POST that never reached a server is tried again.
+    http-request disable-l7-retry if !METH_GET
     option httpchk GET /health
     http-check expect status 200
     # maxconn: one request per gunicorn worker, the rest wait in HAProxy's queue
