@@ -250,6 +250,8 @@ class Cluster:
     # ------------------------------------------------------------ processes
 
     def _spawn(self, name: str, command: list[str], env=None, as_postgres=False):
+        if self._stopped:  # an interrupt seen by stop(): start nothing more
+            raise RuntimeError(f"cluster stopped; {name} not started")
         log_file = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         extra = {}
         if as_postgres and os.geteuid() == 0:
@@ -288,6 +290,8 @@ class Cluster:
     def _wait(self, what: str, ready, seconds: float = 120, process=None) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            if self._stopped:
+                raise RuntimeError(f"cluster stopped while waiting for {what}")
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{what} exited ({process.returncode}); see {self.dir}")
             try:
