@@ -191,7 +191,8 @@ def send_stale(older_than: timedelta = STALE_AFTER) -> list[FeedbackNotification
     """Send, here and now, the e-mails still pending ``older_than`` after they were queued.
 
     Younger ones are left to the thread that queued them; each is sent at most
-    once even when two senders meet (``send_now``).
+    once even when two senders meet (``send_now``), e.g. the cron jobs of two
+    hosts. What comes back is what this call delivered (or failed to).
     """
     cutoff = datetime.now() - older_than
     waiting = db.session.scalars(
@@ -207,18 +208,21 @@ def send_stale(older_than: timedelta = STALE_AFTER) -> list[FeedbackNotification
 
 
 def send_now(notification_id: int) -> FeedbackNotification | None:
-    """Deliver one pending e-mail and record the result.
+    """Deliver one pending e-mail and record the result; ``None`` when another sender has it.
 
-    The row stays locked while it is sent (PostgreSQL): another sender (the
-    cron command, a resend) skips it rather than sending it twice; ``None``
-    then.
+    The claim is ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL): the row stays
+    locked while it is sent, so another sender (a worker's thread, a resend,
+    ``crm notify`` on another host) skips it rather than sending it twice, and
+    one that comes after the commit finds it no longer pending. SQLite has no
+    row locks; there one host runs everything (tests/cluster proves the claim
+    on PostgreSQL).
     """
     notice = db.session.get(
         FeedbackNotification, notification_id, with_for_update={"skip_locked": True}
     )
     if notice is None or notice.state != NotificationState.pending:
         db.session.commit()  # release the lock of a row already dealt with
-        return notice
+        return None
     try:
         _deliver(notice)
     except (OSError, smtplib.SMTPException) as error:
