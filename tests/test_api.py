@@ -195,9 +195,13 @@ def test_missing_records_are_404(api):
 
 def test_page_size_is_capped(api, db_session, app):
     largest = app.config["FAB_API_MAX_PAGE_SIZE"]
+    owner = db_session.scalar(select(CrmUser.id).where(CrmUser.username == "sales"))
     db_session.execute(
         insert(Customer),
-        [{"code": f"P{n:05d}", "name": f"客户{n}", "status": "signed"} for n in range(largest + 5)],
+        [
+            {"code": f"P{n:05d}", "name": f"客户{n}", "status": "signed", "owner_id": owner}
+            for n in range(largest + 5)
+        ],
     )
     db_session.commit()
     response = api.as_("manager").get("/api/v1/customers/?q=(page_size:100000)")

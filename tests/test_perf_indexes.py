@@ -97,6 +97,7 @@ def test_every_module_view_is_checked(app):
         "LicenseView",
         "FeedbackView",
         "ReporterView",
+        "DepartmentView",
     }
 
 

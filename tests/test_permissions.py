@@ -45,6 +45,7 @@ from app.permissions import (
     TRANSFER,
     permission_name,
 )
+from app.permissions import MENU_LINKS as LINKS_OF_PERMISSIONS
 from app.services.roles import SELF_SERVICE
 from factories import (
     make_contact,
@@ -473,6 +474,11 @@ def test_database_role_permissions_equal_the_table(app, db_session, role):
     wanted = {(permission_name(a), r) for r, actions in grants.items() for a in actions}
     readable = {r for r, actions in grants.items() if READ in actions}
     wanted |= _expected_menus(app, readable)
+    wanted |= {
+        ("menu_access", link)
+        for link, (resource, action) in LINKS_OF_PERMISSIONS.items()
+        if action in grants.get(resource, ())
+    }
     wanted |= set(SELF_SERVICE)
     assert actual - wanted == set(), "permissions the table does not give"
     assert wanted - actual == set(), "permissions the table gives but the role lacks"

@@ -8,8 +8,11 @@ row points at different related records.
 from datetime import datetime
 
 import pytest
+from flask import g
+from sqlalchemy import select
 
 from app.extensions import db
+from app.models import CrmUser
 from app.services import demo
 from app.services.querying import MAX_PAGE_SIZE
 from helpers import counting_statements
@@ -30,7 +33,7 @@ MODULES = [
 def many_rows(app):
     """More than 100 rows in every module, spread over many customers."""
     with app.app_context():
-        plan = demo.prepare(customers=130, feedback=400, seed=11, now=datetime(2026, 6, 1))
+        plan = demo.prepare(customers=130, feedback=500, seed=11, now=datetime(2026, 6, 1))
         counts = demo.write(plan)
         db.session.remove()
     assert min(counts.values()) > 100, counts
@@ -65,6 +68,7 @@ def lazy_loads_after_listing(app, view_name):
     view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == view_name)
     with app.test_request_context():
         db.session.remove()
+        g.user = db.session.scalar(select(CrmUser).where(CrmUser.username == "admin"))
         _count, rows = view.datamodel.query(page=0, page_size=100)
         relations = [c for c in view.list_columns if view.datamodel.is_relation(c)]
         with counting_statements(app) as statements:

@@ -12,7 +12,7 @@ class Department(AuditMixin, Model):
     __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_department_parent_name"),)
 
     id = Column(Integer, primary_key=True)
-    name = Column(String(50), nullable=False)
+    name = Column(String(50), nullable=False, index=True)
     parent_id = Column(Integer, ForeignKey("department.id"), index=True)
     parent = relationship("Department", remote_side=[id], lazy="joined", join_depth=1)
 

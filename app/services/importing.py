@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -30,7 +30,7 @@ from app.extensions import db
 from app.models import Contact, Customer, Reporter
 from app.models.labels import labels_for
 from app.reports.xlsx import BOLD, header_row, set_widths, styled, table_widths
-from app.services import scope
+from app.services import pool, scope
 from app.services.validation import validate
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -397,7 +397,10 @@ def import_workbook(stream: BinaryIO, spec: ImportSpec, may_update: bool = True)
     try:
         for existing, values in planned:
             if existing is None:
-                db.session.add(spec.model(**values))
+                item = spec.model(**values)
+                if spec.model is Customer:  # theirs who imports it, as on the add page
+                    pool.default_owner(item, getattr(g, "user", None))
+                db.session.add(item)
                 result.created += 1
             else:
                 for name, value in values.items():

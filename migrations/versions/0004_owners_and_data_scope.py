@@ -40,6 +40,7 @@ def upgrade():
         sa.UniqueConstraint("parent_id", "name", name="uq_department_parent_name"),
     )
     op.create_index("ix_department_parent_id", "department", ["parent_id"])
+    op.create_index("ix_department_name", "department", ["name"])
     op.create_table(
         "role_scope",
         sa.Column("role_id", sa.Integer(), nullable=False),
@@ -100,6 +101,7 @@ def downgrade():
     _drop_reference("customer", "owner_id")
     _drop_reference("ab_user", "department_id")
     op.drop_table("role_scope")
+    op.drop_index("ix_department_name", table_name="department")
     op.drop_index("ix_department_parent_id", table_name="department")
     op.drop_table("department")
 
