@@ -29,6 +29,8 @@ PERMISSION_LABELS = {
     "resetpasswords": _l("Reset passwords"),
     "userinfoedit": _l("Edit own profile"),
     "copyrole": _l("Copy role"),
+    "can_claim": _l("Claim from the pool"),
+    "can_transfer": _l("Transfer customers"),
 }
 # Views and resources that are not menu entries, by their internal names.
 VIEW_LABELS = {
@@ -40,6 +42,7 @@ VIEW_LABELS = {
     "Feedback": _l("Customer feedback"),
     "Reporter": _l("Reporters"),
     "ServiceReport": _l("Service report"),
+    "Department": _l("Departments"),
     "ChangeHistory": _l("Change history"),
     "CrmUserView": _l("Users"),
     "RoleModelView": _l("Roles"),

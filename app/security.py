@@ -409,6 +409,8 @@ def _login_field_problem(field: str, problems) -> str:
 class CrmRoleView(RoleModelView):
     """FAB's role pages plus the role's data scope (数据范围, app/services/scope.py)."""
 
+    class_permission_name = "RoleModelView"  # FAB's own, so existing grants still apply
+
     label_columns = {**RoleModelView.label_columns, "data_scope_row": _l("Data scope")}
     list_columns = ["name", "data_scope_row", "permissions"]
     show_columns = ["name", "data_scope_row", "permissions"]

@@ -36,15 +36,21 @@ from app.models import (
     Product,
     Reporter,
 )
-from app.permissions import ADMIN, CUSTOMER, FEEDBACK, MANAGER, READ, SALES
+from app.permissions import ADMIN, CUSTOMER, FEEDBACK, READ
 from app.services import feedback as desk
-from helpers import FROZEN_DESK_TIME, PASSWORD, SEEDED_USERS, Inbox, Related, Visitor, free_port
+from helpers import (
+    FROZEN_DESK_TIME,
+    PASSWORD,
+    SEEDED_DEPARTMENTS,
+    SEEDED_USER_DEPARTMENTS,
+    SEEDED_USERS,
+    Inbox,
+    Related,
+    Visitor,
+    free_port,
+)
 
 CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
-# department -> its parent; the seeded salesperson works in 华东区 under 销售部,
-# whose manager sees both (本部门及下级).
-SEEDED_DEPARTMENTS = {"销售部": None, "华东区": "销售部"}
-SEEDED_USER_DEPARTMENTS = {SALES: "华东区", MANAGER: "销售部"}
 
 
 def _worker_database_url(tmp_path_factory, worker_id: str) -> str:

@@ -21,6 +21,10 @@ from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPOR
 PASSWORD = "Test-Passw0rd!"
 ROLE_KEYS = (ADMIN, *ROLE_GRANTS)
 # login name -> role key; engineer2 exists for the "assigned to me" rule.
+# department -> its parent; the seeded salesperson works in 华东区 under 销售部,
+# whose manager sees both (本部门及下级).
+SEEDED_DEPARTMENTS = {"销售部": None, "华东区": "销售部"}
+SEEDED_USER_DEPARTMENTS = {"sales": "华东区", "manager": "销售部"}
 SEEDED_USERS = {
     ADMIN: ADMIN,
     SALES: SALES,

@@ -35,7 +35,7 @@ from factories import (
     make_product,
     make_reporter,
 )
-from helpers import PASSWORD, ROLE_KEYS, SEEDED_USERS
+from helpers import PASSWORD, ROLE_KEYS, SEEDED_DEPARTMENTS, SEEDED_USERS
 
 # Reviewed words that may show in Latin letters on a Chinese page: the product's
 # brand, names of other products and formats, and the two abbreviations Chinese
@@ -205,7 +205,7 @@ def seed_chinese_records(app) -> list[str]:
     for username in SEEDED_USERS:
         users += [f"{username}@example.com", f"{username} user", username]
     roles = list(app.config["CRM_ROLE_NAMES"].values()) + [app.config["AUTH_ROLE_PUBLIC"]]
-    values = {str(value) for value in typed + users + roles if value}
+    values = {str(value) for value in typed + users + roles + list(SEEDED_DEPARTMENTS) if value}
     return sorted(values, key=len, reverse=True)  # longest first: "sales user" before "sales"
 
 
