@@ -43,6 +43,7 @@ VIEW_LABELS = {
     "Reporter": _l("Reporters"),
     "ServiceReport": _l("Service report"),
     "Department": _l("Departments"),
+    "GlobalSearchView": _l("Global search"),
     "ChangeHistory": _l("Change history"),
     "CrmUserView": _l("Users"),
     "RoleModelView": _l("Roles"),
