@@ -125,7 +125,6 @@ class CrmUserView(UserDBModelView):
     search_columns = [
         "username",
         "first_name",
-        "department",
         "phone",
         "email",
         "position",

@@ -97,7 +97,10 @@ def upgrade():
     if bind.dialect.name == "sqlite":
         _sqlite_upgrade(bind)
         return
-    op.execute(PG_FUNCTIONS)
+    # The outer functions name the inner one with its schema: pg_restore (and any
+    # session with an empty search_path) inlines them while building the indexes.
+    schema = bind.exec_driver_sql("SELECT quote_ident(current_schema())").scalar()
+    op.execute(PG_FUNCTIONS.replace("FROM crm_bigram_list(", f"FROM {schema}.crm_bigram_list("))
     for table, columns in INDEXED.items():
         for column in columns:
             op.execute(
