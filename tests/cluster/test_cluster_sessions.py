@@ -23,7 +23,11 @@ TOO_MANY = "登录失败次数过多"
 
 
 def _new_customer(db, code: str, name: str) -> Customer:
-    customer = Customer(code=code, name=name, status=CustomerStatus.signed, phone="021-62345678")
+    """A customer of the salesperson ``clerk`` (data scope: only its owner's, and the admin's)."""
+    owner = db.scalar(select(CrmUser.id).where(CrmUser.username == "clerk"))
+    customer = Customer(
+        code=code, name=name, status=CustomerStatus.signed, phone="021-62345678", owner_id=owner
+    )
     db.add(customer)
     db.commit()
     return customer
