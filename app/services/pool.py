@@ -122,7 +122,8 @@ def transfer(customer_ids, owner_id, reason: str) -> tuple[list[Customer], CrmUs
     keys = keys_in(customer_ids)[:MAX_TRANSFER]
     if not keys:
         raise PoolRefused(_("Choose at least one customer to transfer."))
-    owner = db.session.get(CrmUser, keys_in([owner_id])[0]) if keys_in([owner_id]) else None
+    owner_key = keys_in([owner_id])
+    owner = db.session.get(CrmUser, owner_key[0]) if owner_key else None
     if not scope.may_own(owner):
         raise PoolRefused(_("Choose an active user within your data scope as the new owner."))
     customers = list(
