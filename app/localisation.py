@@ -6,8 +6,10 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from app.services.display import format_bool
+from app.views.links import is_record, record_link
 
 # Flask-AppBuilder's permission names (and the app's) as read on the role pages.
 PERMISSION_LABELS = {
@@ -91,14 +93,17 @@ def view_label(name: str) -> str:
 
 
 def cell(value, column: str = "", view_name: str = ""):
-    """A list or show cell: nothing for None, 是/否 for booleans, and readable
-    names for Flask-AppBuilder's permission records."""
+    """A list or show cell: nothing for None, 是/否 for booleans, a link for a
+    record (app/views/links.py), and readable names for Flask-AppBuilder's
+    permission records."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, (list, tuple, set)):
-        return _(", ").join(str(cell(item)) for item in value)
+        return Markup(escape(_(", "))).join(cell(item) for item in value)
+    if is_record(value):
+        return record_link(value)
     if column == "name" and view_name == "PermissionModelView":
         return permission_label(value)
     if column == "name" and view_name == "ViewMenuModelView":

@@ -1,0 +1,52 @@
+"""Links between records: a reference to another record (a contract's customer,
+a feedback's reporter) is a link to that record's page when the reader may open
+it, plain text otherwise. Applied to every list and show cell (``crm_cell``)."""
+
+from flask import current_app, url_for
+from flask_appbuilder import Model
+from markupsafe import Markup, escape
+
+from app.permissions import READ, permission_name
+
+VIEWS_KEY = "crm_record_views"
+
+
+def _views_by_model() -> dict:
+    """model class -> the model view showing it, found once per app."""
+    views = current_app.extensions.get(VIEWS_KEY)
+    if views is None:
+        views = {}
+        for view in current_app.appbuilder.baseviews:
+            model = getattr(view, "model", None)
+            if model is not None and getattr(view, "class_permission_name", None):
+                views.setdefault(model, view)
+        current_app.extensions[VIEWS_KEY] = views
+    return views
+
+
+def show_url(item) -> str | None:
+    """The page of ``item`` if the signed-in user may read its module, else None.
+
+    Data scope needs no check here: a linked record belongs to the customer of
+    the record shown, which the reader sees, or is outside the scope rule.
+    """
+    view = _views_by_model().get(type(item))
+    if view is None or getattr(item, "id", None) is None:
+        return None
+    if not current_app.appbuilder.sm.has_access(
+        permission_name(READ), view.class_permission_name
+    ):
+        return None
+    return url_for(f"{view.endpoint}.show", pk=item.id)
+
+
+def record_link(item):
+    """``item`` as a link to its page, or as text."""
+    url = show_url(item)
+    if url is None:
+        return str(item)
+    return Markup('<a href="{}" class="record-link">{}</a>').format(url, escape(str(item)))
+
+
+def is_record(value) -> bool:
+    return isinstance(value, Model)
