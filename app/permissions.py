@@ -21,6 +21,8 @@ FEEDBACK, REPORTER = "Feedback", "Reporter"
 BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER)
 # Reports: read opens the report's form, export downloads the workbook.
 SERVICE_REPORT = "ServiceReport"
+# The rows of the role page's permission grid (app/views/role_matrix.py).
+MATRIX_RESOURCES = (*BUSINESS_RESOURCES, SERVICE_REPORT)
 
 ADMIN, SALES, SUPPORT, ENGINEER, MANAGER = "admin", "sales", "support", "engineer", "manager"
 

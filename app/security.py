@@ -29,6 +29,7 @@ from flask_appbuilder.security.views import (
     AuthDBView,
     RoleModelView,
     UserDBModelView,
+    UserGroupModelView,
     UserInfoEditView,
 )
 from flask_appbuilder.views import expose
@@ -44,10 +45,12 @@ from app.models import CrmUser, DataScope
 from app.models.labels import labels_for
 from app.services import accounts, login_throttle
 from app.services.display import format_bool, format_datetime
+from app.services.roles import with_menu_entries
 from app.services.scope import set_scope
 from app.services.validation import validate
 from app.views.base import rule_checked
 from app.views.fields import EnumSelectField
+from app.views.role_matrix import permissions_field
 
 PROFILE_COLUMNS = [
     "first_name",
@@ -418,6 +421,7 @@ class CrmRoleView(RoleModelView):
         "data_scope": EnumSelectField(
             DataScope, _l("Data scope"), required=True, default=DataScope.own
         ),
+        "permissions": permissions_field(),  # one grid (app/views/role_matrix.py)
     }
     description_columns = {
         "data_scope": _l(
@@ -433,9 +437,11 @@ class CrmRoleView(RoleModelView):
 
     def pre_add(self, item):
         set_scope(item, getattr(item, "data_scope", None))
+        with db.session.no_autoflush:  # a new role is not in the session yet
+            item.permissions = with_menu_entries(self.appbuilder, item.permissions)
 
     def pre_update(self, item):
-        set_scope(item, getattr(item, "data_scope", None))
+        self.pre_add(item)
 
 
 class CrmSecurityManager(SecurityManager):
@@ -450,6 +456,7 @@ class CrmSecurityManager(SecurityManager):
     def __init__(self, appbuilder):
         super().__init__(appbuilder)
         current_app.before_request(_touch_last_seen)
+        current_app.before_request(_no_user_groups)
 
     def auth_user_db(self, username, password):
         """Refuse throttled sign-ins before the password is looked at."""
@@ -589,6 +596,13 @@ def _per_request(key, load):
 def _forget_grants() -> None:
     if has_app_context():
         g.pop(GRANTS_KEY, None)
+
+
+def _no_user_groups():
+    """Accounts here get their permissions from roles only: FAB's user-group pages
+    (registered by FAB whatever the config) answer as if they did not exist."""
+    if request.blueprint == UserGroupModelView.__name__:
+        abort(404)
 
 
 def _touch_last_seen():

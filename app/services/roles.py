@@ -7,6 +7,8 @@ from flask import current_app
 from app.permissions import MENU_LINKS, READ, ROLE_GRANTS, ROLE_SCOPES, permission_name
 from app.services.scope import set_scope
 
+# The permissions that open a page: the app's modules use read, FAB's own pages list.
+READABLE = (permission_name(READ), "can_list")
 # Every signed-in user may see and edit their own profile and password.
 SELF_SERVICE = (
     ("can_userinfo", "CrmUserView"),
@@ -58,18 +60,38 @@ def apply_roles(appbuilder, reset: bool = False) -> dict[str, str]:
 
 def granted_permission_views(appbuilder, grants: dict[str, tuple[str, ...]]) -> list:
     """The permission-view rows for ``grants``, with the menu entries they need."""
-    sm = appbuilder.sm
     wanted = [
         (permission_name(action), resource)
         for resource, actions in grants.items()
         for action in actions
     ]
-    readable = {resource for resource, actions in grants.items() if READ in actions}
+    return _rows(appbuilder.sm, [*wanted, *menu_entries(appbuilder, wanted), *SELF_SERVICE])
+
+
+def with_menu_entries(appbuilder, rows) -> list:
+    """``rows`` (permission-views picked on the role page) without their menu entries,
+    plus the menu entries they need: a menu entry follows the read permission."""
+    granted = [
+        (row.permission.name, row.view_menu.name)
+        for row in rows
+        if row.permission.name != "menu_access"
+    ]
+    kept = [row for row in rows if row.permission.name != "menu_access"]
+    return kept + _rows(appbuilder.sm, menu_entries(appbuilder, granted))
+
+
+def menu_entries(appbuilder, granted) -> list[tuple[str, str]]:
+    """The ``menu_access`` pairs that ``granted`` (permission, resource) pairs need:
+    each menu entry whose view they may read, each link whose action they hold,
+    and the categories holding those."""
+    granted = set(granted)
+    readable = {resource for permission, resource in granted if permission in READABLE}
     links = [
         name
         for name, (resource, action) in MENU_LINKS.items()
-        if action in grants.get(resource, ())
+        if (permission_name(action), resource) in granted
     ]
+    wanted = []
     for category in appbuilder.menu.get_list():
         visible = [
             item.name
@@ -80,10 +102,12 @@ def granted_permission_views(appbuilder, grants: dict[str, tuple[str, ...]]) -> 
         if visible:
             wanted.append(("menu_access", category.name))
             wanted.extend(("menu_access", name) for name in visible)
-    wanted.extend(SELF_SERVICE)
+    return wanted
 
+
+def _rows(sm, pairs) -> list:
     rows = []
-    for permission, view_menu in wanted:
+    for permission, view_menu in dict.fromkeys(pairs):
         row = sm.find_permission_view_menu(permission, view_menu)
         if row is None:
             raise LookupError(f"permission {permission} on {view_menu} is not registered")

@@ -91,12 +91,25 @@ def register_views(appbuilder) -> None:
     _system_menu_last(appbuilder.menu)
 
 
+# FAB's menu entries left out: user groups (permissions come from roles only) and
+# the raw permission tables, which the role page's grid replaces (an admin may
+# still open them by address).
+HIDDEN_SECURITY_MENU = (
+    "List Groups",
+    "Base Permissions",
+    "Views/Menus",
+    "Permission on Views/Menus",
+)
+
+
 def _system_menu_last(menu) -> None:
-    """Administration (FAB's Security category, 系统管理) after the business menus,
-    without FAB's user groups: accounts here get their permissions from roles only."""
+    """Administration (FAB's Security category, 系统管理) after the business menus."""
     security = menu.find("Security")
     if security is None:
         return
-    security.childs = [item for item in security.childs if item.name != "List Groups"]
+    items = [item for item in security.childs if item.name not in HIDDEN_SECURITY_MENU]
+    while items and items[-1].name == "-":  # no separator left trailing
+        items.pop()
+    security.childs = items
     menu.menu.remove(security)
     menu.menu.append(security)

@@ -33,9 +33,7 @@ def show_url(item) -> str | None:
     view = _views_by_model().get(type(item))
     if view is None or getattr(item, "id", None) is None:
         return None
-    if not current_app.appbuilder.sm.has_access(
-        permission_name(READ), view.class_permission_name
-    ):
+    if not current_app.appbuilder.sm.has_access(permission_name(READ), view.class_permission_name):
         return None
     return url_for(f"{view.endpoint}.show", pk=item.id)
 
