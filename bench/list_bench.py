@@ -199,12 +199,20 @@ def main(argv=None) -> None:
     parser.add_argument("--feedback", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=10, help="requests per median")
+    parser.add_argument("--scope-only", action="store_true", help="only the data-scope comparison")
     args = parser.parse_args(argv)
 
     url = common.database_url(args.customers, args.feedback, args.seed)
     common.ensure_database(url, args.customers, args.feedback, args.seed)
     app = common.make_app(url, extra_views=register_bench_views)
     client = common.signed_in_client(app)
+    if args.scope_only:
+        from app.extensions import db
+
+        with app.app_context():
+            engine = db.engine
+        scoped_pages(app, client, engine, args.repeat)
+        return
 
     from sqlalchemy import func, select
 
@@ -306,12 +314,17 @@ def scoped_pages(app, admin_client, engine, repeat: int) -> None:
     scoped_user(app)
     sales = common.signed_in_client(app, SCOPED_USER)
     print(f"data scope: admin (all) beside {SCOPED_USER} (own customers only)")
-    for label, url in (("feedback list", "/feedback/list/"), ("customer list", "/customers/list/")):
-        admin_ms, admin_q, _size, _sql = measure_page(app, admin_client, engine, url, repeat)
-        own_ms, own_q, _size, _sql = measure_page(app, sales, engine, url, repeat)
+    for label, url in (
+        ("feedback list", "/feedback/list/"),
+        ("feedback page 20", "/feedback/list/?page_FeedbackView=20"),
+        ("customer list", "/customers/list/"),
+    ):
+        admin_ms, admin_q, _size, admin_sql = measure_page(app, admin_client, engine, url, repeat)
+        own_ms, own_q, _size, own_sql = measure_page(app, sales, engine, url, repeat)
         print(
-            f"  {label:15} admin {admin_ms:6.1f} ms {admin_q:2d} q   "
-            f"own {own_ms:6.1f} ms {own_q:2d} q   own/admin {own_ms / admin_ms:4.2f}x"
+            f"  {label:16} admin {admin_ms:6.1f} ms (SQL {admin_sql:5.1f}) {admin_q:2d} q   "
+            f"own {own_ms:6.1f} ms (SQL {own_sql:5.1f}) {own_q:2d} q   "
+            f"own/admin {own_ms / admin_ms:4.2f}x"
         )
 
 
