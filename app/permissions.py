@@ -18,7 +18,8 @@ CLAIM, TRANSFER = "claim", "transfer"
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
 FEEDBACK, REPORTER = "Feedback", "Reporter"
-BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER)
+FOLLOWUP = "FollowUp"
+BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER, FOLLOWUP)
 # Reports: read opens the report's form, export downloads the workbook.
 SERVICE_REPORT = "ServiceReport"
 
@@ -32,6 +33,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         CONTRACT: FULL,
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
+        FOLLOWUP: FULL,
     },
     SUPPORT: {
         FEEDBACK: FULL,
@@ -41,6 +43,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
         SERVICE_REPORT: READ_EXPORT,
+        FOLLOWUP: (READ, ADD),
     },
     ENGINEER: {
         FEEDBACK: (READ, EDIT),
