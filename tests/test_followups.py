@@ -327,3 +327,117 @@ def test_demo_follow_ups_match_their_customers_with_some_due_today_and_overdue(d
     due = [c for c in customers if c.next_followup_at and today <= c.next_followup_at < tomorrow]
     late = [c for c in customers if c.next_followup_at and c.next_followup_at < today]
     assert due and late
+
+
+# --------------------------------------------------------------- the customer timeline
+
+
+def _timeline(response) -> list[tuple[str, str]]:
+    """(kind, link) of each timeline line, in page order."""
+    import re
+
+    block = response.get_data(as_text=True).split('id="customer-timeline"', 1)[1]
+    return re.findall(
+        r'data-kind="([a-z_]+)">\s*<span[^>]*>[^<]*</span>\s*<a href="([^"]+)"', block
+    )
+
+
+def test_the_timeline_merges_the_records_newest_first_with_links(db_session, login_as):
+    from factories import make_contract, make_feedback, make_license, make_product, make_reporter
+
+    customer = make_customer()
+    followup = make_followup(customer, followed_at=datetime(2026, 3, 5, 10), next_at=None)
+    contract = make_contract(customer, sign_date=datetime(2026, 3, 3).date())
+    feedback = make_feedback(
+        make_reporter(customer),
+        created_at=datetime(2026, 3, 4, 9),
+    )
+    license_ = make_license(make_product(customer))
+    license_.created_on = datetime(2026, 3, 2, 9)
+    db_session.commit()
+    admin = login_as("admin")
+    admin.post(
+        f"/customers/edit/{customer.id}",
+        data={"code": customer.code, "name": "改名客户", "status": "signed", "row_version": 1},
+    )
+    lines = _timeline(admin.get(f"/customers/show/{customer.id}"))
+    assert [kind for kind, _url in lines] == [
+        "change",
+        "followup",
+        "feedback_opened",
+        "contract",
+        "license",
+    ]
+    urls = dict(lines)
+    assert urls["followup"] == f"/followups/show/{followup.id}"
+    assert urls["contract"] == f"/contracts/show/{contract.id}"
+    assert urls["feedback_opened"] == f"/feedback/show/{feedback.id}"
+    assert urls["license"] == f"/licenses/show/{license_.id}"
+    page = visible_text(admin.get(f"/customers/show/{customer.id}"))
+    assert "客户动态" in page and "客户资料修改" in page
+
+
+def test_the_timeline_is_paged_on_the_server(db_session, login_as):
+    customer = make_customer()
+    items = [
+        make_followup(
+            customer, followed_at=datetime(2026, 1, 1, 9) + timedelta(days=n), next_at=None
+        )
+        for n in range(25)
+    ]
+    sales = login_as("sales")
+    first = _timeline(sales.get(f"/customers/show/{customer.id}"))
+    second_page = sales.get(f"/customers/show/{customer.id}?timeline_page=2")
+    second = _timeline(second_page)
+    assert len(first) == 20 and len(second) == 5
+    assert first[0][1] == f"/followups/show/{items[-1].id}"
+    assert second[-1][1] == f"/followups/show/{items[0].id}"
+    assert "第 2 页，共 2 页" in visible_text(second_page)
+    assert sales.get(f"/customers/show/{customer.id}?timeline_page=abc").status_code == 200
+
+
+def test_the_timeline_leaves_out_what_the_reader_may_not_read(db_session, login_as):
+    """Sales may not read feedback: the customer's feedback is not on their timeline."""
+    from factories import make_feedback, make_reporter
+
+    customer = make_customer()
+    make_followup(customer, followed_at=datetime(2026, 3, 5, 10), next_at=None)
+    make_feedback(make_reporter(customer), created_at=datetime(2026, 3, 6, 9))
+    sales_kinds = [
+        kind for kind, _url in _timeline(login_as("sales").get(f"/customers/show/{customer.id}"))
+    ]
+    support_kinds = [
+        kind for kind, _url in _timeline(login_as("support").get(f"/customers/show/{customer.id}"))
+    ]
+    assert sales_kinds == ["followup"]
+    assert support_kinds == ["feedback_opened", "followup"]
+
+
+# --------------------------------------------------------------- the home dashboard
+
+
+def test_the_dashboard_shows_the_users_follow_ups_due_today_and_overdue(
+    db_session, login_as, monkeypatch
+):
+    from app.services import followups
+
+    monkeypatch.setattr(followups, "now", lambda: datetime(2026, 3, 11, 14, 0))
+    due = make_customer(name="今天要跟")
+    late = make_customer(name="逾期未跟")
+    others = make_customer(name="别人的客户", owner_id=None)
+    make_followup(due, followed_at=datetime(2026, 3, 4, 9, 0), next_at=datetime(2026, 3, 11, 9))
+    make_followup(late, followed_at=datetime(2026, 3, 2, 9, 0), next_at=datetime(2026, 3, 6, 9))
+    make_followup(others, followed_at=datetime(2026, 3, 2, 9), next_at=datetime(2026, 3, 6, 9))
+    page = login_as("sales").get("/").get_data(as_text=True)
+    panel = visible_text_of(page.split('id="followups-due"', 1)[1])
+    assert "今天要跟" in panel and "逾期未跟" in panel and "别人的客户" not in panel
+    assert 'href="/customers/list/?_flt_0_followup_queue=due_today"' in page
+    assert 'href="/customers/list/?_flt_0_followup_queue=overdue"' in page
+    admin_page = login_as("admin").get("/").get_data(as_text=True)
+    assert "别人的客户" in admin_page  # the admin's scope is everything
+
+
+def visible_text_of(html: str) -> str:
+    import re
+
+    return re.sub(r"<[^>]+>", " ", html)

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Customer
 from app.permissions import CLAIM, FEEDBACK, READ, TRANSFER, permission_name
 from app.services import feedback as desk
-from app.services import followups, pool
+from app.services import followups, pool, timeline
 from app.services.querying import CrmInterface, is_key, keys_in
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -91,6 +91,13 @@ def followup_queue_links() -> list[dict]:
 
 class OpenFeedbackCountsWidget(RenderTemplateWidget):
     template = "feedback/open_counts.html"
+
+
+class TimelineWidget(RenderTemplateWidget):
+    template = "crm/customer_timeline.html"
+
+
+TIMELINE_PAGE_ARG = "timeline_page"
 
 
 class OwnerWidget(RenderTemplateWidget):
@@ -201,6 +208,13 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
             widgets["owner"] = OwnerWidget(
                 item=item, may_release=may_release, may_transfer=may_transfer
             )
+        page = request.args.get(TIMELINE_PAGE_ARG, "1")
+        widgets["timeline"] = TimelineWidget(
+            timeline=timeline.timeline(item, int(page) if is_key(page) else 1),
+            page_url=lambda number: (
+                url_for(".show", pk=item.id, **{TIMELINE_PAGE_ARG: number}) + "#customer-timeline"
+            ),
+        )
         if self.appbuilder.sm.has_access(permission_name(READ), FEEDBACK):
             widgets["feedback_counts"] = OpenFeedbackCountsWidget(
                 counts=desk.open_counts_by_level(desk.now(), customer_id=item.id),
