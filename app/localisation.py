@@ -43,6 +43,7 @@ VIEW_LABELS = {
     "License": _l("Licenses"),
     "Feedback": _l("Customer feedback"),
     "Reporter": _l("Reporters"),
+    "FollowUp": _l("Follow-ups"),
     "ServiceReport": _l("Service report"),
     "Department": _l("Departments"),
     "GlobalSearchView": _l("Global search"),

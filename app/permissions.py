@@ -18,7 +18,8 @@ CLAIM, TRANSFER = "claim", "transfer"
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
 FEEDBACK, REPORTER = "Feedback", "Reporter"
-BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER)
+FOLLOWUP = "FollowUp"
+BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER, FOLLOWUP)
 # Reports: read opens the report's form, export downloads the workbook.
 SERVICE_REPORT = "ServiceReport"
 # The rows of the role page's permission grid (app/views/role_matrix.py).
@@ -34,6 +35,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         CONTRACT: FULL,
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
+        FOLLOWUP: FULL,
     },
     SUPPORT: {
         FEEDBACK: FULL,
@@ -43,6 +45,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
         SERVICE_REPORT: READ_EXPORT,
+        FOLLOWUP: (READ, ADD),
     },
     ENGINEER: {
         FEEDBACK: (READ, EDIT),

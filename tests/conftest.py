@@ -32,6 +32,7 @@ from app.models import (
     Customer,
     Department,
     Feedback,
+    FollowUp,
     License,
     Product,
     Reporter,
@@ -50,7 +51,7 @@ from helpers import (
     free_port,
 )
 
-CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
+CHILD_FIRST = (FollowUp, Feedback, License, Reporter, Product, Contract, Contact, Customer)
 
 
 def _worker_database_url(tmp_path_factory, worker_id: str) -> str:

@@ -22,6 +22,8 @@ from app.models import (
     Feedback,
     FeedbackLevel,
     FeedbackStatus,
+    FollowUp,
+    FollowUpMethod,
     License,
     Product,
     Reporter,
@@ -123,3 +125,17 @@ def make_feedback(reporter=None, **overrides) -> Feedback:
         store=reporter.store,
     )
     return _save(Feedback(**{**values, **overrides}))
+
+
+def make_followup(customer=None, **overrides) -> FollowUp:
+    customer = customer or make_customer()
+    values = dict(
+        customer=customer,
+        method=FollowUpMethod.phone,
+        content=f"电话回访，了解门店系统使用情况{_next()}",
+        followed_at=datetime(2026, 3, 1, 10, 0),
+        next_at=datetime(2026, 3, 8, 10, 0),
+        next_step="上门演示新版本",
+        user_id=customer.owner_id,
+    )
+    return _save(FollowUp(**{**values, **overrides}))

@@ -39,6 +39,7 @@ from app.permissions import (
     CONTRACT,
     CUSTOMER,
     FEEDBACK,
+    FOLLOWUP,
     LICENSE,
     READ,
     ROLE_GRANTS,
@@ -68,6 +69,8 @@ CARDS = {
     "licenses_expiring": LICENSE,
     "contracts_ending": CONTRACT,
     "customers": CUSTOMER,
+    "followups_today": FOLLOWUP,
+    "followups_overdue": FOLLOWUP,
 }
 
 
@@ -212,6 +215,7 @@ def test_cards_match_what_the_role_may_read(frozen_clock, known_data, login_as, 
     assert ('id="my-queue"' in page) == readable(role, FEEDBACK)
     assert ('id="license-alerts"' in page) == readable(role, LICENSE)
     assert ('id="contract-alerts"' in page) == readable(role, CONTRACT)
+    assert ('id="followups-due"' in page) == readable(role, FOLLOWUP)
 
 
 def test_a_role_without_licenses_sees_no_license_figure(
@@ -241,7 +245,7 @@ def test_only_readable_sections_are_computed(app, known_data):
 
     with app.app_context():
         board = dashboard.build(may_read, None, NOW, TODAY)
-    assert set(asked) == {FEEDBACK, LICENSE, CONTRACT, CUSTOMER}
+    assert set(asked) == {FEEDBACK, LICENSE, CONTRACT, CUSTOMER, FOLLOWUP}
     assert board.customers == 2
     assert board.feedback is None and board.licenses_expiring is None
     assert board.licenses_ending is None and board.contracts_ending is None
@@ -298,6 +302,8 @@ EXPECTED_CARDS = {
     "licenses_expiring": "1",
     "contracts_ending": "1",
     "customers": "2",
+    "followups_today": "0",  # no follow-ups in the known data (tests/test_followups.py)
+    "followups_overdue": "0",
 }
 
 

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _postgres_base() -> str | None:
@@ -299,3 +299,42 @@ def test_0005_fills_in_the_resolution_time_of_the_rows_already_there(scratch_app
     ]
     assert [seconds for _id, seconds in stored] == [14400, 86400, 18835200, None]
     assert "ix_feedback_customer_status" in indexes
+
+
+def test_0007_adds_follow_ups_to_a_database_with_customers(scratch_app):
+    """Customers stored before 0007 keep their rows, have no follow-up times yet, and
+    get them from the first follow-up written by the app."""
+    from datetime import datetime
+
+    from app.models import Customer, FollowUp, FollowUpMethod
+
+    _cli(scratch_app, "db", "upgrade", "0006")
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO customer (code, name, status, created_on, changed_on) "
+                "VALUES ('C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        customer = db.session.scalar(db.select(Customer).where(Customer.code == "C-OLD"))
+        assert (customer.name, customer.last_followup_at, customer.next_followup_at) == (
+            "老客户",
+            None,
+            None,
+        )
+        db.session.add(
+            FollowUp(
+                customer=customer,
+                method=FollowUpMethod.phone,
+                content="电话回访",
+                followed_at=datetime(2026, 11, 2, 10, 0),
+                next_at=datetime(2026, 11, 9, 10, 0),
+            )
+        )
+        db.session.commit()
+        assert customer.last_followup_at == datetime(2026, 11, 2, 10, 0)
+        assert customer.next_followup_at == datetime(2026, 11, 9, 10, 0)
+        db.session.remove()

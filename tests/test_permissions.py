@@ -19,7 +19,17 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Contact, Contract, CrmUser, Customer, Feedback, License, Product, Reporter
+from app.models import (
+    Contact,
+    Contract,
+    CrmUser,
+    Customer,
+    Feedback,
+    FollowUp,
+    License,
+    Product,
+    Reporter,
+)
 from app.permissions import (
     ADD,
     ADMIN,
@@ -33,6 +43,7 @@ from app.permissions import (
     ENGINEER,
     EXPORT,
     FEEDBACK,
+    FOLLOWUP,
     LICENSE,
     MANAGER,
     PRODUCT,
@@ -52,6 +63,7 @@ from factories import (
     make_contract,
     make_customer,
     make_feedback,
+    make_followup,
     make_license,
     make_product,
     make_reporter,
@@ -68,6 +80,7 @@ SPEC_GRANTS = {
         CONTRACT: ALL,
         PRODUCT: (READ,),
         LICENSE: (READ,),
+        FOLLOWUP: ALL,
     },
     SUPPORT: {
         FEEDBACK: ALL,
@@ -77,6 +90,7 @@ SPEC_GRANTS = {
         PRODUCT: (READ,),
         LICENSE: (READ,),
         SERVICE_REPORT: (READ, EXPORT),
+        FOLLOWUP: (READ, ADD),
     },
     ENGINEER: {FEEDBACK: (READ, EDIT), PRODUCT: ALL, LICENSE: ALL},
     MANAGER: {
@@ -174,6 +188,16 @@ def _feedback_form(ctx):
     }
 
 
+def _followup_form(ctx):
+    return {
+        "customer": ctx["customer"].id,
+        "method": "phone",
+        "content": f"矩阵跟进{_n()}",
+        "followed_at": "2026-03-01 09:00:00",
+        "next_at": "2026-03-08 09:00:00",
+    }
+
+
 def _as_json(form: Callable, dates=(), datetimes=(), numbers=()):
     def build(ctx):
         data = form(ctx)
@@ -246,6 +270,16 @@ MODULES = [
         lambda ctx: make_reporter(ctx["customer"]),
         _reporter_form,
         _as_json(_reporter_form),
+    ),
+    Module(
+        FOLLOWUP,
+        FollowUp,
+        "/followups",
+        "/api/v1/followups/",
+        "content",
+        lambda ctx: make_followup(ctx["customer"]),
+        _followup_form,
+        _as_json(_followup_form, datetimes=("followed_at", "next_at")),
     ),
     Module(
         FEEDBACK,

@@ -6,12 +6,22 @@ from .contact import ContactApi
 from .contract import ContractApi
 from .customer import CustomerApi
 from .feedback import FeedbackApi
+from .followup import FollowUpApi
 from .license import LicenseApi
 from .messages import init_jwt_messages
 from .product import ProductApi
 from .reporter import ReporterApi
 
-APIS = (CustomerApi, ContactApi, ContractApi, ProductApi, LicenseApi, FeedbackApi, ReporterApi)
+APIS = (
+    CustomerApi,
+    ContactApi,
+    ContractApi,
+    ProductApi,
+    LicenseApi,
+    FeedbackApi,
+    ReporterApi,
+    FollowUpApi,
+)
 
 
 def register_apis(appbuilder) -> None:

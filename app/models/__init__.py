@@ -7,6 +7,7 @@ from .choices import (
     DataScope,
     FeedbackLevel,
     FeedbackStatus,
+    FollowUpMethod,
     Importance,
 )
 from .contact import Contact
@@ -14,6 +15,7 @@ from .contract import Contract
 from .customer import Customer
 from .department import Department
 from .feedback import Feedback
+from .followup import FollowUp
 from .history import ChangeAction, ChangeRecord
 from .license import License
 from .notification import FeedbackNotification, NotificationChannel, NotificationState
@@ -22,7 +24,7 @@ from .reporter import Reporter
 from .role_scope import RoleScope
 from .user import CrmUser
 
-BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback)
+BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback, FollowUp)
 
 __all__ = [
     "BUSINESS_MODELS",
@@ -41,6 +43,8 @@ __all__ = [
     "FeedbackLevel",
     "FeedbackNotification",
     "FeedbackStatus",
+    "FollowUp",
+    "FollowUpMethod",
     "Importance",
     "License",
     "NotificationChannel",

@@ -46,6 +46,15 @@ class FeedbackStatus(LabeledEnum):
     closed = _l("Closed")
 
 
+class FollowUpMethod(LabeledEnum):
+    phone = _l("Phone call")
+    visit = _l("Visit")
+    wechat = _l("WeChat")
+    email = _l("By e-mail")
+    meeting = _l("Meeting")
+    other = _l("Other")
+
+
 class DataScope(LabeledEnum):
     """Whose customers (and their records) a role's users see; the widest role wins."""
 

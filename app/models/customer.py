@@ -1,5 +1,5 @@
 from flask_appbuilder import Model
-from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
 from .base import AuditMixin, enum_column
@@ -29,6 +29,10 @@ class Customer(AuditMixin, Model):
     # 负责人: the salesperson the customer belongs to; none means it is in the pool (公海).
     owner_id = Column(Integer, ForeignKey("ab_user.id"), index=True)
     owner = relationship("CrmUser", foreign_keys=[owner_id], lazy="select")
+    # 最后跟进时间 / 下次跟进时间: derived from the follow-ups by app.services.followups
+    # in the transaction that writes them; never edited directly.
+    last_followup_at = Column(DateTime, index=True)
+    next_followup_at = Column(DateTime, index=True)
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"

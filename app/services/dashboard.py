@@ -20,9 +20,9 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Contract, Customer, Feedback, FeedbackLevel, License
-from app.permissions import CONTRACT, CUSTOMER, FEEDBACK, LICENSE
+from app.permissions import CONTRACT, CUSTOMER, FEEDBACK, FOLLOWUP, LICENSE
 from app.services import feedback as desk
-from app.services import licenses, scope, statistics
+from app.services import followups, licenses, scope, statistics
 from app.services.statistics import ReportQuery, month_start
 
 TREND_MONTHS = 12
@@ -89,6 +89,37 @@ def queue_of(user_id: int, at: datetime, limit: int | None = None) -> tuple[int,
     ]
 
 
+# --- follow-ups ------------------------------------------------------------------
+
+
+@dataclass
+class FollowUpsDue:
+    """The customers of the user's data scope (a salesperson's own, a manager's team's)
+    whose next follow-up is today, or was due before today."""
+
+    today_count: int
+    overdue_count: int
+    customers: list[Customer]  # the first ALERT_SIZE, most overdue first
+
+
+def followups_due(at: datetime) -> FollowUpsDue:
+    """Three queries on the customer's own columns, whatever the number of follow-ups."""
+    today = followups.queue_condition(followups.FollowUpQueue.due_today, at)
+    overdue = followups.queue_condition(followups.FollowUpQueue.overdue, at)
+    in_scope = scope.conditions(Customer)
+
+    def count(condition) -> int:
+        return int(db.session.scalar(select(func.count(Customer.id)).where(condition, *in_scope)))
+
+    customers = db.session.scalars(
+        select(Customer)
+        .where(today | overdue, *in_scope)
+        .order_by(Customer.next_followup_at, Customer.id)
+        .limit(ALERT_SIZE)
+    ).all()
+    return FollowUpsDue(count(today), count(overdue), list(customers))
+
+
 # --- feedback ---------------------------------------------------------------------
 
 
@@ -128,6 +159,7 @@ class Dashboard:
     contracts_ending_count: int | None = None
     contracts_ending: list[Contract] | None = None
     customers: int | None = None
+    followups: FollowUpsDue | None = None
 
     @property
     def empty(self) -> bool:
@@ -138,6 +170,7 @@ class Dashboard:
                 self.licenses_expiring,
                 self.contracts_ending_count,
                 self.customers,
+                self.followups,
             )
         )
 
@@ -163,4 +196,6 @@ def build(
         board.contracts_ending = licenses.contracts_ending(on, days, ALERT_SIZE)
     if may_read(CUSTOMER):
         board.customers = customer_count()
+    if may_read(CUSTOMER) and may_read(FOLLOWUP):
+        board.followups = followups_due(followups.now())
     return board

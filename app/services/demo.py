@@ -38,6 +38,7 @@ from app.models import (
     Customer,
     Department,
     Feedback,
+    FollowUp,
     License,
     Product,
     Reporter,
@@ -54,7 +55,7 @@ DEMO_ENGINEERS = 6
 DEMO_SALES_PER_REGION = 3
 POOL_SHARE = 0.15  # customers nobody owns (the pool)
 
-PARENT_FIRST = (Customer, Contact, Contract, Product, License, Reporter)
+PARENT_FIRST = (Customer, Contact, Contract, Product, License, Reporter, FollowUp)
 
 # level code: (share of feedback, median hours to resolve)
 LEVELS = (("urgent", 0.05, 3), ("high", 0.20, 12), ("medium", 0.50, 36), ("low", 0.25, 96))
@@ -358,10 +359,13 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
                     if plan.owner_ids and rng.random() >= POOL_SHARE
                     else None
                 ),
+                "last_followup_at": None,
+                "next_followup_at": None,
                 **audit,
             }
         )
         plan.customer_weights.append(size * (0.2 if status == "prospect" else 1.0))
+        contacts_before = len(rows[Contact])
 
         for _n in range(rng.randint(1, 4)):
             birth = date(1965, 1, 1) + timedelta(days=rng.randrange(35 * 365))
@@ -380,6 +384,15 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
                     **audit,
                 }
             )
+
+        _plan_followups(
+            rows,
+            rows[Customer][-1],
+            range(contacts_before + 1, len(rows[Contact]) + 1),
+            plan,
+            created,
+            rng,
+        )
 
         if status != "prospect":
             for _n in range(rng.randint(1, 3)):
@@ -640,6 +653,57 @@ def _cumulative(values) -> Iterator[float]:
     for value in values:
         total += value
         yield total
+
+
+def _plan_followups(rows, customer: dict, contact_ids, plan: DemoPlan, created, rng) -> None:
+    """A customer's follow-ups over its history, by its owner (or any salesperson), and
+    its last and next follow-up times: some due today, some overdue, some ahead.
+
+    The customer row is filled in here because bulk inserts pass no session event
+    (app.services.followups keeps them in step for every other write).
+    """
+    methods, method_weights = zip(*words.FOLLOWUP_METHODS, strict=True)
+    now = plan.now
+    span = max(1, int((now - created).total_seconds() // 3600) - 24)
+    hours = sorted(rng.sample(range(span), min(span, rng.randint(1, 8))))
+    contact_ids = list(contact_ids)
+    latest = None
+    for hour in hours:
+        followed = (created + timedelta(hours=hour)).replace(minute=rng.choice((0, 15, 30, 45)))
+        followed = min(followed, now - timedelta(hours=1))
+        if latest is not None and followed <= latest["followed_at"]:
+            continue
+        user_id = customer["owner_id"] or (rng.choice(plan.owner_ids) if plan.owner_ids else None)
+        latest = {
+            "id": len(rows[FollowUp]) + 1,
+            "customer_id": customer["id"],
+            "contact_id": rng.choice(contact_ids) if contact_ids and rng.random() < 0.7 else None,
+            "method": rng.choices(methods, method_weights)[0],
+            "content": rng.choice(words.FOLLOWUP_CONTENTS),
+            "followed_at": followed,
+            "next_at": followed + timedelta(days=rng.randint(3, 30)),
+            "next_step": rng.choice(words.FOLLOWUP_NEXT_STEPS),
+            "user_id": user_id,
+            **_audit(followed),
+        }
+        rows[FollowUp].append(latest)
+    if latest is None:
+        return
+    # The latest follow-up of an owned customer: due today, overdue, or ahead.
+    if customer["owner_id"] is not None:
+        draw = rng.random()
+        if draw < 0.15:
+            latest["followed_at"] = max(latest["followed_at"], now - timedelta(days=7))
+            latest["next_at"] = now.replace(hour=rng.randint(9, 17), minute=0)
+        elif draw < 0.35:
+            followed = max(latest["followed_at"], now - timedelta(days=40))
+            latest["followed_at"] = min(followed, now - timedelta(days=6))
+            latest["next_at"] = latest["followed_at"] + timedelta(days=rng.randint(1, 5))
+        latest["created_on"] = latest["changed_on"] = latest["followed_at"]
+    mine = [row for row in rows[FollowUp][-len(hours) :] if row["customer_id"] == customer["id"]]
+    last = max(mine, key=lambda row: (row["followed_at"], row["id"]))
+    customer["last_followup_at"] = last["followed_at"]
+    customer["next_followup_at"] = last["next_at"]
 
 
 def _audit(created: datetime) -> dict:

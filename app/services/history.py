@@ -47,6 +47,8 @@ IGNORED = {
     "last_seen_at",
     "locked_until",
     "resolution_seconds",  # derived from created_at and resolved_at, recorded there
+    "last_followup_at",  # derived from the follow-ups, recorded there
+    "next_followup_at",
 }
 SECRET = {"password"}
 # Many-to-many collections recorded as sorted names.
@@ -61,6 +63,7 @@ MODEL_LABELS = {
     "License": _l("License"),
     "Reporter": _l("Reporter"),
     "Feedback": _l("Customer feedback"),
+    "FollowUp": _l("Follow-up"),
     "User": _l("User"),
     "Role": _l("Role"),
 }

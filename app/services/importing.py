@@ -1,10 +1,11 @@
-"""Import customers, contacts and reporters from an .xlsx workbook.
+"""Import customers, contacts, reporters and follow-ups from an .xlsx workbook.
 
 Every row passes the same rules as the forms (``app.services.validation``)
 plus the column lengths; any bad row means nothing is written, and the
 report names each bad row and field. A record already in the database is
 updated instead of duplicated: customers are matched by customer code,
-contacts and reporters by customer code and name. The file's size, its
+contacts and reporters by customer code and name; follow-ups are always
+added (a follow-up's contact is named, among its customer's). The file's size, its
 unpacked size and its row count are capped before any row is read.
 """
 
@@ -27,7 +28,7 @@ from sqlalchemy import Enum, String, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import Contact, Customer, Reporter
+from app.models import Contact, Customer, FollowUp, Reporter
 from app.models.labels import labels_for
 from app.reports.xlsx import BOLD, header_row, set_widths, styled, table_widths
 from app.services import pool, scope
@@ -39,7 +40,17 @@ MAX_ROWS = 5000
 MAX_COLUMNS = 40
 MAX_REPORTED_ERRORS = 300
 CUSTOMER_CODE = "customer_code"  # the column naming a contact's or reporter's customer
+CONTACT_NAME = "contact"  # a follow-up's contact, by name among its customer's contacts
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    *DATE_FORMATS,
+)
 
 
 class ImportRefused(Exception):
@@ -111,6 +122,21 @@ SPECS = {
             ColumnSpec("address"),
         ),
     ),
+    "followup": ImportSpec(
+        "followup",
+        FollowUp,
+        _l("Follow-ups"),
+        (
+            ColumnSpec(CUSTOMER_CODE, True),
+            ColumnSpec(CONTACT_NAME),
+            ColumnSpec("method"),
+            ColumnSpec("content", True),
+            ColumnSpec("followed_at", True),
+            ColumnSpec("next_at"),
+            ColumnSpec("next_step"),
+        ),
+        keep_when_blank=("method",),
+    ),
 }
 
 
@@ -157,6 +183,8 @@ def template_workbook(spec: ImportSpec) -> Workbook:
             sheet.add_data_validation(validation)
         elif kind == "date":
             sheet.column_dimensions[letter].number_format = "yyyy-mm-dd"
+        elif kind == "datetime":
+            sheet.column_dimensions[letter].number_format = "yyyy-mm-dd hh:mm"
         else:  # keep phone numbers, ID numbers and codes as typed
             sheet.column_dimensions[letter].number_format = "@"
     _help_sheet(workbook.create_sheet(str(_l("Instructions"))), spec)
@@ -194,6 +222,13 @@ def _help_sheet(sheet, spec: ImportSpec) -> None:
     ]
     if spec.key == "customer":
         lines.append(_("A row whose customer code already exists updates that customer."))
+    elif spec.model is FollowUp:
+        lines.append(
+            _(
+                "The customer code must be an existing customer's code; the contact, when "
+                "given, the name of one of that customer's contacts. Every row adds a follow-up."
+            )
+        )
     else:
         lines.append(
             _(
@@ -229,6 +264,8 @@ def _column_hint(spec: ImportSpec, name: str) -> str:
         )
     if kind == "date":
         return _("A date, e.g. 1990-05-01")
+    if kind == "datetime":
+        return _("A date and time, e.g. 2026-03-05 14:30")
     if name == CUSTOMER_CODE:
         return _("An existing customer's code, e.g. C000123")
     length = _max_length(spec, name)
@@ -442,6 +479,16 @@ def _plan(spec, fields, rows, may_update, result) -> list[tuple[Any, dict]]:
             if code and customer is None:
                 errors[CUSTOMER_CODE] = _("Customer code %(code)s does not exist.", code=code)
             values["customer"] = customer
+        if CONTACT_NAME in values and spec.model is FollowUp:
+            contact_name = values.pop(CONTACT_NAME)
+            if contact_name is not None and customer is not None:
+                values["contact"] = _contact_named(customer, contact_name)
+                if values["contact"] is None:
+                    errors[CONTACT_NAME] = _(
+                        "%(customer)s has no contact named %(name)s.",
+                        customer=str(customer),
+                        name=contact_name,
+                    )
         key = _match_key(spec, values)
         match = None
         if key is not None:
@@ -492,7 +539,20 @@ def _values_for_rules(spec, match, values) -> dict:
     return {**current, **values}
 
 
+def _contact_named(customer: Customer, name: str) -> Contact | None:
+    """The customer's (first) contact called ``name``, as the reader may see it."""
+    query = (
+        select(Contact)
+        .where(Contact.customer_id == customer.id, Contact.name == name)
+        .order_by(Contact.id)
+        .limit(1)
+    )
+    return db.session.scalars(scope.restrict(query, Contact)).first()
+
+
 def _match_key(spec: ImportSpec, values: dict):
+    if spec.model is FollowUp:
+        return None  # every row is a new follow-up
     if spec.model is Customer:
         return values.get("code") or None
     customer, name = values.get("customer"), values.get("name")
@@ -515,6 +575,8 @@ def _existing(spec, rows, customers) -> dict[Any, list]:
         codes = {_text(cells.get("code")) for _number, cells in rows} - {None}
         for customer in _load_in_chunks(Customer, Customer.code, codes):
             found[customer.code] = [customer]
+        return found
+    if spec.model is FollowUp:
         return found
     ids = {customer.id for customer in customers.values()}
     for item in _load_in_chunks(spec.model, spec.model.customer_id, ids):
@@ -566,6 +628,18 @@ def _convert(spec: ImportSpec, name: str, raw: Any, choices=None) -> tuple[Any, 
             except ValueError:
                 continue
         return None, _("%(field)s must be a date such as 1990-05-01.", field=label)
+    if kind == "datetime":
+        if isinstance(raw, datetime):
+            return raw.replace(microsecond=0), None
+        if isinstance(raw, date):
+            return datetime(raw.year, raw.month, raw.day), None
+        text = _text(raw)
+        for pattern in DATETIME_FORMATS:
+            try:
+                return datetime.strptime(text, pattern), None
+            except ValueError:
+                continue
+        return None, _("%(field)s must be a date and time such as 2026-03-05 14:30.", field=label)
     text = _text(raw)
     if any(ord(char) < 32 and char not in "\t\n\r" for char in text):
         return None, _("%(field)s contains a control character that cannot be stored.", field=label)
@@ -606,7 +680,9 @@ def _kind(spec: ImportSpec, name: str) -> str:
         return "text"
     if isinstance(column.type, Enum) and column.type.enum_class is not None:
         return "enum"
-    if column.type.__class__.__name__ in ("Date", "DateTime"):
+    if column.type.__class__.__name__ == "DateTime":
+        return "datetime"
+    if column.type.__class__.__name__ == "Date":
         return "date"
     return "text"
 

@@ -195,7 +195,7 @@ def _change_owners(customers: list[Customer], owner: CrmUser | None, reason: str
 
 
 def idle_owned(days: int, at: datetime | None = None):
-    """Owned customers with no change, contract or feedback for ``days`` days."""
+    """Owned customers with no change, contract, feedback or follow-up for ``days`` days."""
     cutoff = (at or now()) - timedelta(days=days)
     recent_contract = exists().where(
         and_(Contract.customer_id == Customer.id, Contract.created_on >= cutoff)
@@ -206,6 +206,7 @@ def idle_owned(days: int, at: datetime | None = None):
     return select(Customer).where(
         Customer.owner_id.is_not(None),
         Customer.changed_on < cutoff,
+        or_(Customer.last_followup_at.is_(None), Customer.last_followup_at < cutoff),
         ~recent_contract,
         ~recent_feedback,
     )

@@ -95,7 +95,13 @@ class QueryGuards:
         return super().get(id, *args, **kwargs)
 
     def get_related_obj(self, col_name, value):
-        """A relation filter's value: a key of the related table, else nothing matches."""
+        """A relation filter's value: a key of the related table, else nothing matches.
+
+        FAB reads a filter's values from the URL as a list; the add form of a
+        related list (``add?_flt_0_customer=7``) passes that list here.
+        """
+        if isinstance(value, (list, tuple)):
+            value = value[0] if len(value) == 1 else None
         if self._integer_key(self.get_related_model(col_name)) and not is_key(value):
             return None
         return super().get_related_obj(col_name, value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +26,7 @@ from app.models import (
     Customer,
     Department,
     Feedback,
+    FollowUp,
     License,
     Product,
     Reporter,
@@ -193,6 +194,44 @@ def not_before(start: str, end: str) -> Rule:
     return rule
 
 
+def after(start: str, end: str) -> Rule:
+    """``end`` strictly later than ``start`` (a next follow-up after the follow-up)."""
+
+    def rule(values, model, pk):
+        first, last = values.get(start), values.get(end)
+        if (
+            isinstance(first, (date, datetime))
+            and isinstance(last, (date, datetime))
+            and _as_datetime(last) <= _as_datetime(first)
+        ):
+            yield (
+                end,
+                field_message(
+                    _l("%(field)s must be after %(other)s."),
+                    model,
+                    end,
+                    other=label_of(model, start),
+                ),
+            )
+
+    return rule
+
+
+# A time typed "now" on a slightly fast clock is not in the future.
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def not_in_future(field: str) -> Rule:
+    def rule(values, model, pk):
+        value = values.get(field)
+        if isinstance(value, (date, datetime)) and _as_datetime(value) > datetime.now() + (
+            FUTURE_SLACK
+        ):
+            yield field, field_message(_l("%(field)s may not be in the future."), model, field)
+
+    return rule
+
+
 def at_least(field: str, minimum: int) -> Rule:
     def rule(values, model, pk):
         value = values.get(field)
@@ -342,6 +381,12 @@ RULES: dict[type, tuple[Rule, ...]] = {
         not_before("created_at", "resolved_at"),
         same_customer("reporter", "product"),
         feedback_life_cycle(),
+    ),
+    FollowUp: (
+        required("customer", "content"),
+        not_in_future("followed_at"),
+        after("followed_at", "next_at"),
+        same_customer("contact"),
     ),
     CrmUser: (
         required("username", "first_name", "phone", "email"),

@@ -11,6 +11,7 @@ from .customer import CustomerView
 from .dashboard import DashboardIndexView
 from .department import DepartmentView
 from .feedback import FeedbackView
+from .followup import FollowUpView
 from .global_search import GlobalSearchView
 from .license import LicenseView
 from .license_stats import LicenseStatsView
@@ -33,6 +34,7 @@ MENU = [
             (CustomerView, "Customers", _l("Customers"), "fa-building"),
             (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
             (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
+            (FollowUpView, "Follow-ups", _l("Follow-ups"), "fa-comment-dots"),
         ],
     ),
     (
@@ -86,7 +88,7 @@ def register_views(appbuilder) -> None:
         category="Customer management",
     )
     history.register(appbuilder)  # the admin's history page, under Security
-    importing.register(appbuilder)  # the .xlsx import pages of three modules
+    importing.register(appbuilder)  # the .xlsx import pages of four modules
     appbuilder.add_view_no_menu(GlobalSearchView())  # /search/, the top bar's box
     _system_menu_last(appbuilder.menu)
 

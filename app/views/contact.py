@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Contact
 
 from .base import CrmModelView, audit_fieldset
+from .followup import FollowUpView
 
 
 class ContactView(CrmModelView):
@@ -26,3 +27,4 @@ class ContactView(CrmModelView):
         "status",
     ]
     show_fieldsets = [(_l("Contact"), {"fields": add_columns}), audit_fieldset()]
+    related_views = [FollowUpView]

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
@@ -11,21 +12,92 @@ from flask_babel import lazy_gettext as _l
 from app.models import Customer
 from app.permissions import CLAIM, FEEDBACK, READ, TRANSFER, permission_name
 from app.services import feedback as desk
-from app.services import pool
-from app.services.querying import is_key, keys_in
+from app.services import followups, pool, timeline
+from app.services.querying import CrmInterface, is_key, keys_in
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
 from .contact import ContactView
 from .contract import ContractView
 from .feedback import FeedbackView
+from .fields import EnumSelectField
+from .followup import FollowUpView
 from .license import LicenseView
 from .license_stats import CustomerLicenseStatsMixin
 from .product import ProductView
 from .reporter import ReporterView
 
+FOLLOWUP_QUEUE = "followup_queue"
+FOLLOWUP_QUEUE_ARG = f"_flt_0_{FOLLOWUP_QUEUE}"
+
+
+class FollowUpQueueFilter(BaseFilter):
+    """One of the follow-up quick filters (app.services.followups.FollowUpQueue)."""
+
+    name = _l("Is")
+    arg_name = "eq"
+
+    def apply(self, query, value):
+        if value is None or str(value).strip() == "":
+            return query
+        return query.filter(
+            followups.queue_condition(followups.parse_queue(value), followups.now())
+        )
+
+
+class CustomerInterface(CrmInterface):
+    """The modules' interface plus the follow-up quick filters (customer columns only)."""
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        search_columns = list(search_columns or [])
+        filters = super().get_filters(
+            [col for col in search_columns if col != FOLLOWUP_QUEUE], search_filters
+        )
+        if FOLLOWUP_QUEUE in search_columns:
+            queue_filters = [FollowUpQueueFilter(FOLLOWUP_QUEUE, self)]
+            filters._search_filters = {**filters._search_filters, FOLLOWUP_QUEUE: queue_filters}
+            filters._all_filters = {**filters._all_filters, FOLLOWUP_QUEUE: queue_filters}
+        return filters
+
+
+def followup_queue_links() -> list[dict]:
+    """The list's quick filters: each toggles its queue, keeping the other filters."""
+    active = {followups.parse_queue(v) for v in request.args.getlist(FOLLOWUP_QUEUE_ARG)}
+    kept = [
+        (key, value)
+        for key, values in request.args.lists()
+        for value in values
+        if key != FOLLOWUP_QUEUE_ARG and not key.startswith("page_")
+    ]
+
+    def url(queues) -> str:
+        pairs = kept + [
+            (FOLLOWUP_QUEUE_ARG, queue.name) for queue in followups.FollowUpQueue if queue in queues
+        ]
+        return url_for("CustomerView.list") + ("?" + urlencode(pairs) if pairs else "")
+
+    links = [{"code": "all", "label": _("All"), "url": url(set()), "active": not active}]
+    for queue in followups.FollowUpQueue:
+        on = queue in active
+        links.append(
+            {
+                "code": queue.name,
+                "label": str(queue),
+                "active": on,
+                "url": url(active - {queue} if on else active | {queue}),
+            }
+        )
+    return links
+
 
 class OpenFeedbackCountsWidget(RenderTemplateWidget):
     template = "feedback/open_counts.html"
+
+
+class TimelineWidget(RenderTemplateWidget):
+    template = "crm/customer_timeline.html"
+
+
+TIMELINE_PAGE_ARG = "timeline_page"
 
 
 class OwnerWidget(RenderTemplateWidget):
@@ -34,8 +106,10 @@ class OwnerWidget(RenderTemplateWidget):
 
 class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
     model = Customer
+    interface = CustomerInterface
     noun = _l("Customer")
     route_base = "/customers"
+    list_template = "crm/customer_list.html"
     method_permission_name = {
         **PAGE_PERMISSIONS,
         "pool": CLAIM,
@@ -45,8 +119,19 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
         "transfer_selected": TRANSFER,
     }
 
-    list_columns = ["code", "name", "category", "status", "importance", "phone", "owner"]
+    list_columns = [
+        "code",
+        "name",
+        "category",
+        "status",
+        "importance",
+        "phone",
+        "owner",
+        "last_followup_at",
+        "next_followup_at",
+    ]
     search_columns = [
+        FOLLOWUP_QUEUE,
         "code",
         "name",
         "status",
@@ -55,8 +140,23 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
         "phone",
         "email",
         "owner",
+        "last_followup_at",
+        "next_followup_at",
     ]
-    order_columns = ["code", "name", "category", "status", "importance"]
+    order_columns = [
+        "code",
+        "name",
+        "category",
+        "status",
+        "importance",
+        "last_followup_at",
+        "next_followup_at",
+    ]
+    label_columns = {FOLLOWUP_QUEUE: _l("Follow-up")}
+    search_form_extra_fields = {
+        FOLLOWUP_QUEUE: EnumSelectField(followups.FollowUpQueue, _l("Follow-up"))
+    }
+
     base_order = ("code", "asc")
     edit_columns = [
         "code",
@@ -78,6 +178,7 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
         "owner": _l("Leave blank to own it yourself (the administrator: to put it in the pool).")
     }
     related_views = [
+        FollowUpView,
         ContactView,
         ContractView,
         ProductView,
@@ -85,6 +186,10 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
         FeedbackView,
         ReporterView,
     ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.extra_args = {**self.extra_args, "followup_queue_links": followup_queue_links}
 
     def _get_show_widget(self, pk, item, *args, **kwargs):
         """Plus the customer's open feedback by level, for those who read feedback,
@@ -103,6 +208,13 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
             widgets["owner"] = OwnerWidget(
                 item=item, may_release=may_release, may_transfer=may_transfer
             )
+        page = request.args.get(TIMELINE_PAGE_ARG, "1")
+        widgets["timeline"] = TimelineWidget(
+            timeline=timeline.timeline(item, int(page) if is_key(page) else 1),
+            page_url=lambda number: (
+                url_for(".show", pk=item.id, **{TIMELINE_PAGE_ARG: number}) + "#customer-timeline"
+            ),
+        )
         if self.appbuilder.sm.has_access(permission_name(READ), FEEDBACK):
             widgets["feedback_counts"] = OpenFeedbackCountsWidget(
                 counts=desk.open_counts_by_level(desk.now(), customer_id=item.id),

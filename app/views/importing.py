@@ -1,4 +1,5 @@
-"""Import pages: ``/customers/import/``, ``/contacts/import/``, ``/reporters/import/``.
+"""Import pages: ``/customers/import/``, ``/contacts/import/``, ``/reporters/import/``,
+``/followups/import/``.
 
 Each page belongs to its module's resource and needs the module's ADD
 permission (FAB's ``has_access`` with the methods mapped to "add");
@@ -23,6 +24,7 @@ from app.permissions import (
     CONTACT,
     CUSTOMER,
     EDIT,
+    FOLLOWUP,
     REPORTER,
     base_permissions_of,
     permission_name,
@@ -148,7 +150,15 @@ class ReporterImportView(ImportView):
     page_title = _l("Import reporters")
 
 
-IMPORT_VIEWS = (CustomerImportView, ContactImportView, ReporterImportView)
+class FollowUpImportView(ImportView):
+    route_base = "/followups/import"
+    class_permission_name = FOLLOWUP
+    spec_key = "followup"
+    list_endpoint = "FollowUpView.list"
+    page_title = _l("Import follow-ups")
+
+
+IMPORT_VIEWS = (CustomerImportView, ContactImportView, ReporterImportView, FollowUpImportView)
 
 
 def _limit_upload_size(app) -> None:
