@@ -18,11 +18,24 @@ CLAIM, TRANSFER = "claim", "transfer"
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
 FEEDBACK, REPORTER = "Feedback", "Reporter"
-BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER)
+PAYMENT_PLAN, PAYMENT = "PaymentPlan", "Payment"
+BUSINESS_RESOURCES = (
+    CUSTOMER,
+    CONTACT,
+    CONTRACT,
+    PRODUCT,
+    LICENSE,
+    FEEDBACK,
+    REPORTER,
+    PAYMENT_PLAN,
+    PAYMENT,
+)
 # Reports: read opens the report's form, export downloads the workbook.
 SERVICE_REPORT = "ServiceReport"
+RECEIVABLES_REPORT = "ReceivablesReport"
 
 ADMIN, SALES, SUPPORT, ENGINEER, MANAGER = "admin", "sales", "support", "engineer", "manager"
+FINANCE = "finance"
 
 # role key -> {resource: actions}; the admin role has every permission.
 ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -32,6 +45,8 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         CONTRACT: FULL,
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
+        PAYMENT_PLAN: FULL,
+        PAYMENT: READ_ONLY,
     },
     SUPPORT: {
         FEEDBACK: FULL,
@@ -51,6 +66,14 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         **{resource: READ_EXPORT for resource in BUSINESS_RESOURCES},
         CUSTOMER: (*READ_EXPORT, TRANSFER),
         SERVICE_REPORT: READ_EXPORT,
+        RECEIVABLES_REPORT: READ_EXPORT,
+    },
+    FINANCE: {
+        PAYMENT: FULL,
+        PAYMENT_PLAN: READ_ONLY,
+        CONTRACT: READ_ONLY,
+        CUSTOMER: READ_ONLY,
+        RECEIVABLES_REPORT: READ_EXPORT,
     },
 }
 
@@ -66,6 +89,7 @@ ROLE_SCOPES: dict[str, str] = {
     SUPPORT: "all",
     ENGINEER: "all",
     MANAGER: "department_tree",
+    FINANCE: "all",
 }
 
 

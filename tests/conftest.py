@@ -33,6 +33,8 @@ from app.models import (
     Department,
     Feedback,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -50,7 +52,17 @@ from helpers import (
     free_port,
 )
 
-CHILD_FIRST = (Feedback, License, Reporter, Product, Contract, Contact, Customer)
+CHILD_FIRST = (
+    Payment,
+    PaymentPlan,
+    Feedback,
+    License,
+    Reporter,
+    Product,
+    Contract,
+    Contact,
+    Customer,
+)
 
 
 def _worker_database_url(tmp_path_factory, worker_id: str) -> str:

@@ -40,6 +40,7 @@ from app.permissions import (
     CUSTOMER,
     FEEDBACK,
     LICENSE,
+    PAYMENT,
     READ,
     ROLE_GRANTS,
 )
@@ -68,6 +69,9 @@ CARDS = {
     "licenses_expiring": LICENSE,
     "contracts_ending": CONTRACT,
     "customers": CUSTOMER,
+    "payments_planned": PAYMENT,
+    "payments_received": PAYMENT,
+    "payments_overdue": PAYMENT,
 }
 
 
@@ -298,6 +302,9 @@ EXPECTED_CARDS = {
     "licenses_expiring": "1",
     "contracts_ending": "1",
     "customers": "2",
+    "payments_planned": "¥0.00",
+    "payments_received": "¥0.00",
+    "payments_overdue": "¥0.00",
 }
 
 

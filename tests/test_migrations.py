@@ -27,7 +27,7 @@ from app.extensions import db
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0006"
+HEAD = "0008"
 
 
 def _postgres_base() -> str | None:
@@ -212,7 +212,7 @@ def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
         assert init.returncode == 0, init.stderr
     # e.g. FAB pruning a resource shared by two pages with different permission lists
     assert "Refused" not in init.stdout + init.stderr, init.stderr
-    assert init.stdout.count("保留现有设置") == 4, init.stdout
+    assert init.stdout.count("保留现有设置") == 5, init.stdout
 
 
 def test_0004_gives_salespeoples_customers_their_owner_and_pools_the_rest(scratch_app):
@@ -299,3 +299,45 @@ def test_0005_fills_in_the_resolution_time_of_the_rows_already_there(scratch_app
     ]
     assert [seconds for _id, seconds in stored] == [14400, 86400, 18835200, None]
     assert "ix_feedback_customer_status" in indexes
+
+
+def test_0008_turns_each_contracts_payment_date_and_amount_into_a_one_instalment_plan(
+    scratch_app,
+):
+    """Contracts of schema 0006: an amount gets one instalment on its payment date (or,
+    without one, its end date); a contract of amount 0 gets no plan."""
+    _cli(scratch_app, "db", "upgrade", "0006")
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+                "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO contract (id, customer_id, number, sign_date, end_date, "
+                "payment_date, amount, created_on, changed_on) VALUES "
+                "(1, 7, 'HT-1', '2025-01-01', '2025-12-31', '2025-03-15', 12345.67, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 7, 'HT-2', '2025-01-01', '2025-06-30', NULL, 500.00, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(3, 7, 'HT-3', NULL, NULL, NULL, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        rows = db.session.execute(
+            text(
+                "SELECT contract_id, customer_id, instalment, planned_date, planned_amount, "
+                "row_version FROM payment_plan ORDER BY contract_id"
+            )
+        ).all()
+        db.session.remove()
+    from decimal import Decimal
+
+    assert [(*map(str, row[:4]), Decimal(str(row[4])), row[5]) for row in rows] == [
+        ("1", "7", "1", "2025-03-15", Decimal("12345.67"), 1),
+        ("2", "7", "1", "2025-06-30", Decimal("500.00"), 1),
+    ]

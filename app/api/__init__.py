@@ -8,10 +8,21 @@ from .customer import CustomerApi
 from .feedback import FeedbackApi
 from .license import LicenseApi
 from .messages import init_jwt_messages
+from .payment import PaymentApi, PaymentPlanApi
 from .product import ProductApi
 from .reporter import ReporterApi
 
-APIS = (CustomerApi, ContactApi, ContractApi, ProductApi, LicenseApi, FeedbackApi, ReporterApi)
+APIS = (
+    CustomerApi,
+    ContactApi,
+    ContractApi,
+    PaymentPlanApi,
+    PaymentApi,
+    ProductApi,
+    LicenseApi,
+    FeedbackApi,
+    ReporterApi,
+)
 
 
 def register_apis(appbuilder) -> None:

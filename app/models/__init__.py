@@ -8,6 +8,7 @@ from .choices import (
     FeedbackLevel,
     FeedbackStatus,
     Importance,
+    PaymentMethod,
 )
 from .contact import Contact
 from .contract import Contract
@@ -17,12 +18,23 @@ from .feedback import Feedback
 from .history import ChangeAction, ChangeRecord
 from .license import License
 from .notification import FeedbackNotification, NotificationChannel, NotificationState
+from .payment import Payment, PaymentPlan
 from .product import Product
 from .reporter import Reporter
 from .role_scope import RoleScope
 from .user import CrmUser
 
-BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback)
+BUSINESS_MODELS = (
+    Customer,
+    Contact,
+    Contract,
+    Product,
+    License,
+    Reporter,
+    Feedback,
+    PaymentPlan,
+    Payment,
+)
 
 __all__ = [
     "BUSINESS_MODELS",
@@ -45,6 +57,9 @@ __all__ = [
     "License",
     "NotificationChannel",
     "NotificationState",
+    "Payment",
+    "PaymentMethod",
+    "PaymentPlan",
     "Product",
     "Reporter",
     "RoleScope",

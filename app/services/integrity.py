@@ -13,6 +13,8 @@ from app.models import (
     Department,
     Feedback,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -25,6 +27,8 @@ NOUNS = {
     License: _l("License"),
     Feedback: _l("Feedback"),
     Reporter: _l("Reporter"),
+    PaymentPlan: _l("Payment plan"),
+    Payment: _l("Payment"),
     Department: _l("Department"),
     CrmUser: _l("User"),
 }
@@ -41,6 +45,8 @@ DEPENDENTS = {
     ),
     Product: ((License, License.product_id), (Feedback, Feedback.product_id)),
     Reporter: ((Feedback, Feedback.reporter_id),),
+    Contract: ((Payment, Payment.contract_id),),
+    PaymentPlan: ((Payment, Payment.plan_id),),
     Department: ((CrmUser, CrmUser.department_id), (Department, Department.parent_id)),
 }
 

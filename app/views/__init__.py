@@ -14,7 +14,9 @@ from .feedback import FeedbackView
 from .global_search import GlobalSearchView
 from .license import LicenseView
 from .license_stats import LicenseStatsView
+from .payment import PaymentPlanView, PaymentView
 from .product import ProductView
+from .receivables import ReceivablesReportView
 from .reporter import ReporterView
 from .reports import ServiceReportView
 
@@ -33,6 +35,21 @@ MENU = [
             (CustomerView, "Customers", _l("Customers"), "fa-building"),
             (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
             (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
+        ],
+    ),
+    (
+        "Payments",
+        _l("Payments"),
+        "fa-yen-sign",
+        [
+            (PaymentPlanView, "Payment plans", _l("Payment plans"), "fa-calendar-alt"),
+            (PaymentView, "Payments received", _l("Payments received"), "fa-money-bill"),
+            (
+                ReceivablesReportView,
+                "Receivables report",
+                _l("Receivables report"),
+                "fa-file-excel",
+            ),
         ],
     ),
     (
