@@ -70,6 +70,7 @@ CRM_ROLE_NAMES = {
     "support": "客服",
     "engineer": "工程师",
     "manager": "经理",
+    "finance": "财务",
 }
 AUTH_ROLE_ADMIN = CRM_ROLE_NAMES["admin"]
 AUTH_ROLE_PUBLIC = "访客"  # anonymous visitors: no permission at all

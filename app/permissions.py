@@ -19,13 +19,27 @@ CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
 FEEDBACK, REPORTER = "Feedback", "Reporter"
 FOLLOWUP = "FollowUp"
-BUSINESS_RESOURCES = (CUSTOMER, CONTACT, CONTRACT, PRODUCT, LICENSE, FEEDBACK, REPORTER, FOLLOWUP)
+PAYMENT_PLAN, PAYMENT = "PaymentPlan", "Payment"
+BUSINESS_RESOURCES = (
+    CUSTOMER,
+    CONTACT,
+    CONTRACT,
+    PRODUCT,
+    LICENSE,
+    FEEDBACK,
+    REPORTER,
+    FOLLOWUP,
+    PAYMENT_PLAN,
+    PAYMENT,
+)
 # Reports: read opens the report's form, export downloads the workbook.
 SERVICE_REPORT = "ServiceReport"
+RECEIVABLES_REPORT = "ReceivablesReport"
 # The rows of the role page's permission grid (app/views/role_matrix.py).
-MATRIX_RESOURCES = (*BUSINESS_RESOURCES, SERVICE_REPORT)
+MATRIX_RESOURCES = (*BUSINESS_RESOURCES, SERVICE_REPORT, RECEIVABLES_REPORT)
 
 ADMIN, SALES, SUPPORT, ENGINEER, MANAGER = "admin", "sales", "support", "engineer", "manager"
+FINANCE = "finance"
 
 # role key -> {resource: actions}; the admin role has every permission.
 ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -36,6 +50,8 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
         FOLLOWUP: FULL,
+        PAYMENT_PLAN: FULL,
+        PAYMENT: READ_ONLY,
     },
     SUPPORT: {
         FEEDBACK: FULL,
@@ -56,6 +72,14 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         **{resource: READ_EXPORT for resource in BUSINESS_RESOURCES},
         CUSTOMER: (*READ_EXPORT, TRANSFER),
         SERVICE_REPORT: READ_EXPORT,
+        RECEIVABLES_REPORT: READ_EXPORT,
+    },
+    FINANCE: {
+        PAYMENT: FULL,
+        PAYMENT_PLAN: READ_ONLY,
+        CONTRACT: READ_ONLY,
+        CUSTOMER: READ_ONLY,
+        RECEIVABLES_REPORT: READ_EXPORT,
     },
 }
 
@@ -71,6 +95,7 @@ ROLE_SCOPES: dict[str, str] = {
     SUPPORT: "all",
     ENGINEER: "all",
     MANAGER: "department_tree",
+    FINANCE: "all",
 }
 
 

@@ -34,6 +34,8 @@ from app.models import (
     Feedback,
     FollowUp,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -51,7 +53,18 @@ from helpers import (
     free_port,
 )
 
-CHILD_FIRST = (FollowUp, Feedback, License, Reporter, Product, Contract, Contact, Customer)
+CHILD_FIRST = (
+    FollowUp,
+    Payment,
+    PaymentPlan,
+    Feedback,
+    License,
+    Reporter,
+    Product,
+    Contract,
+    Contact,
+    Customer,
+)
 
 
 def _worker_database_url(tmp_path_factory, worker_id: str) -> str:

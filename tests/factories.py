@@ -25,6 +25,9 @@ from app.models import (
     FollowUp,
     FollowUpMethod,
     License,
+    Payment,
+    PaymentMethod,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -79,6 +82,29 @@ def make_contract(customer=None, **overrides) -> Contract:
         amount=Decimal("12345.67"),
     )
     return _save(Contract(**{**values, **overrides}))
+
+
+def make_plan(contract=None, **overrides) -> PaymentPlan:
+    contract = contract or make_contract()
+    values = dict(
+        contract=contract,
+        instalment=_next(),
+        planned_date=date(2026, 3, 1),
+        planned_amount=Decimal("1000.00"),
+    )
+    return _save(PaymentPlan(**{**values, **overrides}))
+
+
+def make_payment(contract=None, **overrides) -> Payment:
+    contract = contract or make_contract()
+    values = dict(
+        contract=contract,
+        paid_on=date(2026, 3, 5),
+        amount=Decimal("500.00"),
+        method=PaymentMethod.bank_transfer,
+        invoice_number=f"FP-{_next():06d}",
+    )
+    return _save(Payment(**{**values, **overrides}))
 
 
 def make_product(customer=None, **overrides) -> Product:

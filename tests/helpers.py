@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import CrmUser
-from app.permissions import ADMIN, ENGINEER, MANAGER, ROLE_GRANTS, SALES, SUPPORT
+from app.permissions import ADMIN, ENGINEER, FINANCE, MANAGER, ROLE_GRANTS, SALES, SUPPORT
 
 PASSWORD = "Test-Passw0rd!"
 ROLE_KEYS = (ADMIN, *ROLE_GRANTS)
@@ -31,6 +31,7 @@ SEEDED_USERS = {
     SUPPORT: SUPPORT,
     ENGINEER: ENGINEER,
     MANAGER: MANAGER,
+    FINANCE: FINANCE,
     "engineer2": ENGINEER,
 }
 # The support desk's "now" in the tests that freeze it (the ``frozen`` fixture).

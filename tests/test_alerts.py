@@ -108,3 +108,29 @@ def test_alerts_command_says_when_nothing_ends(app, frozen_today, db_session):
 def test_alerts_command_refuses_a_bad_window(app, days):
     result = app.test_cli_runner().invoke(args=["crm", "alerts", "--days", days])
     assert result.exit_code == 2
+
+
+def test_alerts_command_lists_instalments_due_within_a_week_and_overdue(
+    app, frozen_today, db_session, monkeypatch
+):
+    from decimal import Decimal
+
+    from factories import make_payment, make_plan
+
+    monkeypatch.setattr("app.services.payments.today", lambda: TODAY)
+    contract = make_contract(number="HT-PAY", amount=Decimal("3000.00"))
+    make_plan(contract, instalment=1, planned_date=D(2026, 5, 1), planned_amount=Decimal(1000))
+    make_plan(contract, instalment=2, planned_date=D(2026, 6, 20), planned_amount=Decimal(1000))
+    make_plan(contract, instalment=3, planned_date=D(2026, 7, 20), planned_amount=Decimal(1000))
+    make_payment(contract, amount=Decimal("400.00"), paid_on=D(2026, 5, 2))
+    paid = make_contract(number="HT-PAID", amount=Decimal("500.00"))
+    make_plan(paid, instalment=1, planned_date=D(2026, 6, 1), planned_amount=Decimal(500))
+    make_payment(paid, amount=Decimal("500.00"), paid_on=D(2026, 6, 1))
+    result = app.test_cli_runner().invoke(args=["crm", "alerts", "--days", "0"])
+    assert result.exit_code == 0, result.output
+    output = result.output
+    assert "7 天内到期的回款计划：1 期" in output
+    assert "逾期的回款计划：1 期" in output
+    assert "2026-06-20  还剩 5 天" in output and "第 2 期  ¥1,000.00" in output
+    assert "2026-05-01  逾期 45 天" in output and "第 1 期  ¥600.00" in output
+    assert "HT-PAID" not in output and "第 3 期" not in output

@@ -34,6 +34,8 @@ MODULE_PATHS = [
     "licenses",
     "feedback",
     "reporters",
+    "payment-plans",
+    "payments",
 ]
 
 

@@ -23,7 +23,7 @@ from app.services import notifications
 from factories import make_feedback
 from helpers import Visitor
 
-ROLE_NAMES = {"管理员", "销售", "客服", "工程师", "经理", "访客"}
+ROLE_NAMES = {"管理员", "销售", "客服", "工程师", "经理", "财务", "访客"}
 
 
 @pytest.fixture

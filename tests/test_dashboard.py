@@ -41,6 +41,7 @@ from app.permissions import (
     FEEDBACK,
     FOLLOWUP,
     LICENSE,
+    PAYMENT,
     READ,
     ROLE_GRANTS,
 )
@@ -71,6 +72,9 @@ CARDS = {
     "customers": CUSTOMER,
     "followups_today": FOLLOWUP,
     "followups_overdue": FOLLOWUP,
+    "payments_planned": PAYMENT,
+    "payments_received": PAYMENT,
+    "payments_overdue": PAYMENT,
 }
 
 
@@ -304,6 +308,9 @@ EXPECTED_CARDS = {
     "customers": "2",
     "followups_today": "0",  # no follow-ups in the known data (tests/test_followups.py)
     "followups_overdue": "0",
+    "payments_planned": "¥0.00",
+    "payments_received": "¥0.00",
+    "payments_overdue": "¥0.00",
 }
 
 

@@ -40,6 +40,8 @@ from app.models import (
     Department,
     Feedback,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -51,6 +53,8 @@ from factories import (
     make_customer,
     make_feedback,
     make_license,
+    make_payment,
+    make_plan,
     make_product,
     make_reporter,
 )
@@ -76,6 +80,8 @@ MODULES = (
     Module("licenses", "licenses", License, "serial", "License"),
     Module("reporters", "reporters", Reporter, "name", "Reporter"),
     Module("feedback", "feedback", Feedback, "problem", "Feedback"),
+    Module("payment-plans", "payment-plans", PaymentPlan, "contract", "PaymentPlan"),
+    Module("payments", "payments", Payment, "contract", "Payment"),
 )
 
 # scope -> (username, letters seen)
@@ -124,10 +130,13 @@ def world(app, db_session):
         customer = make_customer(name=f"客户{letter}", owner_id=owner_id)
         product = make_product(customer, name=f"产品{letter}")
         reporter = make_reporter(customer, name=f"报告人{letter}")
+        contract = make_contract(customer, number=f"HT-SCOPE-{number}{letter}")
         records[letter] = {
             Customer: customer,
             Contact: make_contact(customer, name=f"联系人{letter}"),
-            Contract: make_contract(customer, number=f"HT-SCOPE-{number}{letter}"),
+            Contract: contract,
+            PaymentPlan: make_plan(contract, instalment=1),
+            Payment: make_payment(contract),
             Product: product,
             License: make_license(product, serial=f"SN-SCOPE-{number}{letter}"),
             Reporter: reporter,
@@ -150,7 +159,8 @@ def _letters(text: str, module: Module) -> set[str]:
     }.get(module.base)
     if prefix:
         return {letter for letter in LETTERS if f"{prefix}{letter}" in text}
-    tag = "HT-SCOPE-" if module.base == "contracts" else "SN-SCOPE-"
+    contract_numbers = ("contracts", "payment-plans", "payments")
+    tag = "HT-SCOPE-" if module.base in contract_numbers else "SN-SCOPE-"
     return {letter for letter in LETTERS if re.search(rf"{tag}\d{letter}", text)}
 
 
@@ -279,7 +289,8 @@ def test_a_salesperson_cannot_reach_a_colleagues_customer_by_any_writing_channel
     theirs = world["丙"]
     customer, contact = theirs[Customer], theirs[Contact]
 
-    for module in ("customers", "contacts", "contracts"):  # what sales may edit and delete
+    # what sales may edit and delete
+    for module in ("customers", "contacts", "contracts", "payment-plans"):
         record = theirs[next(m.model for m in MODULES if m.base == module)]
         assert visitor.get(f"/{module}/edit/{record.id}").status_code == 404
         assert visitor.post(f"/{module}/delete/{record.id}").status_code == 404
@@ -295,6 +306,19 @@ def test_a_salesperson_cannot_reach_a_colleagues_customer_by_any_writing_channel
     assert "customer" in created.json["message"]
     page = visitor.post("/contacts/add", data={"customer": customer.id, "name": "潜入者"})
     assert page.status_code == 200 and "潜入者" in page.get_data(as_text=True)
+
+    # a new instalment of 丙's contract: the contract is as if it did not exist
+    planned = client.post(
+        "/api/v1/payment-plans/",
+        json={
+            "contract": theirs[Contract].id,
+            "instalment": 2,
+            "planned_date": "2026-05-01",
+            "planned_amount": "1.00",
+        },
+        headers=headers,
+    )
+    assert planned.status_code == 422 and "contract" in planned.json["message"]
 
     # bulk delete naming 丙's contact deletes nothing
     visitor.post("/contacts/action_post", data={"action": "muldelete", "rowid": [contact.id]})

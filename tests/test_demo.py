@@ -10,11 +10,14 @@ from app.extensions import db
 from app.models import (
     BUSINESS_MODELS,
     Contact,
+    Contract,
     CrmUser,
     Customer,
     Feedback,
     FeedbackStatus,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -111,6 +114,32 @@ def test_licenses_cover_trials_expiring_and_expired(app, db_session):
     assert any(item.valid_to < today for item in others)
     assert any(today <= item.valid_to <= today + timedelta(days=warning) for item in others)
     assert any(item.valid_to > today + timedelta(days=warning) for item in others)
+
+
+def test_contracts_have_plans_of_one_to_four_instalments_paid_mostly_on_time(db_session):
+    fill(customers=40, feedback=0)
+    today = NOW.date()
+    contracts = {item.id: item for item in db_session.scalars(select(Contract))}
+    plans = list(db_session.scalars(select(PaymentPlan)))
+    payments = list(db_session.scalars(select(Payment)))
+    by_contract: dict[int, list] = {}
+    for plan in plans:
+        by_contract.setdefault(plan.contract_id, []).append(plan)
+    assert set(by_contract) == set(contracts)
+    for contract_id, instalments in by_contract.items():
+        assert 1 <= len(instalments) <= 4
+        assert sum(plan.planned_amount for plan in instalments) == contracts[contract_id].amount
+        assert all(plan.customer_id == contracts[contract_id].customer_id for plan in instalments)
+    assert {len(instalments) for instalments in by_contract.values()} == {1, 2, 3, 4}
+    paid = {payment.plan_id: payment for payment in payments}
+    assert all(payment.paid_on <= today for payment in payments)
+    due = [plan for plan in plans if plan.planned_date <= today]
+    on_time = [p for p in due if p.id in paid and paid[p.id].paid_on <= p.planned_date]
+    late = [p for p in due if p.id in paid and paid[p.id].paid_on > p.planned_date]
+    partial = [p for p in due if p.id in paid and paid[p.id].amount < p.planned_amount]
+    unpaid = [p for p in due if p.id not in paid]
+    assert len(on_time) > len(due) / 2
+    assert late and partial and unpaid
 
 
 def test_same_seed_same_data_other_seed_other_data(db_session):

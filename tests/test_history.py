@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from app.models import CrmUser, Customer
 from app.models.history import ChangeAction, ChangeRecord
-from app.permissions import ADMIN, ENGINEER, MANAGER, SALES, SUPPORT
+from app.permissions import ADMIN, ENGINEER, FINANCE, MANAGER, SALES, SUPPORT
 from factories import make_contract, make_customer
 
-ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER)
+ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER, FINANCE)
 ADDRESS = "10.20.30.40"
 
 

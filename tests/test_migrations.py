@@ -27,7 +27,7 @@ from app.extensions import db
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _postgres_base() -> str | None:
@@ -338,3 +338,45 @@ def test_0007_adds_follow_ups_to_a_database_with_customers(scratch_app):
         assert customer.last_followup_at == datetime(2026, 11, 2, 10, 0)
         assert customer.next_followup_at == datetime(2026, 11, 9, 10, 0)
         db.session.remove()
+
+
+def test_0008_turns_each_contracts_payment_date_and_amount_into_a_one_instalment_plan(
+    scratch_app,
+):
+    """Contracts of schema 0006: an amount gets one instalment on its payment date (or,
+    without one, its end date); a contract of amount 0 gets no plan."""
+    _cli(scratch_app, "db", "upgrade", "0006")
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+                "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO contract (id, customer_id, number, sign_date, end_date, "
+                "payment_date, amount, created_on, changed_on) VALUES "
+                "(1, 7, 'HT-1', '2025-01-01', '2025-12-31', '2025-03-15', 12345.67, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 7, 'HT-2', '2025-01-01', '2025-06-30', NULL, 500.00, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(3, 7, 'HT-3', NULL, NULL, NULL, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        rows = db.session.execute(
+            text(
+                "SELECT contract_id, customer_id, instalment, planned_date, planned_amount, "
+                "row_version FROM payment_plan ORDER BY contract_id"
+            )
+        ).all()
+        db.session.remove()
+    from decimal import Decimal
+
+    assert [(*map(str, row[:4]), Decimal(str(row[4])), row[5]) for row in rows] == [
+        ("1", "7", "1", "2025-03-15", Decimal("12345.67"), 1),
+        ("2", "7", "1", "2025-06-30", Decimal("500.00"), 1),
+    ]

@@ -15,6 +15,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -27,6 +28,8 @@ from app.models import (
     Feedback,
     FollowUp,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -43,11 +46,15 @@ from app.permissions import (
     ENGINEER,
     EXPORT,
     FEEDBACK,
+    FINANCE,
     FOLLOWUP,
     LICENSE,
     MANAGER,
+    PAYMENT,
+    PAYMENT_PLAN,
     PRODUCT,
     READ,
+    RECEIVABLES_REPORT,
     REPORTER,
     ROLE_GRANTS,
     SALES,
@@ -65,6 +72,8 @@ from factories import (
     make_feedback,
     make_followup,
     make_license,
+    make_payment,
+    make_plan,
     make_product,
     make_reporter,
 )
@@ -81,6 +90,8 @@ SPEC_GRANTS = {
         PRODUCT: (READ,),
         LICENSE: (READ,),
         FOLLOWUP: ALL,
+        PAYMENT_PLAN: ALL,
+        PAYMENT: (READ,),
     },
     SUPPORT: {
         FEEDBACK: ALL,
@@ -97,9 +108,18 @@ SPEC_GRANTS = {
         **{resource: (READ, EXPORT) for resource in BUSINESS_RESOURCES},
         CUSTOMER: (READ, EXPORT, TRANSFER),
         SERVICE_REPORT: (READ, EXPORT),
+        RECEIVABLES_REPORT: (READ, EXPORT),
+    },
+    # 财务: records payments, reads customers, contracts and their plans
+    FINANCE: {
+        PAYMENT: ALL,
+        PAYMENT_PLAN: (READ,),
+        CONTRACT: (READ,),
+        CUSTOMER: (READ,),
+        RECEIVABLES_REPORT: (READ, EXPORT),
     },
 }
-ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER)
+ROLES = (ADMIN, SALES, SUPPORT, ENGINEER, MANAGER, FINANCE)
 
 _unique = itertools.count(1)
 
@@ -198,6 +218,25 @@ def _followup_form(ctx):
     }
 
 
+def _plan_form(ctx):
+    return {
+        "contract": ctx["contract"].id,
+        "instalment": str(_n()),
+        "planned_date": "2026-06-30",
+        "planned_amount": "1000.00",
+    }
+
+
+def _payment_form(ctx):
+    return {
+        "contract": ctx["contract"].id,
+        "paid_on": "2026-06-30",
+        "amount": "100.00",
+        "method": "bank_transfer",
+        "invoice_number": f"FP-M{_n():06d}",
+    }
+
+
 def _as_json(form: Callable, dates=(), datetimes=(), numbers=()):
     def build(ctx):
         data = form(ctx)
@@ -292,6 +331,26 @@ MODULES = [
         _feedback_form,
         _as_json(_feedback_form, datetimes=("created_at",)),
     ),
+    Module(
+        PAYMENT_PLAN,
+        PaymentPlan,
+        "/payment-plans",
+        "/api/v1/payment-plans/",
+        "instalment",
+        lambda ctx: make_plan(ctx["contract"]),
+        _plan_form,
+        _as_json(_plan_form, numbers=("instalment", "planned_amount")),
+    ),
+    Module(
+        PAYMENT,
+        Payment,
+        "/payments",
+        "/api/v1/payments/",
+        "invoice_number",
+        lambda ctx: make_payment(ctx["contract"]),
+        _payment_form,
+        _as_json(_payment_form, numbers=("amount",)),
+    ),
 ]
 assert {module.resource for module in MODULES} == set(BUSINESS_RESOURCES)
 
@@ -356,7 +415,7 @@ def test_the_matrix_covers_every_role_module_and_permission():
         for action in ACTIONS
         if all(allowed(role, module.resource, action) for role in ROLES)
     }
-    assert nobody_refused == {(PRODUCT, READ), (LICENSE, READ)}
+    assert nobody_refused == set()  # 财务 reads neither products nor licenses
     only_admin = {
         (module.resource, action)
         for module in MODULES
@@ -383,6 +442,7 @@ def test_matrix(app, db_session, signed_in, jwt_headers, role, module, action):
         "customer": customer,
         "product": make_product(customer),
         "reporter": make_reporter(customer),
+        "contract": make_contract(customer, amount=Decimal("100000.00")),
         "user_id": user_id,
     }
     row = module.make(ctx)
@@ -516,7 +576,8 @@ def test_database_role_permissions_equal_the_table(app, db_session, role):
     wanted |= set(SELF_SERVICE)
     assert actual - wanted == set(), "permissions the table does not give"
     assert wanted - actual == set(), "permissions the table gives but the role lacks"
-    granted = {(p, v) for p, v in actual if v in (*BUSINESS_RESOURCES, SERVICE_REPORT)}
+    reports = (SERVICE_REPORT, RECEIVABLES_REPORT)
+    granted = {(p, v) for p, v in actual if v in (*BUSINESS_RESOURCES, *reports)}
     assert granted == {
         (permission_name(a), r) for r, acts in SPEC_GRANTS[role].items() for a in acts
     }
@@ -537,6 +598,7 @@ def test_admin_has_every_permission_and_visitors_none(app, db_session):
 
 MENU_LINKS = {module.resource: f"{module.route}/list/" for module in MODULES}
 MENU_LINKS[SERVICE_REPORT] = "/reports/service/"
+MENU_LINKS[RECEIVABLES_REPORT] = "/reports/receivables/"
 # Menu links that are not pages to open: signing out would end the shared session.
 NOT_PAGES = ("/logout/", "/lang/")
 
@@ -561,8 +623,8 @@ def test_menu_shows_only_the_roles_modules(app, signed_in, role):
         assert link in routes, f"{link} is in the menu table but no page answers it"
         readable = (
             allowed(role, resource, "list")
-            if resource != SERVICE_REPORT
-            else (role == ADMIN or READ in SPEC_GRANTS[role].get(SERVICE_REPORT, ()))
+            if resource not in (SERVICE_REPORT, RECEIVABLES_REPORT)
+            else (role == ADMIN or READ in SPEC_GRANTS[role].get(resource, ()))
         )
         assert (link in links) == readable, f"{role}: {link}"
     for admin_link in ("/users/list/", "/roles/list/"):

@@ -26,6 +26,8 @@ MODULES = [
     ("LicenseView", "/licenses/list/", "/licenses/show/"),
     ("ReporterView", "/reporters/list/", "/reporters/show/"),
     ("FeedbackView", "/feedback/list/", "/feedback/show/"),
+    ("PaymentPlanView", "/payment-plans/list/", "/payment-plans/show/"),
+    ("PaymentView", "/payments/list/", "/payments/show/"),
 ]
 
 

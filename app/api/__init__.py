@@ -9,6 +9,7 @@ from .feedback import FeedbackApi
 from .followup import FollowUpApi
 from .license import LicenseApi
 from .messages import init_jwt_messages
+from .payment import PaymentApi, PaymentPlanApi
 from .product import ProductApi
 from .reporter import ReporterApi
 
@@ -16,6 +17,8 @@ APIS = (
     CustomerApi,
     ContactApi,
     ContractApi,
+    PaymentPlanApi,
+    PaymentApi,
     ProductApi,
     LicenseApi,
     FeedbackApi,

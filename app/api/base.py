@@ -127,6 +127,8 @@ class ApiFieldConverter(Model2SchemaConverter):
         field = super()._column2field(datamodel, column, nested, parent_schema_name)
         if field is not None:
             field.validators = [rule for rule in field.validators if not isinstance(rule, Length)]
+            if isinstance(field, fields.Decimal):  # never round: fits_columns counts places
+                field.places = None
             field.error_messages.update(field_errors(field, datamodel.obj, column.name))
         return field
 

@@ -13,8 +13,10 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
+from app.services import payments
 from app.services.display import format_money
 from app.services.licenses import contracts_ending, licenses_ending, today, warning_days
+from app.services.receivables import DUE_SOON_DAYS, instalment_alerts
 from app.services.signing import (
     SigningKeyMissing,
     Verdict,
@@ -110,7 +112,6 @@ def alerts_command(days: int | None) -> None:
     contracts = contracts_ending(on, days)
     if not licenses and not contracts:
         click.echo(_("No license or contract ends within %(days)d days.", days=days))
-        return
     if licenses:
         click.echo(
             _("Licenses ending within %(days)d days: %(count)d", days=days, count=len(licenses))
@@ -146,6 +147,46 @@ def alerts_command(days: int | None) -> None:
                         item.customer.name,
                         item.number,
                         format_money(item.amount),
+                    ]
+                )
+            )
+
+    _instalment_alerts()
+
+
+def _instalment_alerts() -> None:
+    """Instalments due within a week and overdue ones (app.services.receivables)."""
+    on = payments.today()
+    soon, overdue = instalment_alerts(on)
+    for title, items in (
+        (
+            _(
+                "Instalments due within %(days)d days: %(count)d",
+                days=DUE_SOON_DAYS,
+                count=len(soon),
+            ),
+            soon,
+        ),
+        (_("Overdue instalments: %(count)d", count=len(overdue)), overdue),
+    ):
+        if not items:
+            continue
+        click.echo(title)
+        for item in items:
+            late = (on - item.planned_date).days
+            click.echo(
+                "  "
+                + "  ".join(
+                    [
+                        item.planned_date.isoformat(),
+                        _("%(days)d days late", days=late)
+                        if late > 0
+                        else _days_left(item.planned_date, on),
+                        item.customer_code,
+                        item.customer_name,
+                        item.contract,
+                        _("instalment %(number)d", number=item.instalment),
+                        format_money(item.open_amount),
                     ]
                 )
             )

@@ -9,6 +9,7 @@ from .choices import (
     FeedbackStatus,
     FollowUpMethod,
     Importance,
+    PaymentMethod,
 )
 from .contact import Contact
 from .contract import Contract
@@ -19,12 +20,24 @@ from .followup import FollowUp
 from .history import ChangeAction, ChangeRecord
 from .license import License
 from .notification import FeedbackNotification, NotificationChannel, NotificationState
+from .payment import Payment, PaymentPlan
 from .product import Product
 from .reporter import Reporter
 from .role_scope import RoleScope
 from .user import CrmUser
 
-BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback, FollowUp)
+BUSINESS_MODELS = (
+    Customer,
+    Contact,
+    Contract,
+    Product,
+    License,
+    Reporter,
+    Feedback,
+    PaymentPlan,
+    Payment,
+    FollowUp,
+)
 
 __all__ = [
     "BUSINESS_MODELS",
@@ -49,6 +62,9 @@ __all__ = [
     "License",
     "NotificationChannel",
     "NotificationState",
+    "Payment",
+    "PaymentMethod",
+    "PaymentPlan",
     "Product",
     "Reporter",
     "RoleScope",

@@ -55,6 +55,14 @@ class FollowUpMethod(LabeledEnum):
     other = _l("Other")
 
 
+class PaymentMethod(LabeledEnum):
+    bank_transfer = _l("Bank transfer")
+    cheque = _l("Cheque")
+    cash = _l("Cash")
+    acceptance_bill = _l("Bank acceptance bill")
+    other = _l("Other")
+
+
 class DataScope(LabeledEnum):
     """Whose customers (and their records) a role's users see; the widest role wins."""
 

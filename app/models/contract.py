@@ -1,6 +1,6 @@
 from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, Numeric, String
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import query_expression, relationship
 
 from .base import AuditMixin
 
@@ -27,6 +27,10 @@ class Contract(AuditMixin, Model):
     amount = Column(Numeric(14, 2), nullable=False, default=0, index=True)
     party_a = Column(String(200), index=True)
     party_b = Column(String(200), index=True)
+    # 已回款 and 未回款: SQL the contract list loads with its rows
+    # (app.services.payments.with_money); None where a query did not ask for them.
+    received = query_expression()
+    outstanding = query_expression()
 
     def __str__(self) -> str:
         return self.number

@@ -40,6 +40,8 @@ from app.models import (
     Feedback,
     FollowUp,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -55,7 +57,20 @@ DEMO_ENGINEERS = 6
 DEMO_SALES_PER_REGION = 3
 POOL_SHARE = 0.15  # customers nobody owns (the pool)
 
-PARENT_FIRST = (Customer, Contact, Contract, Product, License, Reporter, FollowUp)
+PARENT_FIRST = (
+    Customer,
+    Contact,
+    Contract,
+    PaymentPlan,
+    Payment,
+    Product,
+    License,
+    Reporter,
+    FollowUp,
+)
+# how an instalment due by now was paid: (share, outcome)
+PAYMENT_OUTCOMES = (("on_time", 70), ("late", 14), ("partial", 9), ("unpaid", 7))
+METHOD_WEIGHTS = (("bank_transfer", 75), ("acceptance_bill", 12), ("cheque", 8), ("cash", 3))
 
 # level code: (share of feedback, median hours to resolve)
 LEVELS = (("urgent", 0.05, 3), ("high", 0.20, 12), ("medium", 0.50, 36), ("low", 0.25, 96))
@@ -327,6 +342,7 @@ def sales_owner_ids(password: str | None = None) -> list[int]:
 
 def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> None:
     rows = {model: [] for model in PARENT_FIRST}
+    money_rng = random.Random(plan.seed + 7)  # its own: the other tables stay as they were
     start = plan.now - timedelta(days=HISTORY_DAYS)
     today = plan.now.date()
     names_taken: set[str] = set()
@@ -414,6 +430,7 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
                         **_audit(datetime.combine(signed, time(10))),
                     }
                 )
+                _plan_payments(rows, rows[Contract][-1], today, money_rng)
 
         products = []
         for base in rng.sample(words.PRODUCTS, 1 if status == "prospect" else rng.randint(1, 3)):
@@ -474,6 +491,58 @@ def _plan_small_tables(plan: DemoPlan, customers: int, rng: random.Random) -> No
             reporters.append((reporter_id, store_city, store))
         plan.reporters_of.append(reporters)
     plan.rows = rows
+
+
+def _plan_payments(rows, contract: dict, today: date, rng: random.Random) -> None:
+    """1–4 instalments adding up to the contract's amount, and what came in on them:
+    mostly on time, some late, some partial, a few not at all (overdue)."""
+    amount = contract["amount"]
+    count = rng.choices((1, 2, 3, 4), (30, 35, 25, 10))[0]
+    weights = [rng.randint(2, 6) for _ in range(count)]
+    parts = [(amount * weight / sum(weights)).quantize(Decimal("0.01")) for weight in weights]
+    parts[-1] = amount - sum(parts[:-1])
+    due = contract["payment_date"]
+    outcomes, outcome_weights = zip(*PAYMENT_OUTCOMES, strict=True)
+    methods, method_weights = zip(*METHOD_WEIGHTS, strict=True)
+    for number, part in enumerate(parts, 1):
+        if part <= 0:
+            continue
+        plan_id = len(rows[PaymentPlan]) + 1
+        rows[PaymentPlan].append(
+            {
+                "id": plan_id,
+                "contract_id": contract["id"],
+                "customer_id": contract["customer_id"],
+                "instalment": number,
+                "planned_date": due,
+                "planned_amount": part,
+                **_audit(datetime.combine(contract["sign_date"], time(10))),
+            }
+        )
+        outcome = rng.choices(outcomes, outcome_weights)[0]
+        paid, paid_on = part, due - timedelta(days=rng.randint(0, 7))
+        if outcome == "late":
+            paid_on = due + timedelta(days=rng.randint(5, 120))
+        elif outcome == "partial":
+            paid = (part * Decimal(rng.randint(30, 90)) / 100).quantize(Decimal("0.01"))
+        paid_on = max(paid_on, contract["sign_date"])
+        if outcome != "unpaid" and paid > 0 and paid_on <= today:
+            payment_id = len(rows[Payment]) + 1
+            rows[Payment].append(
+                {
+                    "id": payment_id,
+                    "contract_id": contract["id"],
+                    "customer_id": contract["customer_id"],
+                    "plan_id": plan_id,
+                    "paid_on": paid_on,
+                    "amount": paid,
+                    "method": rng.choices(methods, method_weights)[0],
+                    "invoice_number": f"FP{paid_on.year}{payment_id:07d}",
+                    "recorded_by_id": None,
+                    **_audit(datetime.combine(paid_on, time(15))),
+                }
+            )
+        due += timedelta(days=rng.choice((90, 120, 180, 365)))
 
 
 def _license(rng, license_id, customer_id, product_id, today, trial) -> dict:

@@ -14,6 +14,8 @@ from app.models import (
     Feedback,
     FollowUp,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
@@ -27,6 +29,8 @@ NOUNS = {
     Feedback: _l("Feedback"),
     FollowUp: _l("Follow-up"),
     Reporter: _l("Reporter"),
+    PaymentPlan: _l("Payment plan"),
+    Payment: _l("Payment"),
     Department: _l("Department"),
     CrmUser: _l("User"),
 }
@@ -45,6 +49,8 @@ DEPENDENTS = {
     Contact: ((FollowUp, FollowUp.contact_id),),
     Product: ((License, License.product_id), (Feedback, Feedback.product_id)),
     Reporter: ((Feedback, Feedback.reporter_id),),
+    Contract: ((Payment, Payment.contract_id),),
+    PaymentPlan: ((Payment, Payment.plan_id),),
     Department: ((CrmUser, CrmUser.department_id), (Department, Department.parent_id)),
 }
 

@@ -28,12 +28,15 @@ from app.models import (
     Feedback,
     FollowUp,
     License,
+    Payment,
+    PaymentPlan,
     Product,
     Reporter,
 )
 from app.models.labels import label_of
 from app.services import scope
 from app.services.feedback import status_errors
+from app.services.payments import CONTRACT_RULES, PAYMENT_RULES, PLAN_RULES
 
 Rule = Callable[[Mapping[str, Any], type, Any], Iterator[tuple[str, str]]]
 
@@ -366,6 +369,16 @@ RULES: dict[type, tuple[Rule, ...]] = {
         unique("number"),
         not_before("sign_date", "end_date"),
         at_least("amount", 0),
+        *CONTRACT_RULES,
+    ),
+    PaymentPlan: (
+        required("contract", "instalment", "planned_date", "planned_amount"),
+        at_least("instalment", 1),
+        *PLAN_RULES,
+    ),
+    Payment: (
+        required("contract", "paid_on", "amount", "method"),
+        *PAYMENT_RULES,
     ),
     Product: (required("customer", "name"),),
     License: (

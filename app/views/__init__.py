@@ -15,7 +15,9 @@ from .followup import FollowUpView
 from .global_search import GlobalSearchView
 from .license import LicenseView
 from .license_stats import LicenseStatsView
+from .payment import PaymentPlanView, PaymentView
 from .product import ProductView
+from .receivables import ReceivablesReportView
 from .reporter import ReporterView
 from .reports import ServiceReportView
 
@@ -35,6 +37,21 @@ MENU = [
             (ContactView, "Contacts", _l("Contacts"), "fa-address-book"),
             (ContractView, "Contracts", _l("Contracts"), "fa-file-contract"),
             (FollowUpView, "Follow-ups", _l("Follow-ups"), "fa-comment-dots"),
+        ],
+    ),
+    (
+        "Payments",
+        _l("Payments"),
+        "fa-yen-sign",
+        [
+            (PaymentPlanView, "Payment plans", _l("Payment plans"), "fa-calendar-alt"),
+            (PaymentView, "Payments received", _l("Payments received"), "fa-money-bill"),
+            (
+                ReceivablesReportView,
+                "Receivables report",
+                _l("Receivables report"),
+                "fa-file-excel",
+            ),
         ],
     ),
     (

@@ -47,6 +47,7 @@ LOOKUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Product": (("name", "version"), ("name", "id")),
     "Contact": (("name", "phone"), ("name", "id")),
     "Contract": (("number",), ("number",)),
+    "PaymentPlan": ((), ("contract_id", "instalment")),
     "License": (("serial",), ("serial",)),
     "CrmUser": (("username", "first_name"), ("username",)),
     "Department": (("name",), ("name",)),

@@ -17,8 +17,8 @@ from flask_appbuilder import IndexView, expose
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from app.permissions import READ, permission_name
-from app.services import dashboard, licenses
+from app.permissions import PAYMENT, READ, permission_name
+from app.services import dashboard, licenses, payments, receivables
 from app.services import feedback as desk
 from app.services.display import format_money
 
@@ -51,6 +51,13 @@ def month_label(month, long: bool = False, year_only: bool = False) -> str:
     return format_skeleton(skeleton, month, locale=get_locale())
 
 
+def payment_cards(sm):
+    """The payments cards for those who read payments, else None (dashboard/payment_cards.html)."""
+    if not sm.has_access(permission_name(READ), PAYMENT):
+        return None
+    return receivables.payment_cards(payments.today())
+
+
 class DashboardIndexView(IndexView):
     index_template = "index.html"
 
@@ -76,4 +83,5 @@ class DashboardIndexView(IndexView):
             license_badge=lambda item: format_state(licenses.license_state(item, board.on)),
             money=format_money,
             queue_url=feedback_queue_url,
+            payment_cards=payment_cards(sm),
         )
