@@ -8,7 +8,7 @@ from flask import Flask
 
 from app import health, localisation, models, security_headers  # noqa: F401  (every table on the metadata)
 from app.extensions import csrf, db, migrate
-from app.services import history
+from app.services import audit, history
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_proxy(app)
     init_database(app)
     history.init_app(app)
+    audit.init_app(app)
     init_csrf(app)
     init_appbuilder(app)
     localisation.init_app(app)

@@ -1,5 +1,6 @@
 """All models, imported here so that metadata and migrations see every table."""
 
+from .audit import AuditEvent
 from .choices import (
     ContactStatus,
     CustomerCategory,
@@ -25,6 +26,7 @@ from .user import CrmUser
 BUSINESS_MODELS = (Customer, Contact, Contract, Product, License, Reporter, Feedback)
 
 __all__ = [
+    "AuditEvent",
     "BUSINESS_MODELS",
     "ChangeAction",
     "ChangeRecord",
