@@ -92,6 +92,15 @@ RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 # behind one address would be locked out at 9 o'clock), and not the JSON login.
 AUTH_RATE_LIMITED = False
 # A user seen within this window counts as signed in (user delete is refused).
+# The security log (安全日志) is kept in the database (table audit_event, page
+# /audit/list/) and also emitted, one JSON line per event, on the standard
+# logger "crm.audit". To keep a copy nobody using the app can alter, send it
+# to syslog/journald: CRM_AUDIT_SYSLOG=/dev/log (the local syslog socket,
+# which journald reads) or host:514 (a remote syslog over UDP), facility
+# authpriv. Any other handler: configure the "crm.audit" logger with
+# logging.config in the WSGI entry point.
+CRM_AUDIT_SYSLOG = os.environ.get("CRM_AUDIT_SYSLOG") or None
+
 CRM_SIGNED_IN_WINDOW = timedelta(minutes=30)
 
 BABEL_DEFAULT_LOCALE = "zh"

@@ -8,7 +8,7 @@ from flask import Flask
 
 from app import health, localisation, models, security_headers  # noqa: F401  (every table on the metadata)
 from app.extensions import csrf, db, migrate
-from app.services import followups, history, payments
+from app.services import audit, followups, history, payments
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,8 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_database(app)
     history.init_app(app)
     followups.init_app(app)
-
     payments.init_app(app)
+    audit.init_app(app)
     init_csrf(app)
     init_appbuilder(app)
     localisation.init_app(app)

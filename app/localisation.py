@@ -33,6 +33,7 @@ PERMISSION_LABELS = {
     "copyrole": _l("Copy role"),
     "can_claim": _l("Claim from the pool"),
     "can_transfer": _l("Transfer customers"),
+    "can_reveal": _l("See personal data"),
 }
 # Views and resources that are not menu entries, by their internal names.
 VIEW_LABELS = {
@@ -51,6 +52,7 @@ VIEW_LABELS = {
     "Department": _l("Departments"),
     "GlobalSearchView": _l("Global search"),
     "ChangeHistory": _l("Change history"),
+    "SecurityLog": _l("Security log"),
     "CrmUserView": _l("Users"),
     "RoleModelView": _l("Roles"),
     "UserGroupModelView": _l("Groups"),

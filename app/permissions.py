@@ -14,6 +14,8 @@ READ_EXPORT = (READ, EXPORT)
 # The customer pool (公海): claim (see the pool, claim, release one's own) and
 # transfer (move customers between owners), two more permissions on customers.
 CLAIM, TRANSFER = "claim", "transfer"
+# Personal data (身份证号, private phones) in clear: 查看敏感信息 (app/services/masking.py).
+REVEAL = "reveal"
 
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
@@ -45,7 +47,7 @@ FINANCE = "finance"
 ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     SALES: {
         CUSTOMER: (*FULL, CLAIM),
-        CONTACT: FULL,
+        CONTACT: (*FULL, REVEAL),  # their own customers' contacts: the scope limits which
         CONTRACT: FULL,
         PRODUCT: READ_ONLY,
         LICENSE: READ_ONLY,
@@ -55,7 +57,7 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     SUPPORT: {
         FEEDBACK: FULL,
-        REPORTER: FULL,
+        REPORTER: (*FULL, REVEAL),  # they call reporters
         CUSTOMER: READ_ONLY,
         CONTACT: READ_ONLY,
         PRODUCT: READ_ONLY,
@@ -85,7 +87,11 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 # resource -> the permissions beyond ``ACTIONS`` its pages declare
-EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {CUSTOMER: (CLAIM, TRANSFER)}
+EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {
+    CUSTOMER: (CLAIM, TRANSFER),
+    CONTACT: (REVEAL,),
+    REPORTER: (REVEAL,),
+}
 
 # role key -> data scope code (app.models.choices.DataScope), applied by ``crm init``
 # to roles that have none yet; the admin role always sees everything.

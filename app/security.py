@@ -36,14 +36,14 @@ from flask_appbuilder.views import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
 from app.extensions import db
 from app.models import CrmUser, DataScope
 from app.models.labels import labels_for
-from app.services import accounts, login_throttle
+from app.services import accounts, audit, login_throttle
 from app.services.display import format_bool, format_datetime
 from app.services.roles import with_menu_entries
 from app.services.scope import set_scope
@@ -176,6 +176,18 @@ class CrmUserView(UserDBModelView):
         item.last_name = ""
         super().pre_add(item)  # hashes the password
 
+    def post_add(self, item):
+        super().post_add(item)
+        audit.record(audit.USER_ADDED, item.username, **_account_details(item))
+
+    def post_update(self, item):
+        super().post_update(item)
+        audit.record(audit.USER_CHANGED, item.username, **_account_details(item))
+
+    def post_delete(self, item):
+        super().post_delete(item)
+        audit.record(audit.USER_DELETED, item.username)
+
     def pre_update(self, item):
         try:
             accounts.check_change(
@@ -241,6 +253,7 @@ class CrmUserView(UserDBModelView):
                 db.session.rollback()
                 flash(str(refusal), "danger")
             else:
+                audit.record(audit.USER_CHANGED, item.username, active=False)
                 flash(
                     _("User %(name)s is deactivated: it can no longer sign in.", name=str(item)),
                     "success",
@@ -248,6 +261,15 @@ class CrmUserView(UserDBModelView):
         if single:
             return redirect(url_for(f"{self.endpoint}.show", pk=items.id))
         return redirect(url_for(f"{self.endpoint}.list"))
+
+
+def _account_details(user) -> dict:
+    """What the security log keeps of an account's save: its roles, whether enabled."""
+    return {
+        "roles": sorted(str(role) for role in user.roles or ()),
+        "active": bool(user.active),
+        "department": str(user.department) if getattr(user, "department", None) else None,
+    }
 
 
 def _acting_user_id():
@@ -441,7 +463,47 @@ class CrmRoleView(RoleModelView):
             item.permissions = with_menu_entries(self.appbuilder, item.permissions)
 
     def pre_update(self, item):
+        changes = inspect(item).attrs.permissions.history  # before a lazy load flushes it
+        added = _permission_codes(changes.added)
+        removed = _permission_codes(changes.deleted)
+        row = getattr(item, "data_scope_row", None)
+        g.crm_role_change = {
+            "permissions_added": added,
+            "permissions_removed": removed,
+            "old_scope": _scope_code(item) if row is not None else None,
+        }
         self.pre_add(item)
+
+    def post_add(self, item):
+        super().post_add(item)
+        audit.record(
+            audit.ROLE_ADDED,
+            item.name,
+            data_scope=_scope_code(item),
+            permissions=_permission_codes(item.permissions),
+        )
+
+    def post_update(self, item):
+        super().post_update(item)
+        change = g.pop("crm_role_change", {})
+        old_scope, new_scope = change.pop("old_scope", None), _scope_code(item)
+        audit.record(audit.ROLE_CHANGED, item.name, **change)
+        if old_scope != new_scope:
+            audit.record(audit.DATA_SCOPE_CHANGED, item.name, old=old_scope, new=new_scope)
+
+    def post_delete(self, item):
+        super().post_delete(item)
+        audit.record(audit.ROLE_DELETED, item.name)
+
+
+def _permission_codes(permission_views) -> list[str]:
+    """``can_read Contract``: the log keeps codes, not the reader's language."""
+    return sorted(f"{pv.permission.name} {pv.view_menu.name}" for pv in permission_views or ())
+
+
+def _scope_code(role) -> str | None:
+    row = getattr(role, "data_scope_row", None)
+    return getattr(row.scope, "name", None) if row is not None else None
 
 
 class CrmSecurityManager(SecurityManager):
@@ -463,11 +525,21 @@ class CrmSecurityManager(SecurityManager):
         refusal = login_throttle.refusal(username)
         g.crm_login_refusal = refusal
         if refusal:
+            audit.record(audit.SIGN_IN_REFUSED, username)
             return None
         user = super().auth_user_db(username, password)
         if user is None:
             login_throttle.record_address_failure()
+            audit.record(audit.SIGN_IN_FAILED, username)
+        else:
+            audit.record(audit.SIGN_IN, user.username, username=user.username)
         return user
+
+    def reset_password(self, userid, password):
+        """Every password change (own, or the admin's reset of another's) is logged."""
+        super().reset_password(userid, password)
+        user = self.get_user_by_id(userid)
+        audit.record(audit.PASSWORD_CHANGED, getattr(user, "username", userid))
 
     def update_user_auth_stat(self, user, success=True):
         if success:

@@ -10,9 +10,9 @@ from app.services.search import include_object as search_include_object
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging; the app's own loggers (the
+# security log's "crm.audit") stay on when an upgrade runs inside the app.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _postgres_base() -> str | None:

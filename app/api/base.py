@@ -25,7 +25,7 @@ from app.permissions import (
     base_permissions_of,
     resource_of,
 )
-from app.services import scope
+from app.services import masking, scope
 from app.services.integrity import DeleteRefused, check_deletable
 from app.services.querying import CrmInterface, is_key
 from app.services.saving import SaveFailed, database_unavailable
@@ -222,7 +222,16 @@ class CrmModelApi(ModelRestApi):
         self._check_rules(item, pk=None)
 
     def pre_update(self, item):
+        masking.keep_stored(item)  # a personal field's mask sent back keeps the stored value
         self._check_rules(item, pk=item.id)
+
+    def pre_get(self, data):
+        """Personal fields masked for whoever may not reveal them (app/services/masking.py)."""
+        masking.mask_record(self.model, data.get("result") or {})
+
+    def pre_get_list(self, data):
+        for record in data.get("result") or ():
+            masking.mask_record(self.model, record)
 
     def pre_delete(self, item):
         check_deletable(item)

@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
+from app.services import audit
 
 
 class BackupFailed(click.ClickException):
@@ -63,6 +64,7 @@ def backup_command(path: str, force: bool) -> None:
         size = backup_postgresql(url, target)
     else:
         raise BackupFailed(f"no backup method for {url.get_backend_name()}")
+    audit.record(audit.BACKUP, str(target), bytes=size, database=url.get_backend_name())
     click.echo(f"backup written to {target} ({size} bytes)")
 
 

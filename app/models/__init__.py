@@ -1,5 +1,6 @@
 """All models, imported here so that metadata and migrations see every table."""
 
+from .audit import AuditEvent
 from .choices import (
     ContactStatus,
     CustomerCategory,
@@ -40,6 +41,7 @@ BUSINESS_MODELS = (
 )
 
 __all__ = [
+    "AuditEvent",
     "BUSINESS_MODELS",
     "ChangeAction",
     "ChangeRecord",

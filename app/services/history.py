@@ -29,6 +29,7 @@ from app.extensions import db
 from app.models import BUSINESS_MODELS, CrmUser
 from app.models.history import ChangeAction, ChangeRecord
 from app.models.labels import labels_for
+from app.services import masking
 from app.services.display import format_datetime, format_money
 
 MASK = "******"
@@ -432,6 +433,8 @@ def display_value(model_key: str, field: str, value: str | None) -> str:
     """A stored value as the pages show it: labels for codes, yes/no, 2026-11-25 14:03, ¥1,200.00."""
     if value is None:
         return ""
+    if field in masking.fields_of(model_key):
+        return masking.shown(model_key, field, value)
     model = model_of(model_key)
     column = getattr(getattr(model, "__table__", None), "columns", {}).get(field) if model else None
     if column is not None:

@@ -31,7 +31,7 @@ from app.extensions import db
 from app.models import Contact, Customer, FollowUp, Reporter
 from app.models.labels import labels_for
 from app.reports.xlsx import BOLD, header_row, set_widths, styled, table_widths
-from app.services import pool, scope
+from app.services import audit, pool, scope
 from app.services.validation import validate
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -443,6 +443,13 @@ def import_workbook(stream: BinaryIO, spec: ImportSpec, may_update: bool = True)
                 for name, value in values.items():
                     setattr(existing, name, value)
                 result.updated += 1
+        audit.record(
+            audit.IMPORT,
+            spec.model.__name__,
+            commit=False,
+            created=result.created,
+            updated=result.updated,
+        )
         db.session.commit()
     except SQLAlchemyError as error:
         db.session.rollback()

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import CrmUser
+from app.services import audit
 
 NAMESPACE = "crm-login-failures"
 
@@ -95,6 +96,7 @@ def record_account_failure(user: CrmUser) -> None:
             .where(table.c.id == user.id)
             .values(locked_until=datetime.now() + timedelta(minutes=minutes))
         )
+        audit.record(audit.LOCKOUT, user.username, commit=False, failures=count, minutes=minutes)
     db.session.commit()
 
 

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.api import register_apis
 
-from . import history, importing
+from . import audit, history, importing
 from .contact import ContactView
 from .contract import ContractView
 from .customer import CustomerView
@@ -105,6 +105,7 @@ def register_views(appbuilder) -> None:
         category="Customer management",
     )
     history.register(appbuilder)  # the admin's history page, under Security
+    audit.register(appbuilder)  # the security log (安全日志), under Security
     importing.register(appbuilder)  # the .xlsx import pages of four modules
     appbuilder.add_view_no_menu(GlobalSearchView())  # /search/, the top bar's box
     _system_menu_last(appbuilder.menu)

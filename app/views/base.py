@@ -37,6 +37,7 @@ from app.permissions import (
     base_permissions_of,
     resource_of,
 )
+from app.services import audit, masking
 from app.services.display import format_bool, format_datetime, format_money
 from app.services.integrity import BulkDeleteRefused, check_deletable, delete_all_or_nothing
 from app.services.querying import MAX_PAGE_SIZE, CrmInterface, clamp_paging, refuse_bad_paging
@@ -86,6 +87,16 @@ def rule_checked(form_class, model, versioned: bool = False):
     class RuleCheckedForm(form_class):
         def validate(self, extra_validators=None):
             strip_text(self)
+            pk = getattr(self, "_id", None)
+            # A personal field's mask sent back unchanged keeps the stored value.
+            stored = db.session.get(model, pk) if pk and masking.fields_of(model) else None
+            unmasked = masking.unmask_form(self, model, stored)
+            valid = self._checked(extra_validators)
+            if not valid:
+                masking.remask_form(self, unmasked)
+            return valid
+
+        def _checked(self, extra_validators=None):
             valid = super().validate(extra_validators=extra_validators)
             data = {name: value for name, value in self.data.items() if name != VERSION_FIELD}
             errors = validate(model, data, pk=getattr(self, "_id", None))
@@ -179,6 +190,10 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
             cls.formatters_columns = {
                 **_column_formatters(cls.model),
                 **(cls.formatters_columns or {}),
+                **{
+                    field: masking.formatter(cls.model, field)
+                    for field in masking.fields_of(cls.model)
+                },
             }
             cls.add_form_extra_fields = {
                 **_typed_fields(cls.model),
@@ -203,6 +218,11 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
         self.edit_form = rule_checked(
             self.edit_form, self.model, versioned=is_versioned(self.model)
         )
+
+    def prefill_form(self, form, pk):
+        """The edit page shows personal fields masked to whoever may not reveal them."""
+        super().prefill_form(form, pk)
+        masking.mask_form(form, self.model)
 
     @property
     def database_error_message(self):
@@ -267,6 +287,12 @@ class CrmModelView(RelatedLookupMixin, ExportMixin, ModelView):
         else:
             for item in items:
                 self.post_delete(item)
+            audit.record(
+                audit.BULK_DELETE,
+                self.class_permission_name,
+                rows=len(items),
+                ids=[getattr(item, "id", None) for item in items],
+            )
             flash(_("%(count)d records deleted.", count=len(items)), "success")
         return self._back()
 

@@ -19,7 +19,7 @@ from app.models import Customer
 from app.permissions import EXPORT, READ, SERVICE_REPORT, permission_name
 from app.reports.service_report import report_filename, service_report_workbook
 from app.reports.xlsx import send_workbook
-from app.services import scope
+from app.services import audit, scope
 from app.services.querying import is_key
 from app.services.statistics import QueryInvalid, ReportQuery
 
@@ -52,6 +52,9 @@ class ServiceReportView(BaseView):
             return self._render_form(request.args, invalid.errors), 400
         user = current_user.first_name or current_user.username
         workbook = service_report_workbook(query, generated_by=user)
+        audit.record(
+            audit.EXPORT, SERVICE_REPORT, list=str(self.page_title), filters=dict(request.args)
+        )
         return send_workbook(workbook, *report_filename(query))
 
     @expose("/customers")
