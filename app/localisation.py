@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.services.display import format_bool
-from app.views.links import is_record, record_link
+from app.views.links import is_record, record_link, related_list_url
 
 # Flask-AppBuilder's permission names (and the app's) as read on the role pages.
 PERMISSION_LABELS = {
@@ -200,6 +200,7 @@ def init_app(app: Flask) -> None:
     _translate_framework_labels(app.appbuilder)
     app.jinja_env.globals["crm_locale"] = _ui_locale
     app.jinja_env.globals["crm_cell"] = cell
+    app.jinja_env.globals["crm_related_list_url"] = related_list_url
     app.jinja_env.globals["crm_label"] = label
     app.jinja_env.globals["crm_labels"] = lambda labels: {
         key: label(text) for key, text in labels.items()

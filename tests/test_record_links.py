@@ -48,3 +48,19 @@ def test_a_linked_record_opens_for_the_reader(db_session, signed_in):
     page = _page(support, f"/feedback/show/{feedback.id}")
     assert f'href="/reporters/show/{reporter.id}"' in page
     assert support.get(f"/reporters/show/{reporter.id}").status_code == 200
+
+
+def test_three_clicks_from_a_feedback_to_its_customers_contracts(db_session, signed_in):
+    """The feedback list links the customer; the customer's page opens its contracts
+    as the contract list filtered to it."""
+    feedback = make_feedback()
+    customer = feedback.customer
+    mine, other = make_contract(customer), make_contract()
+    admin = signed_in("admin")
+    assert f'href="/customers/show/{customer.id}"' in _page(admin, "/feedback/list/")
+    show = _page(admin, f"/customers/show/{customer.id}")
+    link = f"/contracts/list/?_flt_0_customer={customer.id}"
+    assert f'href="{link}"' in show
+    assert "在列表中打开" in show
+    contracts = _page(admin, link)
+    assert mine.number in contracts and other.number not in contracts

@@ -2,7 +2,7 @@
 a feedback's reporter) is a link to that record's page when the reader may open
 it, plain text otherwise. Applied to every list and show cell (``crm_cell``)."""
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from flask_appbuilder import Model
 from markupsafe import Markup, escape
 
@@ -48,3 +48,22 @@ def record_link(item):
 
 def is_record(value) -> bool:
     return isinstance(value, Model)
+
+
+def related_list_url(related_view, pk) -> str | None:
+    """The related module's own list, filtered to the record shown (``pk``): from a
+    customer's page to all of its contracts, with the list's sorting and export."""
+    parent = next(
+        (
+            view
+            for view in current_app.appbuilder.baseviews
+            if view.endpoint == request.blueprint and getattr(view, "datamodel", None)
+        ),
+        None,
+    )
+    if parent is None:
+        return None
+    column = related_view.datamodel.get_related_fk(parent.datamodel.obj)
+    if column is None:
+        return None
+    return url_for(f"{related_view.endpoint}.list", **{f"_flt_0_{column}": pk})
