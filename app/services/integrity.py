@@ -42,6 +42,8 @@ DEPENDENTS = {
         (License, License.customer_id),
         (Reporter, Reporter.customer_id),
         (Feedback, Feedback.customer_id),
+        (PaymentPlan, PaymentPlan.customer_id),
+        (Payment, Payment.customer_id),
     ),
     Product: ((License, License.product_id), (Feedback, Feedback.product_id)),
     Reporter: ((Feedback, Feedback.reporter_id),),
