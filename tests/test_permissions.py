@@ -355,6 +355,7 @@ MODULES = [
     ),
 ]
 assert {module.resource for module in MODULES} == set(BUSINESS_RESOURCES)
+FEEDBACK_MODULE = next(module for module in MODULES if module.resource == FEEDBACK)
 
 # action -> the permission it needs
 PAGE_ACTIONS = {
@@ -760,14 +761,14 @@ def test_engineer_edits_only_feedback_assigned_to_them_on_the_page(db_session, s
         assert "只有其跟踪工程师可以修改" in form_page.get_data(as_text=True)
         response = visitor.post(f"/feedback/edit/{other.id}", data=_feedback_form(ctx))
         assert response.status_code == 403
-        assert _marker(db_session, MODULES[-1], other.id) == before
+        assert _marker(db_session, FEEDBACK_MODULE, other.id) == before
         # still readable
         assert visitor.get(f"/feedback/show/{other.id}").status_code == 200
 
     assert visitor.get(f"/feedback/edit/{mine.id}").status_code == 200
     data = _feedback_form(ctx)
     assert visitor.post(f"/feedback/edit/{mine.id}", data=data).status_code == 302
-    assert _marker(db_session, MODULES[-1], mine.id) == data["problem"]
+    assert _marker(db_session, FEEDBACK_MODULE, mine.id) == data["problem"]
 
 
 def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(
@@ -787,7 +788,7 @@ def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(
     )
     assert response.status_code == 403
     assert "只有其跟踪工程师可以修改" in response.json["message"]
-    assert _marker(db_session, MODULES[-1], theirs.id) == before
+    assert _marker(db_session, FEEDBACK_MODULE, theirs.id) == before
     # taking it over by naming oneself in the payload is refused the same way
     assert (
         visitor.client.put(
@@ -800,7 +801,7 @@ def test_engineer_edits_only_feedback_assigned_to_them_through_the_api(
     data = payload(ctx)
     response = visitor.client.put(f"/api/v1/feedback/{mine.id}", json=data, headers=headers)
     assert response.status_code == 200, response.json
-    assert _marker(db_session, MODULES[-1], mine.id) == data["problem"]
+    assert _marker(db_session, FEEDBACK_MODULE, mine.id) == data["problem"]
 
 
 @pytest.mark.parametrize("role", [ADMIN, SUPPORT])
@@ -813,7 +814,7 @@ def test_roles_that_edit_feedback_edit_all_of_it(db_session, signed_in, jwt_head
     assert visitor.get(f"/feedback/edit/{theirs.id}").status_code == 200
     data = _feedback_form(ctx)
     assert visitor.post(f"/feedback/edit/{theirs.id}", data=data).status_code == 302
-    assert _marker(db_session, MODULES[-1], theirs.id) == data["problem"]
+    assert _marker(db_session, FEEDBACK_MODULE, theirs.id) == data["problem"]
     data = _as_json(_feedback_form, datetimes=("created_at",))(ctx)
     response = visitor.client.put(f"/api/v1/feedback/{theirs.id}", json=data, headers=headers)
     assert response.status_code == 200, response.json

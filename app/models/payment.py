@@ -31,7 +31,10 @@ class PaymentPlan(AuditMixin, Model):
     )
 
     id = Column(Integer, primary_key=True)
-    contract_id = Column(Integer, ForeignKey("contract.id"), nullable=False, index=True)
+    # a contract's plan goes with it (a contract with payments is not deleted)
+    contract_id = Column(
+        Integer, ForeignKey("contract.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     contract = relationship("Contract")
     customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)
     customer = relationship("Customer")

@@ -45,6 +45,8 @@ DEPENDENTS = {
         (Reporter, Reporter.customer_id),
         (Feedback, Feedback.customer_id),
         (FollowUp, FollowUp.customer_id),
+        (PaymentPlan, PaymentPlan.customer_id),
+        (Payment, Payment.customer_id),
     ),
     Contact: ((FollowUp, FollowUp.contact_id),),
     Product: ((License, License.product_id), (Feedback, Feedback.product_id)),

@@ -24,7 +24,7 @@ from flask import abort, request
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Numeric, String, Text
+from sqlalchemy import Column, Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
 from app.services import scope, search
@@ -233,6 +233,16 @@ class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
         self.eager_relations = tuple(
             name for name in eager or () if self.is_relation_many_to_one(name)
         )
+
+    def get_search_columns_list(self) -> list[str]:
+        """FAB's searchable columns, less SQL loaded on request (``query_expression``:
+        a contract's 已回款), which no filter can take."""
+        return [name for name in super().get_search_columns_list() if not self._is_expression(name)]
+
+    def _is_expression(self, name: str) -> bool:
+        prop = self.obj.__mapper__.attrs.get(name)
+        columns = getattr(prop, "columns", None)
+        return bool(columns) and not isinstance(columns[0], Column)
 
     def apply_filters(self, query, filters):
         """The request's filters, and the data scope: every list, count, show, edit,

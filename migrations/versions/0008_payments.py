@@ -46,7 +46,7 @@ def upgrade():
         *_audit_columns(),
         sa.CheckConstraint("planned_amount > 0", name="ck_payment_plan_amount_positive"),
         sa.CheckConstraint("instalment >= 1", name="ck_payment_plan_instalment_positive"),
-        sa.ForeignKeyConstraint(["contract_id"], ["contract.id"]),
+        sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("contract_id", "instalment", name="uq_payment_plan_instalment"),
