@@ -62,6 +62,21 @@ FAB_API_SWAGGER_UI = False  # Swagger UI loads from a CDN; the spec is at /api/v
 FAB_API_MAX_PAGE_SIZE = 100
 FAB_PASSWORD_COMPLEXITY_ENABLED = True
 
+
+def _password_policy(password: str) -> None:
+    """The app's policy (app/services/passwords.py) on FAB's password forms."""
+    from app.services.passwords import complexity_validator
+
+    complexity_validator(password)
+
+
+FAB_PASSWORD_COMPLEXITY_VALIDATOR = _password_policy
+# Password policy: at least CRM_PASSWORD_MIN_LENGTH characters mixing at least
+# CRM_PASSWORD_MIN_CLASSES of lower case, upper case, digits and other characters,
+# not the login name, not a common password (user pages, reset password, crm init).
+CRM_PASSWORD_MIN_LENGTH = int(os.environ.get("CRM_PASSWORD_MIN_LENGTH", "10"))
+CRM_PASSWORD_MIN_CLASSES = int(os.environ.get("CRM_PASSWORD_MIN_CLASSES", "3"))
+
 AUTH_TYPE = AUTH_DB
 # Role names are data, stored and shown in Chinese; app/permissions.py uses the keys.
 CRM_ROLE_NAMES = {

@@ -520,6 +520,8 @@ class CrmSecurityManager(SecurityManager):
         current_app.before_request(_touch_last_seen)
         current_app.before_request(_no_user_groups)
 
+        current_app.before_request(_require_password_change)
+
     def auth_user_db(self, username, password):
         """Refuse throttled sign-ins before the password is looked at."""
         refusal = login_throttle.refusal(username)
@@ -536,9 +538,12 @@ class CrmSecurityManager(SecurityManager):
         return user
 
     def reset_password(self, userid, password):
-        """Every password change (own, or the admin's reset of another's) is logged."""
-        super().reset_password(userid, password)
+        """Every password change (own, or the admin's reset of another's) is logged;
+        one's own change lifts ``must_change_password``."""
         user = self.get_user_by_id(userid)
+        if user is not None and user.id == _acting_user_id():
+            user.must_change_password = False
+        super().reset_password(userid, password)
         audit.record(audit.PASSWORD_CHANGED, getattr(user, "username", userid))
 
     def update_user_auth_stat(self, user, success=True):
@@ -563,7 +568,12 @@ class CrmSecurityManager(SecurityManager):
     # the admin edits takes effect on the next request.
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
-        """Session, JWT and API-key users alike (FAB's ``has_access`` ends here)."""
+        """Session, JWT and API-key users alike (FAB's ``has_access`` ends here); a user
+        who must change the printed password may do nothing else first."""
+        if getattr(user, "must_change_password", False) and (
+            view_name not in PASSWORD_CHANGE_BLUEPRINTS
+        ):
+            return False
         return self.roles_grant(self.get_user_roles(user), permission_name, view_name)
 
     def is_item_public(self, permission_name, view_name) -> bool:
@@ -675,6 +685,29 @@ def _no_user_groups():
     (registered by FAB whatever the config) answer as if they did not exist."""
     if request.blueprint == UserGroupModelView.__name__:
         abort(404)
+
+
+# Where a user who must change their password may still go.
+PASSWORD_CHANGE_BLUEPRINTS = {"ResetMyPasswordView", "CrmAuthDBView", "LocaleView"}
+
+
+def _require_password_change():
+    """The admin ``crm init`` created: the printed password is replaced first."""
+    if request.endpoint in (None, "static", "appbuilder.static"):
+        return None
+    if not current_user.is_authenticated or not getattr(
+        current_user, "must_change_password", False
+    ):
+        return None
+    if request.blueprint in PASSWORD_CHANGE_BLUEPRINTS:
+        return None
+    message = _(
+        "Choose your own password before going on: the printed one is for the first sign-in only."
+    )
+    if request.path.startswith("/api/"):
+        return {"message": message}, 403
+    flash(message, "warning")
+    return redirect(url_for("ResetMyPasswordView.this_form_get"))
 
 
 def _touch_last_seen():

@@ -380,3 +380,28 @@ def test_0008_turns_each_contracts_payment_date_and_amount_into_a_one_instalment
         ("1", "7", "1", "2025-03-15", Decimal("12345.67"), 1),
         ("2", "7", "1", "2025-06-30", Decimal("500.00"), 1),
     ]
+
+
+def test_0009_adds_the_security_log_and_keeps_the_accounts(scratch_app):
+    """Accounts of 0006 keep their rows and need no password change; the log starts empty."""
+    _cli(scratch_app, "db", "upgrade", "0006")
+    with scratch_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO ab_user (id, first_name, last_name, username, email, active) "
+                "VALUES (1, '张三', '', 'zhang', 'z@example.com', true)"
+            )
+        )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        row = db.session.execute(
+            text("SELECT username, must_change_password FROM ab_user WHERE id = 1")
+        ).one()
+        assert (row[0], bool(row[1])) == ("zhang", False)
+        assert db.session.scalar(text("SELECT count(*) FROM audit_event")) == 0
+    _cli(scratch_app, "db", "downgrade", "0006")
+    with scratch_app.app_context():
+        assert "audit_event" not in inspect(db.engine).get_table_names()
+        columns = {column["name"] for column in inspect(db.engine).get_columns("ab_user")}
+        assert "must_change_password" not in columns

@@ -156,7 +156,12 @@ def _field_error(page: str, field: str) -> str:
         ({"phone": ""}, "phone", "电话", "请填写电话"),
         ({"phone": None}, "phone", "电话", "请填写电话"),
         ({"phone": "12345"}, "phone", "电话", "电话须为大陆手机号"),
-        ({"password": "abc12345", "conf_password": "abc12345"}, "password", "密码", "两个大写字母"),
+        (
+            {"password": "abc12345", "conf_password": "abc12345"},
+            "password",
+            "密码",
+            "至少需要 10 个字符",
+        ),
         ({"conf_password": "Other-Pass99x"}, "conf_password", "密码", "密码"),
         (
             {"email": "sales@example.com"},

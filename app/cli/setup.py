@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from app.services import demo
+from app.services import demo, passwords
 from app.services.roles import apply_roles
 
 # What ``apply_roles`` did to a role, as printed by ``crm init``.
@@ -41,7 +41,12 @@ def _create_first_admin() -> None:
     sm = current_app.appbuilder.sm
     if sm.count_users():
         return
-    password = os.environ.get("CRM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    chosen = os.environ.get("CRM_ADMIN_PASSWORD")
+    if chosen:
+        refusal = passwords.problem(chosen, "admin")
+        if refusal:
+            raise click.ClickException(f"CRM_ADMIN_PASSWORD: {refusal}")
+    password = chosen or _printable_password()
     admin_role = sm.find_role(current_app.config["AUTH_ROLE_ADMIN"])
     user = sm.add_user(
         username="admin",
@@ -53,6 +58,9 @@ def _create_first_admin() -> None:
     )
     if not user:
         raise click.ClickException(_("Could not create the admin user."))
+    if not chosen:  # printed on a terminal: the admin replaces it at first sign-in
+        user.must_change_password = True
+        sm.session.commit()
     if os.environ.get("CRM_ADMIN_PASSWORD"):
         click.echo(_("Administrator 'admin' created with the password from CRM_ADMIN_PASSWORD."))
     else:
@@ -62,6 +70,14 @@ def _create_first_admin() -> None:
                 password=password,
             )
         )
+
+
+def _printable_password() -> str:
+    """A random password the policy accepts (app/services/passwords.py)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if passwords.problem(password, "admin") is None:
+            return password
 
 
 @click.command("demo")
@@ -79,6 +95,9 @@ def demo_command(
     customers: int, feedback: int, seed: int | None, force: bool, sales_password: str | None
 ) -> None:
     """Fill an empty database with realistic demo records (app/services/demo.py)."""
+    refusal = passwords.problem(sales_password) if sales_password else None
+    if refusal:
+        raise click.ClickException(f"--sales-password: {refusal}")
     started = time.perf_counter()
     try:
         plan = demo.prepare(

@@ -1,5 +1,5 @@
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, false
 from sqlalchemy.orm import relationship
 
 
@@ -25,6 +25,9 @@ class CrmUser(User):
     # 部门: whose customers a department-scoped role sees (app/services/scope.py).
     department_id = Column(Integer, ForeignKey("department.id"), index=True)
     department = relationship("Department", foreign_keys=[department_id], lazy="select")
+    # Set for the admin ``crm init`` creates with a printed password: every page
+    # but the password form is refused until the password is changed.
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default=false())
 
     def __str__(self) -> str:
         return self.first_name or self.username

@@ -429,12 +429,12 @@ def field_label(model_key: str, field: str) -> str:
     return str(labels.get(field, field))
 
 
-def display_value(model_key: str, field: str, value: str | None) -> str:
+def display_value(model_key: str, field: str, value: str | None, masked: bool = False) -> str:
     """A stored value as the pages show it: labels for codes, yes/no, 2026-11-25 14:03, ¥1,200.00."""
     if value is None:
         return ""
     if field in masking.fields_of(model_key):
-        return masking.shown(model_key, field, value)
+        return masking.shown(model_key, field, value, always=masked)
     model = model_of(model_key)
     column = getattr(getattr(model, "__table__", None), "columns", {}).get(field) if model else None
     if column is not None:
@@ -454,13 +454,14 @@ def display_value(model_key: str, field: str, value: str | None) -> str:
     return value
 
 
-def describe(record: ChangeRecord) -> list[tuple[str, str, str]]:
-    """(field label, old, new) of a history row, as shown on pages."""
+def describe(record: ChangeRecord, masked: bool = False) -> list[tuple[str, str, str]]:
+    """(field label, old, new) of a history row, as shown on pages; ``masked``: personal
+    values masked whoever reads (the record's show page, where 显示 reveals them)."""
     return [
         (
             field_label(record.model, field),
-            display_value(record.model, field, old),
-            display_value(record.model, field, new),
+            display_value(record.model, field, old, masked),
+            display_value(record.model, field, new, masked),
         )
         for field, old, new in record.change_items()
     ]

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, has_request_context
+from flask import current_app, has_request_context, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import inspect
 
 from app.permissions import CONTACT, REPORTER, REVEAL, permission_name
@@ -67,10 +70,10 @@ def may_reveal(model_or_name) -> bool:
     return bool(current_app.appbuilder.sm.has_access(permission_name(REVEAL), resource))
 
 
-def shown(model_or_name, field: str, value: Any) -> Any:
-    """``value`` of ``field`` as the current user may see it."""
+def shown(model_or_name, field: str, value: Any, always: bool = False) -> Any:
+    """``value`` of ``field`` as the current user may see it (``always``: masked anyway)."""
     kind = fields_of(model_or_name).get(field)
-    if kind is None or may_reveal(model_or_name):
+    if kind is None or (not always and may_reveal(model_or_name)):
         return value
     return mask(kind, value)
 
@@ -86,6 +89,35 @@ def masked_fields(model_or_name) -> dict[str, str]:
 def formatter(model, field: str):
     """A page formatter (list, show) for one personal field; nothing for no value."""
     return lambda value: "" if value is None else shown(model, field, value)
+
+
+def show_page_formatters(model, endpoint: str, pk) -> dict:
+    """The show page's formatters: personal fields masked for everyone, with a 显示
+    button (reveal.js) for whoever may reveal them; each reveal is logged."""
+    revealable = may_reveal(model)
+    formatters = {}
+    for field, kind in fields_of(model).items():
+        formatters[field] = _revealing(kind, field, revealable, endpoint, pk)
+    return formatters
+
+
+def _revealing(kind: str, field: str, revealable: bool, endpoint: str, pk):
+    def format(value):
+        masked = mask(kind, value)
+        if not value or not revealable:
+            return masked
+        element = f"crm-reveal-{field}"
+        url = url_for(f"{endpoint}.reveal", pk=pk, field=field)
+        script = url_for("static", filename="crm/reveal.js")
+        return Markup(
+            f'<span id="{element}">{escape(masked)}</span> '
+            f'<button type="button" class="btn btn-default btn-xs" aria-controls="{element}" '
+            f'data-reveal-url="{escape(url)}" data-csrf="{escape(generate_csrf())}">'
+            f"{escape(_('Reveal'))}</button>"
+            f'<script src="{escape(script)}" defer></script>'
+        )
+
+    return format
 
 
 def mask_record(model, data: dict) -> dict:

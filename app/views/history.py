@@ -171,7 +171,7 @@ class RecordHistory:
         self.row_id = row_id
 
     def changes(self, record: ChangeRecord):
-        return history.describe(record)
+        return history.describe(record, masked=True)
 
     def who(self, record: ChangeRecord) -> str:
         return history.acting_label(record)

@@ -1,4 +1,4 @@
-"""Personal data under PIPL: the security log (安全日志).
+"""Personal data under PIPL: the security log (安全日志), forced password change.
 
 Revision ID: 0009
 Revises: 0006
@@ -7,6 +7,8 @@ Create Date: 2026-12-01 19:00:00
 ``audit_event`` holds one row per security-relevant event (sign-ins,
 exports, account and role changes, reveals); the app only ever inserts into
 it, and ``crm audit prune`` drops rows older than at least 180 days.
+``ab_user.must_change_password`` marks the admin ``crm init`` created with a
+printed password, who must choose their own at first sign-in.
 """
 
 import sqlalchemy as sa
@@ -35,9 +37,17 @@ def upgrade():
     op.create_index("ix_audit_event_kind", "audit_event", ["kind"], unique=False)
     op.create_index("ix_audit_event_user_id", "audit_event", ["user_id"], unique=False)
     op.create_index("ix_audit_event_username", "audit_event", ["username"], unique=False)
+    op.add_column(
+        "ab_user",
+        sa.Column(
+            "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
+        ),
+    )
 
 
 def downgrade():
+    with op.batch_alter_table("ab_user") as batch_op:
+        batch_op.drop_column("must_change_password")
     op.drop_index("ix_audit_event_username", table_name="audit_event")
     op.drop_index("ix_audit_event_user_id", table_name="audit_event")
     op.drop_index("ix_audit_event_kind", table_name="audit_event")
