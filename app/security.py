@@ -519,7 +519,6 @@ class CrmSecurityManager(SecurityManager):
         super().__init__(appbuilder)
         current_app.before_request(_touch_last_seen)
         current_app.before_request(_no_user_groups)
-
         current_app.before_request(_require_password_change)
 
     def auth_user_db(self, username, password):
