@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import create_app
 from app.extensions import db
+from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def test_readme_commands_build_a_fresh_sqlite_database(tmp_path):
         assert init.returncode == 0, init.stderr
     # e.g. FAB pruning a resource shared by two pages with different permission lists
     assert "Refused" not in init.stdout + init.stderr, init.stderr
-    assert init.stdout.count("保留现有设置") == 4, init.stdout
+    assert init.stdout.count("保留现有设置") == len(ROLE_GRANTS), init.stdout
 
 
 def test_0004_gives_salespeoples_customers_their_owner_and_pools_the_rest(scratch_app):
