@@ -26,6 +26,7 @@ MODULES = [
     ("LicenseView", "/licenses/list/", "/licenses/show/"),
     ("ReporterView", "/reporters/list/", "/reporters/show/"),
     ("FeedbackView", "/feedback/list/", "/feedback/show/"),
+    ("FollowUpView", "/followups/list/", "/followups/show/"),
 ]
 
 
