@@ -338,7 +338,7 @@ def _timeline(response) -> list[tuple[str, str]]:
 
     block = response.get_data(as_text=True).split('id="customer-timeline"', 1)[1]
     return re.findall(
-        r'data-kind="([a-z_]+)">\s*<span[^>]*>[^<]*</span>\s*<a href="([^"]+)"', block
+        r'data-kind="([a-z_]+)">\s*<div[^>]*>[^<]*</div>\s*<div[^>]*><a href="([^"]+)"', block
     )
 
 

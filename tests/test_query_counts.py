@@ -28,6 +28,7 @@ MODULES = [
     ("FeedbackView", "/feedback/list/", "/feedback/show/"),
     ("PaymentPlanView", "/payment-plans/list/", "/payment-plans/show/"),
     ("PaymentView", "/payments/list/", "/payments/show/"),
+    ("FollowUpView", "/followups/list/", "/followups/show/"),
 ]
 
 

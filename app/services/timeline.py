@@ -129,7 +129,8 @@ def _sources(customer_id: int, kinds: set[str]) -> list:
 
 def timeline(customer: Customer, page: int = 1, page_size: int = PAGE_SIZE) -> TimelinePage:
     """One page of ``customer``'s events the reader may see, newest first."""
-    sources = _sources(customer.id, readable_kinds())
+    kinds = readable_kinds()
+    sources = _sources(customer.id, kinds)
     if not sources:
         return TimelinePage([], 0, 1, 1)
     merged = union_all(*sources).subquery("events")
@@ -142,13 +143,14 @@ def timeline(customer: Customer, page: int = 1, page_size: int = PAGE_SIZE) -> T
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
-    records = _load(rows)
+    records = _load(rows, kinds)
     events = [_event(kind, records[(kind, pk)], customer) for kind, pk in rows]
     return TimelinePage(events, total, page, pages)
 
 
-def _load(rows) -> dict:
-    """The page's records, one query per kind."""
+def _load(rows, kinds: set[str]) -> dict:
+    """The page's records: one query per readable model, whether the page has any of
+    its rows or not, so that every customer's page costs the same number of queries."""
     models = {
         FOLLOWUP_KIND: FollowUp,
         CONTRACT_KIND: Contract,
@@ -157,7 +159,7 @@ def _load(rows) -> dict:
         RESOLVED_KIND: Feedback,
         CHANGE_KIND: ChangeRecord,
     }
-    wanted: dict[type, set[int]] = {}
+    wanted: dict[type, set[int]] = {models[kind]: set() for kind in sorted(kinds)}
     for kind, pk in rows:
         wanted.setdefault(models[kind], set()).add(pk)
     loaded = {}
