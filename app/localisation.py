@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.services.display import format_bool
-from app.views.links import is_record, record_link, related_list_url
 
 # Flask-AppBuilder's permission names (and the app's) as read on the role pages.
 PERMISSION_LABELS = {
@@ -108,6 +107,8 @@ def cell(value, column: str = "", view_name: str = ""):
         return format_bool(value)
     if isinstance(value, (list, tuple, set)):
         return Markup(escape(_(", "))).join(cell(item) for item in value)
+    from app.views.links import is_record, record_link  # app.views imports this module
+
     if is_record(value):
         return record_link(value)
     if column == "name" and view_name == "PermissionModelView":
@@ -200,6 +201,8 @@ def init_app(app: Flask) -> None:
     _translate_framework_labels(app.appbuilder)
     app.jinja_env.globals["crm_locale"] = _ui_locale
     app.jinja_env.globals["crm_cell"] = cell
+    from app.views.links import related_list_url
+
     app.jinja_env.globals["crm_related_list_url"] = related_list_url
     app.jinja_env.globals["crm_label"] = label
     app.jinja_env.globals["crm_labels"] = lambda labels: {

@@ -68,7 +68,7 @@ def test_admin_lists_searches_shows_and_exports_the_log(module_admin, db_session
     missing = unescaped_html(module_admin.get("/audit/list/?_flt_0_kind=sign_in_failed"))
     assert "nightly.sqlite3" not in missing
     shown = unescaped_html(module_admin.get(f"/audit/show/{pk}"))
-    assert "nightly.sqlite3" in shown and "bytes: 1234" in shown
+    assert "nightly.sqlite3" in shown and "字节数: 1234" in shown
     response = module_admin.get("/audit/export.xlsx?_flt_0_kind=backup")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active

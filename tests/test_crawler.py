@@ -16,6 +16,7 @@ This file runs the Chinese crawl; test_crawler_en.py the English one, so
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -125,6 +126,34 @@ class Crawl:
         return "\n".join(lines + self.errors)
 
 
+def _strings_in(value) -> set[str]:
+    """The texts inside a security-log entry's details (filter values people typed…)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*map(_strings_in, value)) if value else set()
+    return set()
+
+
+def _logged_names(db) -> list[str]:
+    """What the security log holds that people typed: login names (of accounts earlier
+    tests made and removed), role and file names. A module's name in it is not one."""
+    from app.localisation import VIEW_LABELS
+    from app.models.audit import AuditEvent
+
+    names = set(db.session.scalars(db.select(AuditEvent.username).distinct()))
+    names |= set(db.session.scalars(db.select(AuditEvent.target).distinct()))
+    for details in db.session.scalars(db.select(AuditEvent.details).distinct()):
+        names |= _strings_in(json.loads(details or "{}"))
+    return sorted(
+        name
+        for name in names
+        if name and name.strip() and name.partition(" #")[0] not in VIEW_LABELS
+    )
+
+
 def seed_chinese_records(app) -> list[str]:
     """One record of every module, in Chinese; returns the values users typed."""
     from app.extensions import db
@@ -199,6 +228,7 @@ def seed_chinese_records(app) -> list[str]:
             feedback.details,
             feedback.city,
             customer.address,
+            *_logged_names(db),
         ]
         db.session.remove()
     users = []

@@ -48,14 +48,24 @@ def test_customer_export_is_every_filtered_row_in_the_list_order(login_as, custo
         f"_flt_{CONTAINS}_name=长益&_oc_CustomerView=code&_od_CustomerView=desc&page_CustomerView=1"
     )
     sheet, rows = _rows(login_as("sales").get(f"/customers/export.xlsx?{query}"))
-    assert rows[0] == ("客户编码", "公司名称", "公司类别", "客户状态", "重要级别", "电话", "负责人")
+    assert rows[0] == (
+        "客户编码",
+        "公司名称",
+        "公司类别",
+        "客户状态",
+        "重要级别",
+        "电话",
+        "负责人",
+        "最后跟进时间",
+        "下次跟进时间",
+    )
     expected = customers.scalars(
         select(Customer.code).where(Customer.name.contains("长益")).order_by(Customer.code.desc())
     ).all()
     assert len(expected) == 30
     assert [row[0] for row in rows[1:]] == expected  # all pages, not just page 1
     assert rows[1][3] == "签约"  # enum label, not the stored code
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:G31"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:I31"
 
 
 def test_customer_export_without_filters_has_every_customer(login_as, customers):

@@ -98,6 +98,9 @@ def test_every_module_view_is_checked(app):
         "FeedbackView",
         "ReporterView",
         "DepartmentView",
+        "FollowUpView",
+        "PaymentPlanView",
+        "PaymentView",
     }
 
 
@@ -111,6 +114,9 @@ def test_every_module_view_is_checked(app):
         "LicenseView",
         "FeedbackView",
         "ReporterView",
+        "FollowUpView",
+        "PaymentPlanView",
+        "PaymentView",
     ],
 )
 def test_each_sort_and_exact_filter_has_an_index(app, view_name):

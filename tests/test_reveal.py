@@ -110,7 +110,7 @@ def test_the_admin_sees_the_reveal_in_the_security_log(people, signed_in, db_ses
     pk = people["contacts"]
     assert _reveal(admin, f"/contacts/reveal/{pk}/national_id").json == {"value": NATIONAL_ID}
     page = unescaped_html(admin.get("/audit/list/?_flt_0_kind=reveal"))
-    assert "查看敏感信息" in page and f"Contact #{pk}" in page and "national_id" in page
+    assert "查看敏感信息" in page and f"客户联系人 #{pk}" in page and "字段: 身份证号" in page
     assert NATIONAL_ID not in page  # the log names the field, not the value
 
 

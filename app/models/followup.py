@@ -36,7 +36,7 @@ class FollowUp(AuditMixin, Model):
     content = Column(Text, nullable=False)
     followed_at = Column(DateTime, nullable=False, default=datetime.now, index=True)
     next_at = Column(DateTime, index=True)
-    next_step = Column(String(200))
+    next_step = Column(String(200), index=True)
     # 跟进人: who followed up; set to the signed-in user when the record is added.
     user_id = Column(Integer, ForeignKey("ab_user.id"))
     user = relationship("CrmUser", foreign_keys=[user_id], lazy="select")

@@ -38,9 +38,9 @@ class PaymentPlan(AuditMixin, Model):
     contract = relationship("Contract")
     customer_id = Column(Integer, ForeignKey("customer.id"), nullable=False, index=True)
     customer = relationship("Customer")
-    instalment = Column(Integer, nullable=False, default=1)
+    instalment = Column(Integer, nullable=False, default=1, index=True)
     planned_date = Column(Date, nullable=False, index=True)
-    planned_amount = Column(Numeric(14, 2), nullable=False)
+    planned_amount = Column(Numeric(14, 2), nullable=False, index=True)
 
     def __str__(self) -> str:
         contract = self.contract.number if self.contract is not None else ""
@@ -61,7 +61,7 @@ class Payment(AuditMixin, Model):
     plan_id = Column(Integer, ForeignKey("payment_plan.id"), index=True)
     plan = relationship("PaymentPlan")
     paid_on = Column(Date, nullable=False, index=True)
-    amount = Column(Numeric(14, 2), nullable=False)
+    amount = Column(Numeric(14, 2), nullable=False, index=True)
     method = enum_column(
         PaymentMethod,
         "ck_payment_method",

@@ -103,8 +103,10 @@ def show_page_formatters(model, endpoint: str, pk) -> dict:
 
 def _revealing(kind: str, field: str, revealable: bool, endpoint: str, pk):
     def format(value):
+        if value is None or value == "":
+            return ""
         masked = mask(kind, value)
-        if not value or not revealable:
+        if not revealable:
             return masked
         element = f"crm-reveal-{field}"
         url = url_for(f"{endpoint}.reveal", pk=pk, field=field)

@@ -59,6 +59,7 @@ def upgrade():
     op.create_index("ix_followup_method", "followup", ["method"])
     op.create_index("ix_followup_followed_at", "followup", ["followed_at"])
     op.create_index("ix_followup_next_at", "followup", ["next_at"])
+    op.create_index("ix_followup_next_step", "followup", ["next_step"])
     op.add_column("customer", sa.Column("last_followup_at", sa.DateTime(), nullable=True))
     op.add_column("customer", sa.Column("next_followup_at", sa.DateTime(), nullable=True))
     op.create_index("ix_customer_last_followup_at", "customer", ["last_followup_at"])

@@ -51,7 +51,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("contract_id", "instalment", name="uq_payment_plan_instalment"),
     )
-    for column in ("contract_id", "customer_id", "planned_date"):
+    for column in ("contract_id", "customer_id", "planned_date", "instalment", "planned_amount"):
         op.create_index(f"ix_payment_plan_{column}", "payment_plan", [column])
 
     op.create_table(
@@ -88,6 +88,7 @@ def upgrade():
         "customer_id",
         "plan_id",
         "paid_on",
+        "amount",
         "method",
         "invoice_number",
         "recorded_by_id",
