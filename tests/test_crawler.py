@@ -372,7 +372,9 @@ def serve_static_from_memory(route) -> None:
 
 def crawl_role(app, base: str, page: Page, username: str, language: str) -> Crawl:
     crawl = Crawl(base=base, language=language, user_data=seed_chinese_records(app))
-    page.set_default_timeout(5000)
+    # A page that hangs fails; a simple page slowed by the other test worker on two
+    # cores (5 s was seen) does not.
+    page.set_default_timeout(20_000)
     page.route("**/static/**", serve_static_from_memory)
     page.on("pageerror", lambda error: crawl.errors.append(f"{page.url}: script error {error}"))
     sign_in(page, crawl, username)
