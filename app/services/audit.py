@@ -21,13 +21,13 @@ import logging.handlers
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, event, insert
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.audit import AuditEvent
+from app.services.history import request_actor
 
 LOGGER = logging.getLogger("crm.audit")
 MIN_KEEP_DAYS = 180
@@ -123,17 +123,6 @@ def _configure_logger(address: str | None) -> None:
     LOGGER.addHandler(handler)
 
 
-def _actor() -> tuple[int | None, str | None, str | None]:
-    """(user id, login name, address) of the request; the CLI has none of them."""
-    if not has_request_context():
-        return None, None, None
-    user = getattr(g, "user", None)
-    user_id = username = None
-    if user is not None and getattr(user, "is_authenticated", False):
-        user_id, username = getattr(user, "id", None), getattr(user, "username", None)
-    return user_id, username, (request.remote_addr or None)
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -154,7 +143,7 @@ def record(
 ) -> None:
     """Write one event (and log it on ``crm.audit``). ``username``: who, when no one is
     signed in yet (a failed sign-in names the account tried in ``target``)."""
-    user_id, actor, address = _actor()
+    user_id, actor, address = request_actor()
     text = json.dumps(_json_safe(details), ensure_ascii=False, sort_keys=True)
     if len(text) > MAX_DETAIL:
         text = json.dumps({"truncated": text[: MAX_DETAIL - 40]}, ensure_ascii=False)

@@ -139,13 +139,13 @@ def _before_flush(session: Session, flush_context, _instances) -> None:
         key = _tracked_key(obj)
         if key:
             deletes.append((obj, key, _database_values(session, obj), _title(obj)))
-    flush_context.attributes["crm_history"] = (updates, deletes, _actor())
+    flush_context.attributes["crm_history"] = (updates, deletes, request_actor())
 
 
 def _after_flush(session: Session, flush_context) -> None:
     updates, deletes, actor = flush_context.attributes.pop("crm_history", ([], [], None))
     if actor is None:
-        actor = _actor()
+        actor = request_actor()
     rows = []
     with session.no_autoflush:
         for obj in session.new:
@@ -380,8 +380,9 @@ def _title(obj) -> str | None:
         return None
 
 
-def _actor() -> tuple[int | None, str | None, str | None]:
-    """(user id, login name, address) of whoever makes the request; all None on the CLI."""
+def request_actor() -> tuple[int | None, str | None, str | None]:
+    """(user id, login name, address) of whoever makes the request; all None on the CLI.
+    The change history and the security log both name people this way."""
     if not has_request_context():
         return None, None, None
     user = getattr(g, "user", None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-from flask import abort, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -26,12 +25,11 @@ from app.models.choices import DataScope
 from app.models.labels import BY_TABLE, COMMON
 from app.services import audit
 from app.services.display import format_bool, format_datetime
-from app.services.querying import clamp_paging, refuse_bad_paging
 
 from .export import ExportMixin
+from .read_only import ReadOnlyPages
 
 RESOURCE = "SecurityLog"
-READ_ONLY_ENDPOINTS = ("list", "show", "export")
 
 
 # The keys ``audit.record`` stores in ``details``, as read on the page and in the export.
@@ -140,12 +138,13 @@ def target_text(target: str | None) -> str:
     return target
 
 
-class AuditView(ExportMixin, ModelView):
+class AuditView(ReadOnlyPages, ExportMixin, ModelView):
     datamodel = SQLAInterface(AuditEvent)
     route_base = "/audit"
     class_permission_name = RESOURCE
     base_permissions = ["can_list", "can_show", "can_export"]
     page_size = 50
+    read_only_endpoints = ("list", "show", "export")
 
     list_title = _l("Security log")
     show_title = _l("Security event")
@@ -182,44 +181,6 @@ class AuditView(ExportMixin, ModelView):
             validators=[Optional()],
         ),
     }
-
-    def create_blueprint(self, appbuilder, *args, **kwargs):
-        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
-        blueprint.before_request(self._only_reading)
-        blueprint.before_request(refuse_bad_paging)
-        return blueprint
-
-    def _get_list_widget(
-        self,
-        filters,
-        actions=None,
-        order_column="",
-        order_direction="",
-        page=None,
-        page_size=None,
-        **kwargs,
-    ):
-        page, page_size = clamp_paging(page, page_size, self.page_size)
-        if order_column not in self.order_columns or order_direction not in ("asc", "desc"):
-            order_column, order_direction = "", ""
-        return super()._get_list_widget(
-            filters,
-            actions=actions,
-            order_column=order_column,
-            order_direction=order_direction,
-            page=page,
-            page_size=page_size,
-            **kwargs,
-        )
-
-    def _only_reading(self):
-        """No address but list, show and export exists, whatever the role or method."""
-        endpoint = (request.endpoint or "").rpartition(".")[2]
-        if endpoint not in READ_ONLY_ENDPOINTS or request.method not in ("GET", "HEAD"):
-            abort(404)
-        for name, value in request.args.items(multi=True):
-            if "\x00" in name or "\x00" in value:  # PostgreSQL refuses NUL in text
-                abort(400, description=_("The search contains a character that is not allowed."))
 
 
 def register(appbuilder) -> None:

@@ -24,6 +24,7 @@ from .followup import FollowUpView
 from .license import LicenseView
 from .license_stats import CustomerLicenseStatsMixin
 from .product import ProductView
+from .quick_filters import toggle_links
 from .reporter import ReporterView
 
 FOLLOWUP_QUEUE = "followup_queue"
@@ -61,32 +62,7 @@ class CustomerInterface(CrmInterface):
 
 def followup_queue_links() -> list[dict]:
     """The list's quick filters: each toggles its queue, keeping the other filters."""
-    active = {followups.parse_queue(v) for v in request.args.getlist(FOLLOWUP_QUEUE_ARG)}
-    kept = [
-        (key, value)
-        for key, values in request.args.lists()
-        for value in values
-        if key != FOLLOWUP_QUEUE_ARG and not key.startswith("page_")
-    ]
-
-    def url(queues) -> str:
-        pairs = kept + [
-            (FOLLOWUP_QUEUE_ARG, queue.name) for queue in followups.FollowUpQueue if queue in queues
-        ]
-        return url_for("CustomerView.list") + ("?" + urlencode(pairs) if pairs else "")
-
-    links = [{"code": "all", "label": _("All"), "url": url(set()), "active": not active}]
-    for queue in followups.FollowUpQueue:
-        on = queue in active
-        links.append(
-            {
-                "code": queue.name,
-                "label": str(queue),
-                "active": on,
-                "url": url(active - {queue} if on else active | {queue}),
-            }
-        )
-    return links
+    return toggle_links("CustomerView.list", FOLLOWUP_QUEUE_ARG, followups.FollowUpQueue)
 
 
 class OpenFeedbackCountsWidget(RenderTemplateWidget):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
@@ -32,6 +31,7 @@ from app.services.record_rules import RecordForbidden, check_feedback_editable, 
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
 from .fields import EnumSelectField
+from .quick_filters import toggle_links
 
 DUE, QUEUE = "due", "queue"
 QUEUE_ARG = f"_flt_0_{QUEUE}"
@@ -372,27 +372,4 @@ def _message_for(notice) -> str:
 
 def queue_links() -> list[dict]:
     """The list's quick filters: each toggles its queue, keeping the other filters."""
-    active = {desk.parse_queue(value) for value in request.args.getlist(QUEUE_ARG)}
-    kept = [
-        (key, value)
-        for key, values in request.args.lists()
-        for value in values
-        if key != QUEUE_ARG and not key.startswith("page_")
-    ]
-
-    def url(queues) -> str:
-        pairs = kept + [(QUEUE_ARG, queue.name) for queue in desk.FeedbackQueue if queue in queues]
-        return url_for("FeedbackView.list") + ("?" + urlencode(pairs) if pairs else "")
-
-    links = [{"code": "all", "label": _("All"), "url": url(set()), "active": not active}]
-    for queue in desk.FeedbackQueue:
-        on = queue in active
-        links.append(
-            {
-                "code": queue.name,
-                "label": str(queue),
-                "active": on,
-                "url": url(active - {queue} if on else active | {queue}),
-            }
-        )
-    return links
+    return toggle_links("FeedbackView.list", QUEUE_ARG, desk.FeedbackQueue)

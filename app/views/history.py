@@ -17,7 +17,6 @@ from flask import abort, current_app, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined
 from wtforms import SelectField
@@ -26,16 +25,16 @@ from wtforms.validators import Optional
 from app.models.history import ChangeAction, ChangeRecord
 from app.services import history
 from app.services.display import format_datetime
-from app.services.querying import clamp_paging, refuse_bad_paging
 
 from .fields import EnumSelectField
+from .links import rendering_view
+from .read_only import ReadOnlyPages
 
 RESOURCE = "ChangeHistory"
-READ_ONLY_ENDPOINTS = ("list", "show")
 RECENT_ON_SHOW_PAGE = 50
 
 
-class HistoryView(ModelView):
+class HistoryView(ReadOnlyPages, ModelView):
     datamodel = SQLAInterface(ChangeRecord)
     route_base = "/history"
     class_permission_name = RESOURCE
@@ -81,45 +80,6 @@ class HistoryView(ModelView):
         ),
         "action": EnumSelectField(ChangeAction, _l("Operation")),
     }
-
-    def create_blueprint(self, appbuilder, *args, **kwargs):
-        blueprint = super().create_blueprint(appbuilder, *args, **kwargs)
-        blueprint.before_request(self._only_reading)
-        blueprint.before_request(refuse_bad_paging)
-        return blueprint
-
-    def _get_list_widget(
-        self,
-        filters,
-        actions=None,
-        order_column="",
-        order_direction="",
-        page=None,
-        page_size=None,
-        **kwargs,
-    ):
-        """No page size above the modules' cap; an unknown sort falls back to the default."""
-        page, page_size = clamp_paging(page, page_size, self.page_size)
-        if order_column not in self.order_columns or order_direction not in ("asc", "desc"):
-            order_column, order_direction = "", ""
-        return super()._get_list_widget(
-            filters,
-            actions=actions,
-            order_column=order_column,
-            order_direction=order_direction,
-            page=page,
-            page_size=page_size,
-            **kwargs,
-        )
-
-    def _only_reading(self):
-        """No address but list and show exists, whatever the role or method."""
-        endpoint = (request.endpoint or "").rpartition(".")[2]
-        if endpoint not in READ_ONLY_ENDPOINTS or request.method not in ("GET", "HEAD"):
-            abort(404)
-        for name, value in request.args.items(multi=True):
-            if "\x00" in name or "\x00" in value:  # PostgreSQL refuses NUL in text
-                abort(400, description=_("The search contains a character that is not allowed."))
 
     @expose("/show/<pk>")
     @has_access
@@ -194,11 +154,9 @@ def record_history(pk=None):
         row_id = int(pk)
     except (TypeError, ValueError):
         return None
-    for view in current_app.appbuilder.baseviews:
-        if view.endpoint == request.blueprint:
-            key = history.current_app_tracks(view)
-            return RecordHistory(key, row_id) if key else None
-    return None
+    view = rendering_view()
+    key = history.current_app_tracks(view) if view is not None else None
+    return RecordHistory(key, row_id) if key else None
 
 
 def register(appbuilder) -> None:

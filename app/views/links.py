@@ -50,18 +50,21 @@ def is_record(value) -> bool:
     return isinstance(value, Model)
 
 
+def rendering_view():
+    """The view whose page this request renders (FAB names a view's blueprint after it)."""
+    if not request.blueprint:
+        return None
+    return next(
+        (view for view in current_app.appbuilder.baseviews if view.endpoint == request.blueprint),
+        None,
+    )
+
+
 def related_list_url(related_view, pk) -> str | None:
     """The related module's own list, filtered to the record shown (``pk``): from a
     customer's page to all of its contracts, with the list's sorting and export."""
-    parent = next(
-        (
-            view
-            for view in current_app.appbuilder.baseviews
-            if view.endpoint == request.blueprint and getattr(view, "datamodel", None)
-        ),
-        None,
-    )
-    if parent is None:
+    parent = rendering_view()
+    if getattr(parent, "datamodel", None) is None:
         return None
     column = related_view.datamodel.get_related_fk(parent.datamodel.obj)
     if column is None:
