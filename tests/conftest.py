@@ -32,6 +32,7 @@ from app.models import (
     Customer,
     Department,
     Feedback,
+    FeedbackNotification,
     FollowUp,
     License,
     Payment,
@@ -54,6 +55,7 @@ from helpers import (
 )
 
 CHILD_FIRST = (
+    FeedbackNotification,  # cascades with its feedback, but a reminder has none
     FollowUp,
     Payment,
     PaymentPlan,

@@ -145,9 +145,8 @@ def test_history_tab_masks_and_the_admins_history_page_reveals(
         from app.models import ChangeRecord
 
         record = db_session.scalar(
-            select(ChangeRecord.id).where(
-                ChangeRecord.model == "Contact", ChangeRecord.row_id == people["contact"]
-            )
+            select(ChangeRecord.id)
+            .where(ChangeRecord.model == "Contact", ChangeRecord.row_id == people["contact"])
             .order_by(ChangeRecord.id)  # the creation, which holds the national ID
             .limit(1)
         )

@@ -28,7 +28,7 @@ from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _postgres_base() -> str | None:
@@ -406,3 +406,54 @@ def test_0009_adds_the_security_log_and_keeps_the_accounts(scratch_app):
         assert "audit_event" not in inspect(db.engine).get_table_names()
         columns = {column["name"] for column in inspect(db.engine).get_columns("ab_user")}
         assert "must_change_password" not in columns
+
+
+def test_0010_keeps_the_reporter_notices_and_holds_one_reminder_per_user_and_day(scratch_app):
+    """Notices of 0009 keep their feedback; a reminder needs none, and a second one
+    for the same user and day is refused by the database itself."""
+    from sqlalchemy.exc import IntegrityError
+
+    _cli(scratch_app, "db", "upgrade", "0009")
+    with scratch_app.app_context():
+        for statement in (
+            "INSERT INTO ab_user (id, first_name, last_name, username, email, active, "
+            "must_change_password) VALUES (1, '张三', '', 'zhang', 'z@example.com', true, false)",
+            "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+            "VALUES (1, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO reporter (id, customer_id, name, created_on, changed_on) "
+            "VALUES (1, 1, '店长', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO feedback (id, customer_id, reporter_id, problem, created_at, level, "
+            "status, created_on, changed_on) VALUES (1, 1, 1, '无法打印', CURRENT_TIMESTAMP, "
+            "'high', 'new', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO feedback_notification (feedback_id, channel, recipient, subject, "
+            "body, state, queued_at, created_on, changed_on) VALUES (1, 'email', "
+            "'r@example.com', '已解决', '您好', 'sent', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    reminder = (
+        "INSERT INTO feedback_notification (user_id, reminder_day, channel, recipient, subject, "
+        "body, state, queued_at, created_on, changed_on) VALUES (1, '2026-06-15', 'email', "
+        "'z@example.com', '今日跟进', '您好', 'pending', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+        "CURRENT_TIMESTAMP)"
+    )
+    with scratch_app.app_context():
+        assert db.session.execute(
+            text("SELECT feedback_id, recipient FROM feedback_notification")
+        ).all() == [(1, "r@example.com")]
+        db.session.execute(text(reminder))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text(reminder))
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.scalar(text("SELECT count(*) FROM feedback_notification")) == 2
+        db.session.remove()
+    _cli(scratch_app, "db", "downgrade", "0009")
+    with scratch_app.app_context():
+        assert db.session.execute(
+            text("SELECT feedback_id, recipient FROM feedback_notification")
+        ).all() == [(1, "r@example.com")]
+        db.session.remove()

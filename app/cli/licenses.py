@@ -13,7 +13,8 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 
-from app.services import payments
+from app.models import NotificationState
+from app.services import followups, notifications, payments, reminders
 from app.services.display import format_money
 from app.services.licenses import contracts_ending, licenses_ending, today, warning_days
 from app.services.receivables import DUE_SOON_DAYS, instalment_alerts
@@ -105,7 +106,11 @@ def verify_command(file: Path, public_key_file: Path | None, on) -> None:
 )
 @with_appcontext
 def alerts_command(days: int | None) -> None:
-    """List licenses and contracts ending within the window; for a daily cron job."""
+    """List licenses, contracts and instalments ending or due; mail follow-up reminders.
+
+    For a daily cron job. Each owner gets one e-mail a day with their customers
+    due for a follow-up today or overdue, however often this runs.
+    """
     days = warning_days() if days is None else days
     on = today()
     licenses = licenses_ending(on, days)
@@ -152,6 +157,28 @@ def alerts_command(days: int | None) -> None:
             )
 
     _instalment_alerts()
+    _followup_reminders()
+
+
+def _followup_reminders() -> None:
+    """Queue and send today's follow-up reminders (app.services.reminders)."""
+    if not notifications.mail_configured():
+        click.echo(_("The mail server is not configured (MAIL_SERVER): no follow-up reminders."))
+        return
+    sent = reminders.send_reminders(followups.now())
+    failed = [notice for notice in sent if notice.state == NotificationState.failed]
+    click.echo(
+        _(
+            "Follow-up reminders sent: %(sent)d, failed: %(failed)d.",
+            sent=len(sent) - len(failed),
+            failed=len(failed),
+        )
+    )
+    for notice in failed:
+        click.echo(
+            "  "
+            + _("To %(recipient)s: %(error)s", recipient=notice.recipient, error=notice.error or "")
+        )
 
 
 def _instalment_alerts() -> None:

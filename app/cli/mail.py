@@ -61,11 +61,16 @@ def notify_command(minutes: int, quiet: bool) -> None:
         )
     )
     for notice in failed:
+        about = (
+            _("Feedback %(feedback)s", feedback=notice.feedback_id)
+            if notice.feedback_id
+            else _("Follow-up reminder of %(day)s", day=notice.reminder_day)
+        )
         click.echo(
             "  "
             + _(
-                "Feedback %(feedback)s, to %(recipient)s: %(error)s",
-                feedback=notice.feedback_id,
+                "%(about)s, to %(recipient)s: %(error)s",
+                about=about,
                 recipient=notice.recipient,
                 error=notice.error or "",
             )
