@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import threading
+from datetime import datetime
 
 # Before anything imports config.py: keep keys and files out of the checkout.
 os.environ["CRM_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="crm-test-")
@@ -276,19 +277,23 @@ def api(app):
 
 @pytest.fixture(scope="module")
 def jwt_headers(app):
-    """``jwt_headers("sales")``: the REST API's Authorization header for a seeded user
-    (signed in once per module through /api/v1/security/login, well within a token's life)."""
+    """``jwt_headers("sales")``: the REST API's Authorization header for a seeded user,
+    signed in through /api/v1/security/login once per module, and again when the token
+    is half-way through its life (a long module on a loaded machine outlives one)."""
     tokens = {}
+    renew_after = app.config["JWT_ACCESS_TOKEN_EXPIRES"] / 2
 
     def get(username: str) -> dict:
-        if username not in tokens:
+        issued, headers = tokens.get(username, (None, None))
+        if issued is None or datetime.now() - issued > renew_after:
             response = app.test_client().post(
                 "/api/v1/security/login",
                 json={"username": username, "password": PASSWORD, "provider": "db"},
             )
             assert response.status_code == 200, response.json
-            tokens[username] = {"Authorization": f"Bearer {response.json['access_token']}"}
-        return tokens[username]
+            headers = {"Authorization": f"Bearer {response.json['access_token']}"}
+            tokens[username] = (datetime.now(), headers)
+        return headers
 
     return get
 
