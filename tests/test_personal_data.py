@@ -130,7 +130,7 @@ def test_the_panel_and_addresses_are_for_the_admin_only(people, signed_in, db_se
         assert has_panel == (role == ADMIN), (role, kind)
         if role == ADMIN:
             continue
-        assert visitor.get(f"/{kind}/personal-data/{pk}").status_code == 403
+        assert visitor.get(f"/{kind}/personal-data/{pk}.xlsx").status_code == 403
         response = visitor.post(f"/{kind}/anonymise/{pk}", data={"reason": "客户要求"})
         assert response.status_code == 403
     db_session.expire_all()
@@ -143,7 +143,7 @@ def test_the_panel_and_addresses_are_for_the_admin_only(people, signed_in, db_se
 
 def test_admin_downloads_a_contacts_record_history_and_follow_ups(people, admin, db_session):
     start = _last_event(db_session)
-    sheets = _sheets(admin.get(f"/contacts/personal-data/{people['contact']}"))
+    sheets = _sheets(admin.get(f"/contacts/personal-data/{people['contact']}.xlsx"))
     record, history, followups = sheets.values()
     cells = _cells(record)
     assert {"王小明", NATIONAL_ID, NEW_CONTACT_PHONE, "wxm@a.cn", "身份证号"} <= cells
@@ -158,7 +158,7 @@ def test_admin_downloads_a_contacts_record_history_and_follow_ups(people, admin,
 
 
 def test_admin_downloads_a_reporters_feedback_and_messages(people, admin, db_session):
-    response = admin.get(f"/reporters/personal-data/{people['reporter']}")
+    response = admin.get(f"/reporters/personal-data/{people['reporter']}.xlsx")
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
     sheets = _sheets(response)
     assert len(sheets) == 4
@@ -171,11 +171,11 @@ def test_admin_downloads_a_reporters_feedback_and_messages(people, admin, db_ses
 
 def test_download_of_a_missing_record_or_bad_key_is_404(people, admin):
     for url in (
-        "/contacts/personal-data/999999",
-        "/reporters/personal-data/999999",
-        "/contacts/personal-data/abc",
-        "/contacts/personal-data/-1",
-        "/contacts/personal-data/99999999999999999999999",
+        "/contacts/personal-data/999999.xlsx",
+        "/reporters/personal-data/999999.xlsx",
+        "/contacts/personal-data/abc.xlsx",
+        "/contacts/personal-data/-1.xlsx",
+        "/contacts/personal-data/99999999999999999999999.xlsx",
     ):
         assert admin.get(url).status_code == 404, url
 
@@ -229,7 +229,7 @@ def test_out_of_scope_is_404_and_own_customers_work(app, people, scoped_requeste
     assert visitor.login(scoped_requester).status_code == 302
     # the seeded salesperson owns the people's customer
     for kind, pk in (("contacts", people["contact"]), ("reporters", people["reporter"])):
-        assert visitor.get(f"/{kind}/personal-data/{pk}").status_code == 404
+        assert visitor.get(f"/{kind}/personal-data/{pk}.xlsx").status_code == 404
         response = visitor.post(f"/{kind}/anonymise/{pk}", data={"reason": "客户要求"})
         assert response.status_code == 404
     db_session.expire_all()
@@ -237,7 +237,7 @@ def test_out_of_scope_is_404_and_own_customers_work(app, people, scoped_requeste
     officer = app.appbuilder.sm.find_user(username=scoped_requester)
     own = make_customer(owner_id=officer.id)
     contact = make_contact(own, name="赵六")
-    assert visitor.get(f"/contacts/personal-data/{contact.id}").status_code == 200
+    assert visitor.get(f"/contacts/personal-data/{contact.id}.xlsx").status_code == 200
     visitor.post(f"/contacts/anonymise/{contact.id}", data={"reason": "本人申请"})
     db_session.expire_all()
     assert db_session.get(Contact, contact.id).name == f"已匿名 #{contact.id}"
@@ -294,7 +294,7 @@ def test_anonymising_a_contact_purges_its_history_and_mentions(people, admin, db
         assert secret not in history, secret
     followup_history = _history_text(db_session, "FollowUp", people["followup"])
     assert "王小明 [#" not in followup_history and f"已匿名 #{pk} [#{pk}]" in followup_history
-    sheets = _sheets(admin.get(f"/contacts/personal-data/{pk}"))
+    sheets = _sheets(admin.get(f"/contacts/personal-data/{pk}.xlsx"))
     every_cell = set().union(*(_cells(rows) for rows in sheets.values()))
     assert not {"王小明", NATIONAL_ID, CONTACT_PHONE, NEW_CONTACT_PHONE} & every_cell
 

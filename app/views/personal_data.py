@@ -46,7 +46,7 @@ class PersonalDataMixin:
             )
         return widgets
 
-    @expose("/personal-data/<pk>")
+    @expose("/personal-data/<pk>.xlsx")
     @has_access
     def personal_data(self, pk):
         """Everything stored about the person, as a workbook (logged)."""
