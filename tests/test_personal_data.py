@@ -336,3 +336,15 @@ def test_anonymising_twice_is_harmless(people, admin, db_session):
         assert admin.post(f"/reporters/anonymise/{pk}", data={"reason": "再次"}).status_code == 302
     db_session.expire_all()
     assert db_session.get(Reporter, pk).name == f"已匿名 #{pk}"
+
+
+def test_the_security_log_shows_both_requests_in_chinese(people, admin, db_session):
+    pk = people["contact"]
+    admin.get(f"/contacts/personal-data/{pk}.xlsx")
+    admin.post(f"/contacts/anonymise/{pk}", data={"reason": "本人书面申请"})
+    page = unescaped_html(admin.get("/audit/list/?_flt_0_kind=anonymise"))
+    assert "删除个人信息" in page and f"客户联系人 #{pk}" in page
+    assert "原因: 本人书面申请" in page
+    assert "清除的个人字段: 姓名、身份证号、电话、电子邮箱" in page
+    page = unescaped_html(admin.get("/audit/list/?_flt_0_kind=personal_data"))
+    assert "下载个人信息" in page and "变更历史行数" in page

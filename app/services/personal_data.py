@@ -112,7 +112,7 @@ def _record_fields(item) -> list[tuple[str, Any]]:
     fields = []
     for attr in mapper.column_attrs:
         key = attr.key
-        if key == "row_version":
+        if key == "row_version" or key.endswith("_hash"):  # bookkeeping, a keyed hash
             continue
         if key in relations:
             relation = relations[key]
