@@ -33,6 +33,7 @@ PERMISSION_LABELS = {
     "can_claim": _l("Claim from the pool"),
     "can_transfer": _l("Transfer customers"),
     "can_reveal": _l("See personal data"),
+    "can_personal_data": _l("Personal-data requests"),
 }
 # Views and resources that are not menu entries, by their internal names.
 VIEW_LABELS = {

@@ -16,6 +16,10 @@ READ_EXPORT = (READ, EXPORT)
 CLAIM, TRANSFER = "claim", "transfer"
 # Personal data (身份证号, private phones) in clear: 查看敏感信息 (app/services/masking.py).
 REVEAL = "reveal"
+# A person's data requests on contacts and reporters: download everything stored
+# about them, anonymise them (删除个人信息); app/services/personal_data.py. Seeded to
+# the admin only (the admin role holds every permission).
+PERSONAL_DATA = "personal_data"
 
 CUSTOMER, CONTACT, CONTRACT = "Customer", "Contact", "Contract"
 PRODUCT, LICENSE = "Product", "License"
@@ -89,8 +93,8 @@ ROLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 # resource -> the permissions beyond ``ACTIONS`` its pages declare
 EXTRA_ACTIONS: dict[str, tuple[str, ...]] = {
     CUSTOMER: (CLAIM, TRANSFER),
-    CONTACT: (REVEAL,),
-    REPORTER: (REVEAL,),
+    CONTACT: (REVEAL, PERSONAL_DATA),
+    REPORTER: (REVEAL, PERSONAL_DATA),
 }
 
 # role key -> data scope code (app.models.choices.DataScope), applied by ``crm init``

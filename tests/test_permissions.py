@@ -84,7 +84,9 @@ ALL = (READ, ADD, EDIT, DELETE, EXPORT)
 # The spec's "Who uses it" table, typed in again on purpose (see the module docstring).
 SPEC_GRANTS = {
     # claim: the customer pool (see it, claim, release one's own); transfer: change owners;
-    # reveal: personal data (身份证号, phones) in clear (查看敏感信息)
+    # reveal: personal data (身份证号, phones) in clear (查看敏感信息);
+    # personal_data (个人信息请求: download a person's data, anonymise): the admin's alone,
+    # so no role below has it (tests/test_personal_data.py)
     SALES: {
         CUSTOMER: (*ALL, CLAIM),
         CONTACT: (*ALL, REVEAL),

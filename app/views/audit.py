@@ -59,6 +59,9 @@ DETAIL_LABELS = {
     "days": _l("Days"),
     "deleted": _l("Deleted"),
     "kind": _l("Event"),
+    "reason": _l("Reason"),
+    "fields": _l("Personal fields cleared"),
+    "history_rows": _l("Change history rows"),
 }
 
 
@@ -81,6 +84,9 @@ def _detail_value(key: str, value) -> str:
         return format_bool(value)
     if key == "field":
         return _field_label(str(value))
+    if key == "fields" and not isinstance(value, list):  # a contact's or reporter's
+        name = str(value)
+        return str({**COMMON, **BY_TABLE["contact"]}.get(name, _field_label(name)))
     if key == "filters" and isinstance(value, dict):
         return _filters_text(value)
     if key in ("old", "new", "data_scope") and value in DataScope.__members__:

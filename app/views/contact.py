@@ -4,12 +4,14 @@ from app.models import Contact
 
 from .base import CrmModelView, audit_fieldset
 from .followup import FollowUpView
+from .personal_data import PersonalDataMixin
 
 
-class ContactView(CrmModelView):
+class ContactView(PersonalDataMixin, CrmModelView):
     model = Contact
     noun = _l("Contact")
     route_base = "/contacts"
+    show_template = "crm/contact_show.html"
 
     list_columns = ["name", "customer", "position", "phone", "email", "status"]
     search_columns = ["name", "customer", "position", "phone", "email", "national_id", "status"]

@@ -21,10 +21,16 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from app.extensions import db
-from app.models import Feedback, FeedbackNotification, NotificationState
+from app.models import (
+    Feedback,
+    FeedbackNotification,
+    NotificationChannel,
+    NotificationState,
+    Reporter,
+)
 from app.permissions import EDIT
 from app.services import feedback as desk
-from app.services import notifications
+from app.services import masking, notifications
 from app.services.display import format_datetime, state_badge
 from app.services.querying import CrmInterface
 from app.services.record_rules import RecordForbidden, check_feedback_editable, may_edit_feedback
@@ -225,6 +231,10 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
             body=body,
             format_datetime=format_datetime,
             format_state=format_notification_state,
+            reporter_phone=masking.shown(Reporter, "phone", item.reporter.phone)
+            if item.reporter
+            else None,
+            recipient_of=shown_recipient,
         )
         return widgets
 
@@ -357,16 +367,23 @@ class FeedbackView(desk.LifeCycleHooks, CrmModelView):
         return redirect(url_for(".show", pk=pk))
 
 
+def shown_recipient(notice) -> str:
+    """A message's recipient as the reader may see it: a phone masked without 查看敏感信息."""
+    if notice.channel == NotificationChannel.phone:
+        return masking.shown(Reporter, "phone", notice.recipient)
+    return notice.recipient
+
+
 def _message_for(notice) -> str:
     if notice.state == NotificationState.call_needed:
         return _(
             "No e-mail can be sent: %(reason)s Phone: %(phone)s",
             reason=notice.error or "",
-            phone=notice.recipient,
+            phone=shown_recipient(notice),
         )
     return _(
         "The message to %(recipient)s is being sent; its result shows below.",
-        recipient=notice.recipient,
+        recipient=shown_recipient(notice),
     )
 
 

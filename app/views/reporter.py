@@ -12,13 +12,14 @@ from app.services import feedback as desk
 
 from .base import CrmModelView, audit_fieldset
 from .feedback import FeedbackView, due_state, format_due, format_engineer
+from .personal_data import PersonalDataMixin
 
 
 class ReporterOpenFeedbackWidget(RenderTemplateWidget):
     template = "feedback/reporter_open.html"
 
 
-class ReporterView(CrmModelView):
+class ReporterView(PersonalDataMixin, CrmModelView):
     model = Reporter
     noun = _l("Reporter")
     route_base = "/reporters"
