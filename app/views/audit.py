@@ -59,6 +59,10 @@ DETAIL_LABELS = {
     "days": _l("Days"),
     "deleted": _l("Deleted"),
     "kind": _l("Event"),
+    "history_rows": _l("History rows"),
+    "keys": _l("Keys"),
+    "new_key": _l("New key"),
+    "retired": _l("Keys retired"),
 }
 
 
