@@ -60,7 +60,7 @@ def rotate_command(batch_size: int, retire_old: bool, reencrypt_only: bool) -> N
         counts["keys"] = len(encryption.keyring().fernet_keys)
     else:
         counts = encryption.rotate_keys(db.engine.begin, batch_size)
-    retired = encryption.retire_old_keys() if retire_old else 0
+    retired = encryption.retire_old_keys(db.engine.begin, batch_size) if retire_old else 0
     counts["keys"] -= retired
     audit.record(audit.KEYS_ROTATED, new_key=not reencrypt_only, retired=retired, **counts)
     click.echo(

@@ -28,7 +28,9 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -56,7 +58,7 @@ class Keyring:
     hash_key: bytes
     source: str  # "env" or the key file's path
 
-    @property
+    @cached_property
     def fernet(self) -> MultiFernet:
         return MultiFernet([Fernet(key) for key in self.fernet_keys])
 
@@ -299,6 +301,7 @@ def hashed_filters(filters: list) -> list:
 # --- rotation --------------------------------------------------------------------
 
 BATCH_SIZE = 500
+RETIRE_GRACE_SECONDS = 2  # saves under way when the key changed have committed by then
 
 
 def rotate_keys(connection_factory, batch_size: int = BATCH_SIZE, progress=None) -> dict:
@@ -321,11 +324,17 @@ def rotate_keys(connection_factory, batch_size: int = BATCH_SIZE, progress=None)
     return {**counts, "keys": len(current.fernet_keys) + 1}
 
 
-def retire_old_keys() -> int:
-    """Keep only the newest key in the file (after a rotation); how many were dropped."""
+def retire_old_keys(connection_factory, batch_size: int = BATCH_SIZE) -> int:
+    """Keep only the newest key in the file (after a rotation); how many were dropped.
+
+    A save that encrypted with the old key just before the rotation reached its
+    row may have committed after it: one more pass first, so none is left behind.
+    """
     env, path = _settings()
     if env:
         raise DataKeyError("CRM_DATA_KEY")
+    time.sleep(RETIRE_GRACE_SECONDS)
+    reencrypt(connection_factory, batch_size)
     current = keyring()
     write_key_file(path, current.fernet_keys[:1], current.hash_key)
     return len(current.fernet_keys) - 1
