@@ -352,8 +352,9 @@ class SearchGroup:
             _contains(session, model, name, term, dialect_name) for name in self.text_columns
         ]
         conditions += [getattr(model, name).ilike(f"{term}%") for name in self.prefix_columns]
-        for name in self.hashed_columns:
-            conditions.append(getattr(model, f"{name}_hash") == encryption.digest(term))
+        hashed = encryption.digest(term) if self.hashed_columns else None
+        if hashed is not None:
+            conditions += [getattr(model, f"{name}_hash") == hashed for name in self.hashed_columns]
         number = term.lstrip("#")
         if self.by_id and number.isdigit() and len(number) <= 9:
             conditions.append(model.id == int(number))
