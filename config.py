@@ -43,6 +43,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The key that encrypts 身份证号 in the database (app/services/encryption.py):
+# CRM_DATA_KEY (Fernet keys, newest first, comma-separated), else the file
+# instance/data_keys, generated on first use. Back it up apart from the database.
+CRM_DATA_KEY = os.environ.get("CRM_DATA_KEY") or None
+CRM_DATA_KEY_FILE = os.environ.get("CRM_DATA_KEY_FILE") or str(INSTANCE_DIR / "data_keys")
 SQLALCHEMY_DATABASE_URI = _database_url()
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

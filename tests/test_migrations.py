@@ -18,7 +18,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_appbuilder import Model
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +28,7 @@ from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0010"
+HEAD = "0011"
 
 
 def _postgres_base() -> str | None:
@@ -456,4 +456,62 @@ def test_0010_keeps_the_reporter_notices_and_holds_one_reminder_per_user_and_day
         assert db.session.execute(
             text("SELECT feedback_id, recipient FROM feedback_notification")
         ).all() == [(1, "r@example.com")]
+
+
+def test_0011_encrypts_the_national_ids_already_stored(scratch_app):
+    """Clear numbers of 0009 become ciphertext with a matching hash, history values too."""
+    import json
+
+    from app.models import ChangeRecord, Contact
+    from app.services import encryption
+
+    clear = "11010519491231002X"
+    _cli(scratch_app, "db", "upgrade", "0009")
+    with scratch_app.app_context():
+        now = date(2026, 1, 1)
+        db.session.execute(
+            text(
+                "INSERT INTO customer (id, code, name, status, row_version, created_on, "
+                "changed_on) VALUES (1, 'C1', '客户', 'signed', 1, :now, :now)"
+            ),
+            {"now": now},
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO contact (id, customer_id, name, national_id, status, row_version, "
+                "created_on, changed_on) VALUES (1, 1, '张三', :clear, 'active', 1, :now, :now), "
+                "(2, 1, '李四', NULL, 'active', 1, :now, :now)"
+            ),
+            {"now": now, "clear": clear},
+        )
+        changes = json.dumps({"national_id": {"old": None, "new": clear}, "name": {"new": "张三"}})
+        db.session.execute(
+            text(
+                "INSERT INTO change_record (changed_at, model, row_id, action, changes) "
+                "VALUES (:now, 'Contact', 1, 'create', :changes)"
+            ),
+            {"now": now, "changes": changes},
+        )
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        raw, hashed = db.session.execute(
+            text("SELECT national_id_encrypted, national_id_hash FROM contact WHERE id = 1")
+        ).one()
+        assert raw and clear not in raw
+        assert hashed == encryption.digest(clear)
+        assert db.session.get(Contact, 1).national_id == clear
+        assert db.session.get(Contact, 2).national_id is None
+        stored = db.session.scalar(text("SELECT changes FROM change_record"))
+        assert clear not in stored
+        record = db.session.scalar(select(ChangeRecord))
+        assert ("national_id", None, clear) in record.change_items()
+        db.session.remove()
+        if db.engine.dialect.name == "sqlite":  # freed pages zeroed, not holding the numbers
+            db.engine.dispose()
+            assert clear.encode() not in Path(db.engine.url.database).read_bytes()
+    _cli(scratch_app, "db", "downgrade", "0009")
+    with scratch_app.app_context():
+        assert db.session.scalar(text("SELECT national_id FROM contact WHERE id = 1")) == clear
+        assert clear in db.session.scalar(text("SELECT changes FROM change_record"))
         db.session.remove()

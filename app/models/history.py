@@ -12,6 +12,8 @@ from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, DateTime, Index, Integer, String, Text
 
+from app.services.encryption import unseal
+
 from .base import LabeledEnum, enum_column
 
 
@@ -39,13 +41,14 @@ class ChangeRecord(Model):
     changes = Column(Text, nullable=False, default="{}")  # {field: {"old": …, "new": …}}
 
     def change_items(self) -> list[tuple[str, object, object]]:
-        """``(field, old, new)`` sorted by field, from the stored JSON."""
+        """``(field, old, new)`` sorted by field, from the stored JSON; encrypted values
+        (身份证号) decrypted, for the readers to mask as they must."""
         try:
             data = json.loads(self.changes or "{}")
         except ValueError:
             return []
         return [
-            (field, value.get("old"), value.get("new"))
+            (field, unseal(value.get("old")), unseal(value.get("new")))
             for field, value in sorted(data.items())
             if isinstance(value, dict)
         ]

@@ -41,6 +41,7 @@ DATA_SCOPE_CHANGED = "data_scope_changed"
 EXPORT, IMPORT, BULK_DELETE, BACKUP = "export", "import", "bulk_delete", "backup"
 REVEAL, ANONYMISE, PERSONAL_DATA = "reveal", "anonymise", "personal_data"
 PRUNED = "audit_pruned"
+KEYS_ROTATED = "keys_rotated"
 
 KIND_LABELS = {
     SIGN_IN: _l("Sign-in"),
@@ -63,6 +64,7 @@ KIND_LABELS = {
     ANONYMISE: _l("Personal data deleted"),
     PERSONAL_DATA: _l("Personal data downloaded"),
     PRUNED: _l("Security log pruned"),
+    KEYS_ROTATED: _l("Data key rotated"),
 }
 
 _PRUNING = "crm_audit_prune"

@@ -7,7 +7,9 @@ notes the database values of changed and deleted rows (and who acts);
 rolls back with the change it describes. Bulk Core statements (demo data,
 ``session.execute(update(...))``) do not pass through the flush and are not
 recorded. Values are stored as JSON-safe strings: dates in ISO format,
-decimals as written, enumerations by code; passwords only as "changed".
+decimals as written, enumerations by code; passwords only as "changed";
+encrypted fields (身份证号) encrypted like their column (``encryption.seal``),
+which ``ChangeRecord.change_items`` opens for the readers.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from app.extensions import db
 from app.models import BUSINESS_MODELS, CrmUser
 from app.models.history import ChangeAction, ChangeRecord
 from app.models.labels import labels_for
-from app.services import masking
+from app.services import encryption, masking
 from app.services.display import format_datetime, format_money
 
 MASK = "******"
@@ -50,6 +52,7 @@ IGNORED = {
     "resolution_seconds",  # derived from created_at and resolved_at, recorded there
     "last_followup_at",  # derived from the follow-ups, recorded there
     "next_followup_at",
+    "national_id_hash",  # the keyed hash of an encrypted field, recorded through that field
 }
 SECRET = {"password"}
 # Many-to-many collections recorded as sorted names.
@@ -221,7 +224,8 @@ def _merge(earlier: dict, later: dict) -> dict:
     merged = dict(earlier)
     for name, change in later.items():
         old = earlier[name]["old"] if name in earlier else change["old"]
-        if old == change["new"] and name not in SECRET:
+        same = encryption.unseal(old) == encryption.unseal(change["new"])
+        if same and name not in SECRET:
             merged.pop(name, None)
         else:
             merged[name] = {"old": old, "new": change["new"]}
@@ -301,10 +305,13 @@ def _diff(session: Session, obj, before: dict[str, Any]) -> dict[str, dict]:
 def _values(session: Session, obj, raw: dict[str, Any]) -> dict[str, Any]:
     """Raw column values as stored strings, foreign keys named after their relation."""
     foreign = _foreign_keys(type(obj))
+    encrypted = encryption.encrypted_columns(type(obj))
     values = {}
     for key, value in raw.items():
         if key in SECRET:
             values[key] = MASK if value else None
+        elif key in encrypted:
+            values[key] = encryption.seal(render(value))
         elif key in foreign:
             relation, target = foreign[key]
             values[relation] = _related_text(session, target, value)

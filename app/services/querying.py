@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Column, Integer, Numeric, String, Text
 from sqlalchemy.orm import joinedload
 
-from app.services import scope, search
+from app.services import encryption, scope, search
 from app.services.saving import SafeWrites
 
 MAX_PAGE_SIZE = 100
@@ -115,6 +115,8 @@ class QueryGuards:
         if filters:
             filters = filters.copy()
             filters.filters = search.indexed_filters(filters.filters)  # full-text index (search.py)
+            # 身份证号 is ciphertext: its filters match the keyed hash exactly (encryption.py)
+            filters.filters = encryption.hashed_filters(filters.filters)
             filters.values = [
                 self._safe_filter_value(flt, value)
                 for flt, value in zip(filters.filters, filters.values, strict=True)

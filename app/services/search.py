@@ -40,7 +40,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from app.services import scope
+from app.services import encryption, scope
 
 # table -> the columns whose "contains" filter uses the index (migration 0006 builds these).
 INDEXED = {
@@ -341,6 +341,7 @@ class SearchGroup:
     text_columns: tuple[str, ...]  # "contains"
     prefix_columns: tuple[str, ...] = ()  # "starts with": codes and numbers
     by_id: bool = False  # a number (or #number) also finds the record with that id
+    hashed_columns: tuple[str, ...] = ()  # encrypted: "is exactly", through the keyed hash
     newest_first: str = "id"
 
     def statement(self, session, term: str, dialect_name: str):
@@ -351,6 +352,9 @@ class SearchGroup:
             _contains(session, model, name, term, dialect_name) for name in self.text_columns
         ]
         conditions += [getattr(model, name).ilike(f"{term}%") for name in self.prefix_columns]
+        hashed = encryption.digest(term) if self.hashed_columns else None
+        if hashed is not None:
+            conditions += [getattr(model, f"{name}_hash") == hashed for name in self.hashed_columns]
         number = term.lstrip("#")
         if self.by_id and number.isdigit() and len(number) <= 9:
             conditions.append(model.id == int(number))
@@ -363,7 +367,14 @@ GROUPS = (
     SearchGroup(
         "customers", "Customer", "Customer", "CustomerView.show", ("name", "phone"), ("code",)
     ),
-    SearchGroup("contacts", "Contact", "Contact", "ContactView.show", ("name", "phone")),
+    SearchGroup(
+        "contacts",
+        "Contact",
+        "Contact",
+        "ContactView.show",
+        ("name", "phone"),
+        hashed_columns=("national_id",),
+    ),
     SearchGroup("contracts", "Contract", "Contract", "ContractView.show", ("number",)),
     SearchGroup("licenses", "License", "License", "LicenseView.show", ("serial",)),
     SearchGroup(

@@ -62,6 +62,9 @@ DETAIL_LABELS = {
     "reason": _l("Reason"),
     "fields": _l("Personal fields cleared"),
     "history_rows": _l("Change history rows"),
+    "keys": _l("Keys"),
+    "new_key": _l("New key"),
+    "retired": _l("Keys retired"),
 }
 
 
