@@ -164,9 +164,10 @@ def open_plans(paid, as_of: date):
     """Every instalment in the reader's scope with what is not yet covered on ``as_of``
     (``open_amount``) and its aging bucket (an ``AGING_BUCKETS`` index), as a subquery.
 
-    First due, first paid, as ``payments.allocate``: with ``before`` the sum of the
+    First due, first paid, as ``payments.allocate``: with ``running`` the sum of the
     contract's instalments up to and including this one (a window sum in date order),
-    what stays open of it is ``before - received`` held between 0 and its amount.
+    what stays open of it is ``running - received`` (``beyond``) held between 0 and
+    its amount.
     """
     running = func.sum(PaymentPlan.planned_amount).over(
         partition_by=PaymentPlan.contract_id,
@@ -210,8 +211,8 @@ def open_plans(paid, as_of: date):
 
 
 def receivables(start: date, end: date, as_of: date, detail_rows: int | None = None) -> Receivables:
-    """Everything the report shows: sums and counts from GROUP BYs (four statements),
-    never a loop over every row; the detail sheets get the period's newest
+    """Everything the report shows: sums and counts from GROUP BYs (the balances and
+    the aging in one statement, the months in two), never a loop over every row; the detail sheets get the period's newest
     ``detail_rows`` rows of each (``DETAIL_ROWS``) and the counts of all of them."""
     detail_rows = DETAIL_ROWS if detail_rows is None else detail_rows
     result = Receivables(start, end, as_of)
