@@ -28,7 +28,7 @@ from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0011"
+HEAD = "0012"
 
 
 def _postgres_base() -> str | None:
@@ -514,4 +514,43 @@ def test_0011_encrypts_the_national_ids_already_stored(scratch_app):
     with scratch_app.app_context():
         assert db.session.scalar(text("SELECT national_id FROM contact WHERE id = 1")) == clear
         assert clear in db.session.scalar(text("SELECT changes FROM change_record"))
+        db.session.remove()
+
+
+def test_0012_indexes_the_payments_already_there(scratch_app):
+    """Payments and instalments stored under 0009 keep their rows and get the report's
+    covering indexes; downgrading drops only those."""
+    _cli(scratch_app, "db", "upgrade", "0009")
+    with scratch_app.app_context():
+        for statement in (
+            "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+            "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO contract (id, customer_id, number, amount, created_on, changed_on) "
+            "VALUES (1, 7, 'HT-1', 1000.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO payment_plan (id, contract_id, customer_id, instalment, planned_date, "
+            "planned_amount, created_on, changed_on) VALUES "
+            "(1, 1, 7, 1, '2025-03-01', 600.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO payment (id, contract_id, customer_id, paid_on, amount, method, "
+            "created_on, changed_on) VALUES "
+            "(1, 1, 7, '2025-03-05', 250.50, 'bank_transfer', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+    _cli(scratch_app, "db", "upgrade")
+    with scratch_app.app_context():
+        inspector = inspect(db.engine)
+        payment = {index["name"] for index in inspector.get_indexes("payment")}
+        plan = {index["name"] for index in inspector.get_indexes("payment_plan")}
+        assert {"ix_payment_paid_on_amount", "ix_payment_contract_paid_amount"} <= payment
+        assert {"ix_payment_plan_date_amount", "ix_payment_plan_schedule"} <= plan
+        from decimal import Decimal
+
+        amount = db.session.scalar(text("SELECT amount FROM payment WHERE id = 1"))
+        assert Decimal(str(amount)) == Decimal("250.50")
+        db.session.remove()
+    _cli(scratch_app, "db", "downgrade", "0009")
+    with scratch_app.app_context():
+        payment = {index["name"] for index in inspect(db.engine).get_indexes("payment")}
+        assert "ix_payment_paid_on_amount" not in payment and "ix_payment_paid_on" in payment
         db.session.remove()

@@ -419,3 +419,17 @@ def test_dashboard_cards_show_this_months_planned_received_and_overdue(
         "payments_overdue": "¥500.00",
     }
     assert "payments_planned" not in login_as("support").get("/").get_data(as_text=True)
+
+
+def test_the_computed_money_columns_get_no_filter_and_no_start_up_warning(app, caplog):
+    """已回款 / 未回款 are subqueries per query: FAB must not try to build filters on them
+    (it logged "Filter type not supported for column" at every start)."""
+    import logging
+
+    from app.views.contract import ContractInterface
+
+    with app.app_context(), caplog.at_level(logging.WARNING):
+        filters = ContractInterface(Contract).get_filters(["number", "amount", "overdue"])
+    assert "Filter type not supported" not in caplog.text
+    assert "received" not in filters._all_filters and "outstanding" not in filters._all_filters
+    assert {"number", "amount", "overdue"} <= set(filters.get_search_filters())

@@ -4,6 +4,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -28,6 +29,15 @@ class PaymentPlan(AuditMixin, Model):
         CheckConstraint("planned_amount > 0", name="ck_payment_plan_amount_positive"),
         CheckConstraint("instalment >= 1", name="ck_payment_plan_instalment_positive"),
         UniqueConstraint("contract_id", "instalment", name="uq_payment_plan_instalment"),
+        # covering: the receivables report's sums read the index alone (migration 0012)
+        Index("ix_payment_plan_date_amount", "planned_date", "planned_amount"),
+        Index(
+            "ix_payment_plan_schedule",
+            "contract_id",
+            "planned_date",
+            "instalment",
+            "planned_amount",
+        ),
     )
 
     id = Column(Integer, primary_key=True)
@@ -51,7 +61,12 @@ class Payment(AuditMixin, Model):
     """Money received on a contract (回款), optionally against one of its instalments."""
 
     __tablename__ = "payment"
-    __table_args__ = (CheckConstraint("amount > 0", name="ck_payment_amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payment_amount_positive"),
+        # covering: per-day and per-contract sums read the index alone (migration 0012)
+        Index("ix_payment_paid_on_amount", "paid_on", "amount"),
+        Index("ix_payment_contract_paid_amount", "contract_id", "paid_on", "amount"),
+    )
 
     id = Column(Integer, primary_key=True)
     contract_id = Column(Integer, ForeignKey("contract.id"), nullable=False, index=True)

@@ -2,7 +2,8 @@
 
 Sheets: a summary, planned vs received per month (with a column chart),
 outstanding per customer and per owner (bar charts), the aging of overdue
-amounts (a bar chart), and the detail: the period's instalments and payments.
+amounts (a bar chart), and the detail: the period's newest instalments and payments
+(``receivables.DETAIL_ROWS`` of each, with a note under a sheet that has more).
 Numbers come from ``app.services.receivables``; amounts are ¥ formatted.
 """
 
@@ -199,8 +200,9 @@ def _plan_rows(workbook, data: Receivables, heading) -> None:
         )
         for row in data.plans
     )
-    written, _cut = xlsx.append_capped(ws, rows, formatter, _detail_note())
+    written, _cut = xlsx.append_capped(ws, rows, formatter, "")
     xlsx.finish_table(ws, len(labels), written + 1)
+    _capped_note(ws, written, data.plan_count, _("Payment plans"), "/payment-plans/list/")
 
 
 def _payment_rows(workbook, data: Receivables, heading) -> None:
@@ -216,12 +218,31 @@ def _payment_rows(workbook, data: Receivables, heading) -> None:
     ]
     kinds = ["text", "text", "text", "date", "yuan", "text", "text"]
     formatter = _table(ws, labels, kinds, heading, [16, 30, 16])
-    written, _cut = xlsx.append_capped(ws, data.payments, formatter, _detail_note())
+    written, _cut = xlsx.append_capped(ws, data.payments, formatter, "")
     xlsx.finish_table(ws, len(labels), written + 1)
+    _capped_note(ws, written, data.payment_count, _("Payments received"), "/payments/list/")
 
 
-def _detail_note() -> str:
-    return _(
-        "This sheet stops at Excel's limit of %(rows)s rows; the totals count every row.",
-        rows=f"{xlsx.EXCEL_MAX_ROWS:,}",
+def _capped_note(ws, written: int, total: int, module: str, address: str) -> None:
+    """Under a detail sheet that lists only the newest rows: how many, and where the rest are."""
+    if total <= written:
+        return
+    ws.append([])
+    ws.append(
+        [
+            xlsx.styled(
+                ws,
+                _(
+                    "This sheet lists the newest %(shown)s of the period's %(total)s rows; "
+                    "the other sheets count every row. For the rest, choose a shorter "
+                    "period, or filter the %(module)s list (%(address)s) by date and "
+                    "export it.",
+                    shown=f"{written:,}",
+                    total=f"{total:,}",
+                    module=module,
+                    address=address,
+                ),
+                font=xlsx.NOTE_FONT,
+            )
+        ]
     )

@@ -1,12 +1,16 @@
-"""Import customers, contacts, reporters and follow-ups from an .xlsx workbook.
+"""Import customers, contacts, reporters, follow-ups, payment plans and payments from .xlsx.
 
 Every row passes the same rules as the forms (``app.services.validation``)
 plus the column lengths; any bad row means nothing is written, and the
 report names each bad row and field. A record already in the database is
 updated instead of duplicated: customers are matched by customer code,
 contacts and reporters by customer code and name; follow-ups are always
-added (a follow-up's contact is named, among its customer's). The file's size, its
-unpacked size and its row count are capped before any row is read.
+added (a follow-up's contact is named, among its customer's). Payment plans and
+payments name their contract by its number (a payment may name its instalment);
+an instalment is matched by contract and instalment number, a payment always
+added; the money rules (``app.services.payments``) hold for the file as a whole,
+each row counted with the rows above it. The file's size, its unpacked size and
+its row count are capped before any row is read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 from flask import current_app, g
@@ -24,14 +29,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import Enum, String, select
+from sqlalchemy import Enum, Integer, Numeric, String, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.models import Contact, Customer, FollowUp, Reporter
+from app.models import Contact, Contract, Customer, FollowUp, Payment, PaymentPlan, Reporter
 from app.models.labels import labels_for
 from app.reports.xlsx import BOLD, header_row, set_widths, styled, table_widths
-from app.services import audit, pool, scope
+from app.services import audit, payments, pool, scope
 from app.services.validation import validate
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -41,6 +46,8 @@ MAX_COLUMNS = 40
 MAX_REPORTED_ERRORS = 300
 CUSTOMER_CODE = "customer_code"  # the column naming a contact's or reporter's customer
 CONTACT_NAME = "contact"  # a follow-up's contact, by name among its customer's contacts
+CONTRACT_NUMBER = "contract_number"  # the column naming a plan's or payment's contract
+PLAN_NUMBER = "plan"  # a payment's instalment, by its number among its contract's
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
 DATETIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
@@ -72,9 +79,7 @@ class ImportSpec:
     keep_when_blank: tuple[str, ...] = ("status",)
 
     def label(self, column: str) -> str:
-        if column == CUSTOMER_CODE:
-            return str(labels_for(Customer)["code"])
-        return str(labels_for(self.model).get(column, column))
+        return str(_label_source(self, column))
 
 
 SPECS = {
@@ -137,6 +142,32 @@ SPECS = {
         ),
         keep_when_blank=("method",),
     ),
+    "payment_plan": ImportSpec(
+        "payment_plan",
+        PaymentPlan,
+        _l("Payment plans"),
+        (
+            ColumnSpec(CONTRACT_NUMBER, True),
+            ColumnSpec("instalment", True),
+            ColumnSpec("planned_date", True),
+            ColumnSpec("planned_amount", True),
+        ),
+        keep_when_blank=(),
+    ),
+    "payment": ImportSpec(
+        "payment",
+        Payment,
+        _l("Payments received"),
+        (
+            ColumnSpec(CONTRACT_NUMBER, True),
+            ColumnSpec(PLAN_NUMBER),
+            ColumnSpec("paid_on", True),
+            ColumnSpec("amount", True),
+            ColumnSpec("method"),
+            ColumnSpec("invoice_number"),
+        ),
+        keep_when_blank=("method",),
+    ),
 }
 
 
@@ -185,6 +216,10 @@ def template_workbook(spec: ImportSpec) -> Workbook:
             sheet.column_dimensions[letter].number_format = "yyyy-mm-dd"
         elif kind == "datetime":
             sheet.column_dimensions[letter].number_format = "yyyy-mm-dd hh:mm"
+        elif kind == "decimal":
+            sheet.column_dimensions[letter].number_format = "0.00"
+        elif kind == "integer":
+            sheet.column_dimensions[letter].number_format = "0"
         else:  # keep phone numbers, ID numbers and codes as typed
             sheet.column_dimensions[letter].number_format = "@"
     _help_sheet(workbook.create_sheet(str(_l("Instructions"))), spec)
@@ -222,6 +257,28 @@ def _help_sheet(sheet, spec: ImportSpec) -> None:
     ]
     if spec.key == "customer":
         lines.append(_("A row whose customer code already exists updates that customer."))
+    elif spec.model in (PaymentPlan, Payment):
+        lines.append(
+            _(
+                "The contract number must be an existing contract's number. Instalments "
+                "and payments of one contract add up to at most its amount, counting the "
+                "rows above; amounts are in yuan with at most two decimal places."
+            )
+        )
+        if spec.model is PaymentPlan:
+            lines.append(
+                _(
+                    "A row whose contract number and instalment match an existing "
+                    "instalment updates it."
+                )
+            )
+        else:
+            lines.append(
+                _(
+                    "Every row adds a payment; the instalment, when given, is the number "
+                    "of one of that contract's instalments."
+                )
+            )
     elif spec.model is FollowUp:
         lines.append(
             _(
@@ -266,8 +323,14 @@ def _column_hint(spec: ImportSpec, name: str) -> str:
         return _("A date, e.g. 1990-05-01")
     if kind == "datetime":
         return _("A date and time, e.g. 2026-03-05 14:30")
+    if kind == "decimal":
+        return _("An amount in yuan, e.g. 12500.00")
+    if kind == "integer":
+        return _("A whole number, e.g. 1")
     if name == CUSTOMER_CODE:
         return _("An existing customer's code, e.g. C000123")
+    if name == CONTRACT_NUMBER:
+        return _("An existing contract's number, e.g. HT-2026-001")
     length = _max_length(spec, name)
     return _("Text, at most %(length)d characters", length=length) if length else ""
 
@@ -397,6 +460,8 @@ def _header_fields(header: Iterable[Any], spec: ImportSpec) -> list[str | None]:
 def _label_source(spec: ImportSpec, name: str):
     if name == CUSTOMER_CODE:
         return labels_for(Customer)["code"]
+    if name == CONTRACT_NUMBER:
+        return labels_for(Contract)["number"]
     return labels_for(spec.model).get(name, name)
 
 
@@ -465,15 +530,18 @@ def import_workbook(stream: BinaryIO, spec: ImportSpec, may_update: bool = True)
 
 def _plan(spec, fields, rows, may_update, result) -> list[tuple[Any, dict]]:
     customers = _customers_by_code(spec, rows)
-    existing = _existing(spec, rows, customers)
+    contracts = _contracts_by_number(spec, rows)
+    plans = _plans_of(spec, contracts)
+    existing = _existing(spec, rows, customers, plans)
     choices = {name: _enum_lookup(spec, name) for name in fields if _kind(spec, name) == "enum"}
     seen: dict[Any, int] = {}
+    added: dict[int, Decimal] = {}  # per contract, what the rows above add to its sum
     planned = []
     for number, cells in rows:
         errors: dict[str, str] = {}
         values = {}
         for name in fields:
-            if name == CUSTOMER_CODE:
+            if name in (CUSTOMER_CODE, CONTRACT_NUMBER):
                 continue
             value, message = _convert(spec, name, cells.get(name), choices.get(name))
             if message:
@@ -486,6 +554,8 @@ def _plan(spec, fields, rows, may_update, result) -> list[tuple[Any, dict]]:
             if code and customer is None:
                 errors[CUSTOMER_CODE] = _("Customer code %(code)s does not exist.", code=code)
             values["customer"] = customer
+        if CONTRACT_NUMBER in fields:
+            _find_contract(_text(cells.get(CONTRACT_NUMBER)), contracts, plans, values, errors)
         if CONTACT_NAME in values and spec.model is FollowUp:
             contact_name = values.pop(CONTACT_NAME)
             if contact_name is not None and customer is not None:
@@ -524,13 +594,24 @@ def _plan(spec, fields, rows, may_update, result) -> list[tuple[Any, dict]]:
         for name in spec.keep_when_blank:
             if name in values and values[name] is None:
                 del values[name]
+                default = _column(spec, name).default
+                if match is None and default is not None and default.is_scalar:
+                    values[name] = default.arg  # as the add form offers it
         checked = _values_for_rules(spec, match, values)
         for name, message in validate(spec.model, checked, pk=match.id if match else None).items():
             if name == "customer" and CUSTOMER_CODE in errors:
                 continue  # already said: the code names no customer
+            if name == "contract" and CONTRACT_NUMBER in errors:
+                continue  # already said: the number names no contract
             errors.setdefault(name, message)
+        if not errors and spec.model in (PaymentPlan, Payment):
+            _within_contract_with_rows_above(spec, match, checked, added, errors)
         for name, message in errors.items():
-            label = spec.label("customer_code" if name in ("customer", CUSTOMER_CODE) else name)
+            if name in ("customer", CUSTOMER_CODE):
+                name = CUSTOMER_CODE
+            elif name in ("contract", CONTRACT_NUMBER):
+                name = CONTRACT_NUMBER
+            label = spec.label(name)
             result.errors.append(RowError(number, label if name else "", str(message)))
         if not errors:
             planned.append((match, values))
@@ -557,9 +638,55 @@ def _contact_named(customer: Customer, name: str) -> Contact | None:
     return db.session.scalars(scope.restrict(query, Contact)).first()
 
 
+def _find_contract(contract_number, contracts, plans, values, errors) -> None:
+    """The row's contract (and a payment's instalment) into ``values``, or why not."""
+    contract = contracts.get(contract_number) if contract_number else None
+    if contract_number and contract is None:
+        errors[CONTRACT_NUMBER] = _(
+            "Contract number %(number)s does not exist.", number=contract_number
+        )
+    values["contract"] = contract
+    if PLAN_NUMBER not in values:
+        return
+    instalment = values.pop(PLAN_NUMBER)
+    values["plan"] = None
+    if instalment is not None and contract is not None:
+        values["plan"] = plans.get((contract.id, instalment))
+        if values["plan"] is None:
+            errors[PLAN_NUMBER] = _(
+                "Contract %(number)s has no instalment %(instalment)s.",
+                number=contract.number,
+                instalment=instalment,
+            )
+
+
+def _within_contract_with_rows_above(spec, match, values, added, errors) -> None:
+    """The contract's sum with the rows above this one (the rule counts stored rows only)."""
+    contract = values["contract"]
+    field = "planned_amount" if spec.model is PaymentPlan else "amount"
+    amount = Decimal(values[field])
+    change = amount - (Decimal(getattr(match, field)) if match is not None else Decimal(0))
+    above = added.get(contract.id, Decimal(0))
+    if above:
+        if spec.model is PaymentPlan:
+            stored = payments.planned_total(contract.id, excluding=match.id if match else None)
+        else:
+            stored = payments.received_total(contract.id)
+        total = stored + above + amount
+        if total > Decimal(contract.amount or 0):
+            errors[field] = payments.over_contract_message(spec.model, contract, total)
+            return
+    added[contract.id] = above + change
+
+
 def _match_key(spec: ImportSpec, values: dict):
-    if spec.model is FollowUp:
-        return None  # every row is a new follow-up
+    if spec.model in (FollowUp, Payment):
+        return None  # every row is a new follow-up or payment
+    if spec.model is PaymentPlan:
+        contract, instalment = values.get("contract"), values.get("instalment")
+        if contract is None or instalment is None:
+            return None
+        return (contract.id, instalment)
     if spec.model is Customer:
         return values.get("code") or None
     customer, name = values.get("customer"), values.get("name")
@@ -575,9 +702,34 @@ def _customers_by_code(spec, rows) -> dict[str, Customer]:
     return {customer.code: customer for customer in _load_in_chunks(Customer, Customer.code, codes)}
 
 
-def _existing(spec, rows, customers) -> dict[Any, list]:
+def _contracts_by_number(spec, rows) -> dict[str, Contract]:
+    if spec.model not in (PaymentPlan, Payment):
+        return {}
+    numbers = {_text(cells.get(CONTRACT_NUMBER)) for _number, cells in rows} - {None}
+    return {
+        contract.number: contract
+        for contract in _load_in_chunks(Contract, Contract.number, numbers)
+    }
+
+
+def _plans_of(spec, contracts) -> dict[tuple[int, int], PaymentPlan]:
+    """The instalments of the file's contracts, by (contract id, instalment)."""
+    if spec.model not in (PaymentPlan, Payment):
+        return {}
+    ids = {contract.id for contract in contracts.values()}
+    return {
+        (plan.contract_id, plan.instalment): plan
+        for plan in _load_in_chunks(PaymentPlan, PaymentPlan.contract_id, ids)
+    }
+
+
+def _existing(spec, rows, customers, plans=None) -> dict[Any, list]:
     """Records already stored, by the key a row matches them on."""
     found: dict[Any, list] = {}
+    if spec.model is PaymentPlan:
+        return {key: [plan] for key, plan in (plans or {}).items()}
+    if spec.model is Payment:
+        return found
     if spec.model is Customer:
         codes = {_text(cells.get("code")) for _number, cells in rows} - {None}
         for customer in _load_in_chunks(Customer, Customer.code, codes):
@@ -635,6 +787,16 @@ def _convert(spec: ImportSpec, name: str, raw: Any, choices=None) -> tuple[Any, 
             except ValueError:
                 continue
         return None, _("%(field)s must be a date such as 1990-05-01.", field=label)
+    if kind == "decimal":
+        number = payments.as_decimal(_text(raw))
+        if number is None:
+            return None, _("%(field)s must be an amount such as 12500.00.", field=label)
+        return number, None
+    if kind == "integer":
+        number = payments.as_decimal(_text(raw))
+        if number is None or number != number.to_integral_value():
+            return None, _("%(field)s must be a whole number.", field=label)
+        return int(number), None
     if kind == "datetime":
         if isinstance(raw, datetime):
             return raw.replace(microsecond=0), None
@@ -682,9 +844,15 @@ def _column(spec: ImportSpec, name: str):
 
 
 def _kind(spec: ImportSpec, name: str) -> str:
+    if name == PLAN_NUMBER and spec.model is Payment:
+        return "integer"  # the instalment's number
     column = _column(spec, name)
     if column is None:
         return "text"
+    if isinstance(column.type, Numeric):
+        return "decimal"
+    if isinstance(column.type, Integer):
+        return "integer"
     if isinstance(column.type, Enum) and column.type.enum_class is not None:
         return "enum"
     if column.type.__class__.__name__ == "DateTime":
@@ -701,6 +869,8 @@ def _enum_class(spec: ImportSpec, name: str):
 def _max_length(spec: ImportSpec, name: str) -> int | None:
     if name == CUSTOMER_CODE:
         return Customer.__table__.columns["code"].type.length
+    if name == CONTRACT_NUMBER:
+        return Contract.__table__.columns["number"].type.length
     column = _column(spec, name)
     if column is not None and isinstance(column.type, String):
         return column.type.length

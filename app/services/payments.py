@@ -107,6 +107,31 @@ def positive(field: str):
     return rule
 
 
+def over_contract_message(model, contract, total: Decimal) -> str:
+    """Why ``model``'s rows (instalments or payments) of ``contract`` cannot add up to
+    ``total`` (the rules below and the import, which also counts the file's rows)."""
+    if model is PaymentPlan:
+        template = _l(
+            "%(field)s: the instalments of contract %(number)s would add up to "
+            "%(total)s, more than its amount %(amount)s."
+        )
+        field_name = "planned_amount"
+    else:
+        template = _l(
+            "%(field)s: the payments of contract %(number)s would add up to "
+            "%(total)s, more than its amount %(amount)s."
+        )
+        field_name = "amount"
+    return _message(
+        template,
+        model,
+        field_name,
+        number=contract.number,
+        total=money(total),
+        amount=money(contract.amount),
+    )
+
+
 def plan_within_contract():
     """The instalments of a contract add up to at most its amount."""
 
@@ -116,20 +141,7 @@ def plan_within_contract():
             return
         total = planned_total(contract.id, excluding=pk) + amount
         if total > Decimal(contract.amount or 0):
-            yield (
-                "planned_amount",
-                _message(
-                    _l(
-                        "%(field)s: the instalments of contract %(number)s would add up to "
-                        "%(total)s, more than its amount %(amount)s."
-                    ),
-                    model,
-                    "planned_amount",
-                    number=contract.number,
-                    total=money(total),
-                    amount=money(contract.amount),
-                ),
-            )
+            yield "planned_amount", over_contract_message(model, contract, total)
 
     return rule
 
@@ -184,20 +196,7 @@ def payments_within_contract():
         lock_contract(contract.id)
         total = received_total(contract.id, excluding=pk) + amount
         if total > Decimal(contract.amount or 0):
-            yield (
-                "amount",
-                _message(
-                    _l(
-                        "%(field)s: the payments of contract %(number)s would add up to "
-                        "%(total)s, more than its amount %(amount)s."
-                    ),
-                    model,
-                    "amount",
-                    number=contract.number,
-                    total=money(total),
-                    amount=money(contract.amount),
-                ),
-            )
+            yield "amount", over_contract_message(model, contract, total)
 
     return rule
 

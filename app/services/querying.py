@@ -25,7 +25,7 @@ from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import Column, Integer, Numeric, String, Text
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import ColumnProperty, joinedload
 
 from app.services import encryption, scope, search
 from app.services.saving import SafeWrites
@@ -205,12 +205,24 @@ def _decimal_filter(fab_filter):
 
 
 class CrmFilterConverter(SQLAFilterConverter):
-    """FAB's filters, with numeric ones that compare numbers (``_decimal_filter``)."""
+    """FAB's filters, with numeric ones that compare numbers (``_decimal_filter``), and
+    none for a value computed per query (``query_expression``: the contract's 已回款 and
+    未回款), which has no column to filter on: FAB would log "Filter type not supported"
+    for it at every start. Such a value gets its own filter where it needs one (the
+    contract list's 有逾期回款)."""
 
     conversion_table = tuple(
         (test, [_decimal_filter(f) for f in fab_filters] if test == "is_numeric" else fab_filters)
         for test, fab_filters in SQLAFilterConverter.conversion_table
     )
+
+    def convert(self, col_name):
+        prop = self.datamodel.list_properties.get(col_name)
+        if isinstance(prop, ColumnProperty) and not any(
+            isinstance(column, Column) for column in prop.columns
+        ):
+            return None
+        return super().convert(col_name)
 
 
 class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):

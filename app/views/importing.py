@@ -1,5 +1,5 @@
 """Import pages: ``/customers/import/``, ``/contacts/import/``, ``/reporters/import/``,
-``/followups/import/``.
+``/followups/import/``, ``/payment-plans/import/``, ``/payments/import/``.
 
 Each page belongs to its module's resource and needs the module's ADD
 permission (FAB's ``has_access`` with the methods mapped to "add");
@@ -25,6 +25,8 @@ from app.permissions import (
     CUSTOMER,
     EDIT,
     FOLLOWUP,
+    PAYMENT,
+    PAYMENT_PLAN,
     REPORTER,
     base_permissions_of,
     permission_name,
@@ -158,7 +160,30 @@ class FollowUpImportView(ImportView):
     page_title = _l("Import follow-ups")
 
 
-IMPORT_VIEWS = (CustomerImportView, ContactImportView, ReporterImportView, FollowUpImportView)
+class PaymentPlanImportView(ImportView):
+    route_base = "/payment-plans/import"
+    class_permission_name = PAYMENT_PLAN
+    spec_key = "payment_plan"
+    list_endpoint = "PaymentPlanView.list"
+    page_title = _l("Import payment plans")
+
+
+class PaymentImportView(ImportView):
+    route_base = "/payments/import"
+    class_permission_name = PAYMENT
+    spec_key = "payment"
+    list_endpoint = "PaymentView.list"
+    page_title = _l("Import payments")
+
+
+IMPORT_VIEWS = (
+    CustomerImportView,
+    ContactImportView,
+    ReporterImportView,
+    FollowUpImportView,
+    PaymentPlanImportView,
+    PaymentImportView,
+)
 
 
 def _limit_upload_size(app) -> None:
