@@ -9,17 +9,7 @@ from __future__ import annotations
 
 import re
 
-from flask import (
-    abort,
-    current_app,
-    flash,
-    g,
-    has_app_context,
-    has_request_context,
-    redirect,
-    request,
-    url_for,
-)
+from flask import abort, current_app, flash, g, has_app_context, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.api import safe
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
@@ -575,15 +565,6 @@ class CrmSecurityManager(SecurityManager):
     # (permission, view) pairs of the user's roles, or of the public role, are
     # read once and kept in ``g``, which lives as long as the request: a role
     # the admin edits takes effect on the next request.
-
-    def has_access(self, permission_name, view_name) -> bool:
-        """FAB's answer, remembered for the request: a list page asks the same few
-        questions dozens of times (menu entries, buttons, each linked record's module)."""
-        if not has_request_context():
-            return super().has_access(permission_name, view_name)
-        key = ("access", getattr(current_user, "id", None), permission_name, view_name)
-        parent = super()
-        return _per_request(key, lambda: parent.has_access(permission_name, view_name))
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Session, JWT and API-key users alike (FAB's ``has_access`` ends here); a user
