@@ -523,6 +523,11 @@ class CrmSecurityManager(SecurityManager):
 
     def auth_user_db(self, username, password):
         """Refuse throttled sign-ins before the password is looked at."""
+        if "\x00" in f"{username}{password}":  # no account holds one; PostgreSQL cannot query it
+            g.crm_login_refusal = None
+            login_throttle.record_address_failure()
+            audit.record(audit.SIGN_IN_FAILED, str(username).replace("\x00", "\ufffd"))
+            return None
         refusal = login_throttle.refusal(username)
         g.crm_login_refusal = refusal
         if refusal:

@@ -150,13 +150,13 @@ def test_search_by_the_full_number_finds_the_contact_on_page_api_and_global_sear
 
 
 def test_the_database_file_and_a_backup_hold_no_clear_number(app, db_session, tmp_path):
-    contact = _contact_with_history(db_session)
+    contact_id = _contact_with_history(db_session).id
     db_session.remove()
     target = tmp_path / "encrypted-backup"
     result = app.test_cli_runner().invoke(args=["crm", "backup", str(target)])
     if not _is_sqlite(app):
         with app.app_context():
-            raw = _raw(db.session, contact.id)[0]
+            raw = _raw(db.session, contact_id)[0]
             assert CLEAR not in raw
             db.session.remove()
         if result.exit_code != 0 and shutil.which("pg_restore") is None:

@@ -365,3 +365,13 @@ def test_the_500_page_is_chinese_and_stands_alone(app):
     with app.test_request_context("/api/v1/customers/"):
         response, status = server_error(InternalServerError())
     assert status == 500 and "没有保存任何内容" in response.json["message"]
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_a_nul_byte_in_a_sign_in_is_a_failed_sign_in_not_a_server_error(app, field):
+    """PostgreSQL refuses a NUL byte in a query's text: no account can match one."""
+    values = {"username": "admin", "password": PASSWORD, field: "ad\x00min"}
+    response = _api_login(app, values["username"], values["password"])
+    assert response.status_code == 401, response.json
+    signed_in, _page = _form_login(app, values["username"], values["password"])
+    assert not signed_in
