@@ -258,19 +258,17 @@ def encrypted_columns(model) -> dict[str, str]:
 
 # --- searching -------------------------------------------------------------------
 
-NEGATIVE = ("nsw", "new", "nct", "neq")
-
 
 def hashed_filter(flt):
     """A FAB filter on an encrypted column as an exact match on its hash.
 
-    "Contains", "starts with" and "equal to" all find the records whose
-    number is exactly the value typed; the negative ones the others. A part
-    of a number finds nothing: the database holds no clear text to look in.
+    Such a column offers only "equal to" and "not equal to"
+    (``querying.CrmFilterConverter``): the database holds no clear text in
+    which to look for a part of a number.
     """
     base = type(flt)
     hash_name = encrypted_columns(flt.model)[flt.column_name]
-    negative = getattr(base, "arg_name", "") in NEGATIVE
+    negative = getattr(base, "arg_name", "") == "neq"
 
     class HashedFilter(base):
         def apply(self, query, value):

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from flask import abort, request
-from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
+from flask_appbuilder.models.filters import Filters
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual, SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import Column, Integer, Numeric, String, Text
@@ -209,7 +210,8 @@ class CrmFilterConverter(SQLAFilterConverter):
     none for a value computed per query (``query_expression``: the contract's 已回款 and
     未回款), which has no column to filter on: FAB would log "Filter type not supported"
     for it at every start. Such a value gets its own filter where it needs one (the
-    contract list's 有逾期回款)."""
+    contract list's 有逾期回款). An encrypted column (身份证号) offers only 等于 and
+    不等于: the database holds its keyed hash, which cannot answer 包含 or 开头是."""
 
     conversion_table = tuple(
         (test, [_decimal_filter(f) for f in fab_filters] if test == "is_numeric" else fab_filters)
@@ -222,10 +224,38 @@ class CrmFilterConverter(SQLAFilterConverter):
             isinstance(column, Column) for column in prop.columns
         ):
             return None
+        if col_name in encryption.encrypted_columns(self.datamodel.obj):
+            return [FilterEqual(col_name, self.datamodel), FilterNotEqual(col_name, self.datamodel)]
         return super().convert(col_name)
 
 
-class CrmInterface(SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
+class CrmFilters(Filters):
+    """A filter index the column does not have (``_flt_9_status``: FAB reads one
+    digit) is ignored, as FAB ignores an unknown column; FAB raised IndexError."""
+
+    def add_filter_index(self, column_name, filter_instance_index, value):
+        if filter_instance_index < len(self._all_filters.get(column_name, ())):
+            super().add_filter_index(column_name, filter_instance_index, value)
+
+
+class KnownFilterIndexes:
+    """Data-layer mixin: the view's filters are ``CrmFilters``."""
+
+    def get_filters(self, search_columns=None, search_filters=None):
+        return CrmFilters(
+            self.filter_converter_class,
+            self,
+            search_columns=search_columns or [],
+            search_filters=search_filters,
+        )
+
+
+class PlainInterface(KnownFilterIndexes, SQLAInterface):
+    """FAB's data layer for the pages outside the business modules (history, the
+    security log, users, roles, permissions): no data scope, no extra rules."""
+
+
+class CrmInterface(KnownFilterIndexes, SafeWrites, InnerJoinSorting, QueryGuards, SQLAInterface):
     """The one data layer of every module's pages and REST API, composed once.
 
     Writes are all or nothing (``SafeWrites``); sorting by a required relation

@@ -13,7 +13,6 @@ import re
 
 from flask_appbuilder import ModelView
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
@@ -25,6 +24,7 @@ from app.models.choices import DataScope
 from app.models.labels import BY_TABLE, COMMON
 from app.services import audit
 from app.services.display import format_bool, format_datetime
+from app.services.querying import PlainInterface
 
 from .export import ExportMixin
 from .read_only import ReadOnlyPages
@@ -148,7 +148,7 @@ def target_text(target: str | None) -> str:
 
 
 class AuditView(ReadOnlyPages, ExportMixin, ModelView):
-    datamodel = SQLAInterface(AuditEvent)
+    datamodel = PlainInterface(AuditEvent)
     route_base = "/audit"
     class_permission_name = RESOURCE
     base_permissions = ["can_list", "can_show", "can_export"]

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from flask import abort, current_app, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined
 from wtforms import SelectField
@@ -25,6 +24,7 @@ from wtforms.validators import Optional
 from app.models.history import ChangeAction, ChangeRecord
 from app.services import history
 from app.services.display import format_datetime
+from app.services.querying import PlainInterface
 
 from .fields import EnumSelectField
 from .links import rendering_view
@@ -35,7 +35,7 @@ RECENT_ON_SHOW_PAGE = 50
 
 
 class HistoryView(ReadOnlyPages, ModelView):
-    datamodel = SQLAInterface(ChangeRecord)
+    datamodel = PlainInterface(ChangeRecord)
     route_base = "/history"
     class_permission_name = RESOURCE
     base_permissions = ["can_list", "can_show"]
