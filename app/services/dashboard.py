@@ -104,8 +104,7 @@ class FollowUpsDue:
 
 def followups_due(at: datetime) -> FollowUpsDue:
     """Three queries on the customer's own columns, whatever the number of follow-ups."""
-    today = followups.queue_condition(followups.FollowUpQueue.due_today, at)
-    overdue = followups.queue_condition(followups.FollowUpQueue.overdue, at)
+    today, overdue = followups.due_conditions(at)
     in_scope = scope.conditions(Customer)
 
     def count(condition) -> int:

@@ -162,3 +162,11 @@ def queue_condition(queue: FollowUpQueue | None, at: datetime):
             Customer.last_followup_at < at - timedelta(days=IDLE_DAYS),
         )
     return false()
+
+
+def due_conditions(at: datetime):
+    """(due today, overdue): what the dashboard shows and the reminder mail lists."""
+    return (
+        queue_condition(FollowUpQueue.due_today, at),
+        queue_condition(FollowUpQueue.overdue, at),
+    )

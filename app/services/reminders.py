@@ -44,16 +44,10 @@ class Reminder:
     customers: list[Customer]  # the first LISTED, most overdue first
 
 
-def _due(at: datetime):
-    today = followups.queue_condition(followups.FollowUpQueue.due_today, at)
-    overdue = followups.queue_condition(followups.FollowUpQueue.overdue, at)
-    return today, overdue
-
-
 def reminders_due(at: datetime) -> list[Reminder]:
     """One reminder per active owner with an e-mail address who may read follow-ups
     and owns a customer to follow up today or overdue."""
-    today, overdue = _due(at)
+    today, overdue = followups.due_conditions(at)
     counts = db.session.execute(
         select(
             Customer.owner_id,
