@@ -2,13 +2,14 @@
 a feedback's reporter) is a link to that record's page when the reader may open
 it, plain text otherwise. Applied to every list and show cell (``crm_cell``)."""
 
-from flask import current_app, request, url_for
+from flask import current_app, g, request, url_for
 from flask_appbuilder import Model
 from markupsafe import Markup, escape
 
 from app.permissions import READ, permission_name
 
 VIEWS_KEY = "crm_record_views"
+PK_PLACEHOLDER = "__crm_pk__"
 
 
 def _views_by_model() -> dict:
@@ -33,9 +34,22 @@ def show_url(item) -> str | None:
     view = _views_by_model().get(type(item))
     if view is None or getattr(item, "id", None) is None:
         return None
-    if not current_app.appbuilder.sm.has_access(permission_name(READ), view.class_permission_name):
-        return None
-    return url_for(f"{view.endpoint}.show", pk=item.id)
+    address = _show_address(view)
+    return None if address is None else address.replace(PK_PLACEHOLDER, str(item.id))
+
+
+def _show_address(view) -> str | None:
+    """``view``'s show address with a placeholder key, or None if the reader may not
+    read it; answered once per request (a list links every row's customer)."""
+    known = g.setdefault("crm_show_addresses", {})
+    if view.endpoint not in known:
+        may_read = current_app.appbuilder.sm.has_access(
+            permission_name(READ), view.class_permission_name
+        )
+        known[view.endpoint] = (
+            url_for(f"{view.endpoint}.show", pk=PK_PLACEHOLDER) if may_read else None
+        )
+    return known[view.endpoint]
 
 
 def record_link(item):
