@@ -39,6 +39,7 @@ from app.models import (
     DataScope,
     Department,
     Feedback,
+    FollowUp,
     License,
     Payment,
     PaymentPlan,
@@ -52,6 +53,7 @@ from factories import (
     make_contract,
     make_customer,
     make_feedback,
+    make_followup,
     make_license,
     make_payment,
     make_plan,
@@ -82,6 +84,7 @@ MODULES = (
     Module("feedback", "feedback", Feedback, "problem", "Feedback"),
     Module("payment-plans", "payment-plans", PaymentPlan, "contract", "PaymentPlan"),
     Module("payments", "payments", Payment, "contract", "Payment"),
+    Module("followups", "followups", FollowUp, "content", "FollowUp"),
 )
 
 # scope -> (username, letters seen)
@@ -141,6 +144,7 @@ def world(app, db_session):
             License: make_license(product, serial=f"SN-SCOPE-{number}{letter}"),
             Reporter: reporter,
             Feedback: make_feedback(reporter, problem=f"问题{letter}：打印机故障"),
+            FollowUp: make_followup(customer, content=f"跟进{letter}：电话回访"),
         }
     yield records
     db.session.rollback()
@@ -156,6 +160,7 @@ def _letters(text: str, module: Module) -> set[str]:
         "products": "产品",
         "reporters": "报告人",
         "feedback": "问题",
+        "followups": "跟进",
     }.get(module.base)
     if prefix:
         return {letter for letter in LETTERS if f"{prefix}{letter}" in text}
