@@ -245,3 +245,24 @@ def test_the_sweep_returns_only_idle_customers_and_twice_changes_nothing_more(
     assert "0" in again.output
     db_session.expire_all()
     assert {c.name: c.owner_id for c in db_session.scalars(select(Customer))} == owners
+
+
+def test_the_owner_drop_down_offers_only_the_users_one_may_make_owners(app, login_as, db_session):
+    outsider = app.appbuilder.sm.add_user(
+        username="outsider2",
+        first_name="外部门",
+        last_name="",
+        email="outsider2@example.com",
+        role=app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"]["sales"]),
+        password="Test-Passw0rd!",
+    )
+
+    def offered(username) -> set[int]:
+        response = login_as(username).get("/customers/related/owner?q=")
+        assert response.status_code == 200
+        return {row["id"] for row in response.json["results"]}
+
+    sales, manager = _id(db_session, "sales"), _id(db_session, "manager")
+    assert offered("sales") == {sales}  # 仅本人: themselves only
+    assert sales in offered("manager") and outsider.id not in offered("manager")
+    assert {sales, manager, outsider.id} <= offered("admin")

@@ -148,15 +148,10 @@ def visible_customers(ids) -> list[Customer]:
 
 def possible_owners() -> list[CrmUser]:
     """The active users the signed-in user may give customers to (``scope.may_own``)."""
-    user_scope = scope.current()
     query = select(CrmUser).where(CrmUser.active.is_(True))
-    if not user_scope.everything:
-        query = query.where(
-            or_(
-                CrmUser.id == user_scope.user_id,
-                CrmUser.department_id.in_(user_scope.department_ids or (-1,)),
-            )
-        )
+    within = scope.owner_condition()
+    if within is not None:
+        query = query.where(within)
     return list(db.session.scalars(query.order_by(CrmUser.first_name, CrmUser.username)))
 
 

@@ -55,8 +55,11 @@ LOOKUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 DEFAULT_LOOKUP = ((), ("id",))
 
 
-def search_related(model, term: str = "", page: int = 1, customer_id: int | None = None):
-    """One page of ``model`` rows matching ``term``: ([(id, label)], more pages?).
+def search_related(
+    model, term: str = "", page: int = 1, customer_id: int | None = None, condition=None
+):
+    """One page of ``model`` rows matching ``term`` (and ``condition``, if any):
+    ([(id, label)], more pages?).
 
     A query of ``LOOKUP_PAGE_SIZE + 1`` rows, whatever the table's size.
     """
@@ -72,6 +75,8 @@ def search_related(model, term: str = "", page: int = 1, customer_id: int | None
         query = query.where(model.customer_id == customer_id)
     if hasattr(model, "active"):  # staff accounts: only those who may still work
         query = query.where(model.active.is_(True))
+    if condition is not None:
+        query = query.where(condition)
     query = scope.restrict(query, model)
     query = query.order_by(*(getattr(model, column) for column in order))
     offset = (max(1, page) - 1) * LOOKUP_PAGE_SIZE
@@ -195,6 +200,8 @@ class RelatedLookupMixin:
     """
 
     model: type = None
+    # column -> a function giving an SQL condition on the offered records (None: all)
+    related_conditions: dict = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -247,7 +254,10 @@ class RelatedLookupMixin:
             return jsonify(message="not found"), 404
         page = _whole_number(request.args.get("page"), MAX_PAGE) or 1
         customer_id = _whole_number(request.args.get("customer"), 2**31 - 1)
-        rows, more = search_related(relations[column], request.args.get("q", ""), page, customer_id)
+        condition = self.related_conditions.get(column, lambda: None)()
+        rows, more = search_related(
+            relations[column], request.args.get("q", ""), page, customer_id, condition
+        )
         return jsonify(
             results=[{"id": pk, "text": label} for pk, label in rows],
             pagination={"more": more},

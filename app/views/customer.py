@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import Customer
 from app.permissions import CLAIM, FEEDBACK, READ, TRANSFER, permission_name
 from app.services import feedback as desk
-from app.services import followups, pool, timeline
+from app.services import followups, pool, scope, timeline
 from app.services.querying import CrmInterface, is_key, keys_in
 
 from .base import PAGE_PERMISSIONS, CrmModelView, audit_fieldset
@@ -153,6 +153,7 @@ class CustomerView(CustomerLicenseStatsMixin, pool.OwnerOnCreate, CrmModelView):
     description_columns = {
         "owner": _l("Leave blank to own it yourself (the administrator: to put it in the pool).")
     }
+    related_conditions = {"owner": scope.owner_condition}  # only whom the user may choose
     related_views = [
         FollowUpView,
         ContactView,
