@@ -28,7 +28,7 @@ from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0012"
+HEAD = "0013"
 
 
 def _postgres_base() -> str | None:
@@ -554,3 +554,42 @@ def test_0012_indexes_the_payments_already_there(scratch_app):
         payment = {index["name"] for index in inspect(db.engine).get_indexes("payment")}
         assert "ix_payment_paid_on_amount" not in payment and "ix_payment_paid_on" in payment
         db.session.remove()
+
+
+def _schedule_columns(app) -> list[str]:
+    with app.app_context():
+        indexes = inspect(db.engine).get_indexes("payment_plan")
+        db.session.remove()
+    return next(i["column_names"] for i in indexes if i["name"] == "ix_payment_plan_schedule")
+
+
+def test_0013_puts_the_customer_in_the_schedule_index_of_the_instalments_there(scratch_app):
+    """Instalments stored under 0012 keep their rows; the schedule index gains the
+    customer (the receivables report reads it alone), and loses it on downgrade."""
+    _cli(scratch_app, "db", "upgrade", "0012")
+    with scratch_app.app_context():
+        for statement in (
+            "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+            "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO contract (id, customer_id, number, amount, created_on, changed_on) "
+            "VALUES (1, 7, 'HT-1', 1000.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO payment_plan (id, contract_id, customer_id, instalment, planned_date, "
+            "planned_amount, created_on, changed_on) VALUES "
+            "(1, 1, 7, 1, '2025-03-01', 600.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+            "(2, 1, 7, 2, '2025-06-01', 400.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        db.session.remove()
+    before = ["contract_id", "planned_date", "instalment", "planned_amount"]
+    assert _schedule_columns(scratch_app) == before
+    _cli(scratch_app, "db", "upgrade")
+    assert _schedule_columns(scratch_app) == [*before, "customer_id"]
+    with scratch_app.app_context():
+        rows = db.session.execute(
+            text("SELECT instalment, customer_id FROM payment_plan ORDER BY instalment")
+        ).all()
+        assert [tuple(row) for row in rows] == [(1, 7), (2, 7)]
+        db.session.remove()
+    _cli(scratch_app, "db", "downgrade", "0012")
+    assert _schedule_columns(scratch_app) == before

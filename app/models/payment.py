@@ -29,7 +29,8 @@ class PaymentPlan(AuditMixin, Model):
         CheckConstraint("planned_amount > 0", name="ck_payment_plan_amount_positive"),
         CheckConstraint("instalment >= 1", name="ck_payment_plan_instalment_positive"),
         UniqueConstraint("contract_id", "instalment", name="uq_payment_plan_instalment"),
-        # covering: the receivables report's sums read the index alone (migration 0012)
+        # covering: the receivables report's sums read the index alone (migrations
+        # 0012 and 0013: the aging's walk needs the customer too)
         Index("ix_payment_plan_date_amount", "planned_date", "planned_amount"),
         Index(
             "ix_payment_plan_schedule",
@@ -37,6 +38,7 @@ class PaymentPlan(AuditMixin, Model):
             "planned_date",
             "instalment",
             "planned_amount",
+            "customer_id",
         ),
     )
 
