@@ -517,19 +517,26 @@ def test_0011_encrypts_the_national_ids_already_stored(scratch_app):
         db.session.remove()
 
 
+# A customer with a contract and its first instalment, as the payment tables' tests
+# store them under an older revision.
+OLD_INSTALMENT = (
+    "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
+    "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    "INSERT INTO contract (id, customer_id, number, amount, created_on, changed_on) "
+    "VALUES (1, 7, 'HT-1', 1000.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    "INSERT INTO payment_plan (id, contract_id, customer_id, instalment, planned_date, "
+    "planned_amount, created_on, changed_on) VALUES "
+    "(1, 1, 7, 1, '2025-03-01', 600.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+)
+
+
 def test_0012_indexes_the_payments_already_there(scratch_app):
     """Payments and instalments stored under 0009 keep their rows and get the report's
     covering indexes; downgrading drops only those."""
     _cli(scratch_app, "db", "upgrade", "0009")
     with scratch_app.app_context():
         for statement in (
-            "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
-            "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            "INSERT INTO contract (id, customer_id, number, amount, created_on, changed_on) "
-            "VALUES (1, 7, 'HT-1', 1000.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            "INSERT INTO payment_plan (id, contract_id, customer_id, instalment, planned_date, "
-            "planned_amount, created_on, changed_on) VALUES "
-            "(1, 1, 7, 1, '2025-03-01', 600.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            *OLD_INSTALMENT,
             "INSERT INTO payment (id, contract_id, customer_id, paid_on, amount, method, "
             "created_on, changed_on) VALUES "
             "(1, 1, 7, '2025-03-05', 250.50, 'bank_transfer', CURRENT_TIMESTAMP, "
@@ -569,13 +576,9 @@ def test_0013_puts_the_customer_in_the_schedule_index_of_the_instalments_there(s
     _cli(scratch_app, "db", "upgrade", "0012")
     with scratch_app.app_context():
         for statement in (
-            "INSERT INTO customer (id, code, name, status, created_on, changed_on) "
-            "VALUES (7, 'C-OLD', '老客户', 'signed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            "INSERT INTO contract (id, customer_id, number, amount, created_on, changed_on) "
-            "VALUES (1, 7, 'HT-1', 1000.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            *OLD_INSTALMENT,
             "INSERT INTO payment_plan (id, contract_id, customer_id, instalment, planned_date, "
             "planned_amount, created_on, changed_on) VALUES "
-            "(1, 1, 7, 1, '2025-03-01', 600.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
             "(2, 1, 7, 2, '2025-06-01', 400.00, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
         ):
             db.session.execute(text(statement))

@@ -24,6 +24,19 @@ def _owner(db_session, customer_id: int):
     return db_session.get(Customer, customer_id).owner_id
 
 
+def _salesperson(app, username: str, first_name: str) -> CrmUser:
+    """Another user with the sales role, outside any department."""
+    sm = app.appbuilder.sm
+    return sm.add_user(
+        username=username,
+        first_name=first_name,
+        last_name="",
+        email=f"{username}@example.com",
+        role=sm.find_role(app.config["CRM_ROLE_NAMES"]["sales"]),
+        password="Test-Passw0rd!",
+    )
+
+
 def _reasons(db_session, customer_id: int) -> list[str]:
     rows = db_session.scalars(
         select(ChangeRecord)
@@ -64,14 +77,7 @@ def test_claiming_stops_at_the_limit_with_a_chinese_message(app, login_as, db_se
 def test_two_people_claiming_one_customer_at_once_one_wins(app, db_session, login_as):
     """Two browsers press 领取 together: one owner, one Chinese refusal, no server error."""
     free = make_customer(name="抢手客户", owner_id=None)
-    colleague = app.appbuilder.sm.add_user(
-        username="colleague",
-        first_name="同事",
-        last_name="",
-        email="colleague@example.com",
-        role=app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"]["sales"]),
-        password="Test-Passw0rd!",
-    )
+    colleague = _salesperson(app, "colleague", "同事")
     people = [login_as("sales"), login_as("colleague")]
     start = threading.Barrier(len(people))
     answers = []
@@ -165,14 +171,7 @@ def test_a_manager_transfers_several_customers_all_or_nothing(login_as, db_sessi
 
 def test_a_manager_may_transfer_only_to_users_in_their_scope(app, login_as, db_session):
     customer = make_customer(name="不能送出去的客户")
-    outsider = app.appbuilder.sm.add_user(
-        username="outsider",
-        first_name="外部门",
-        last_name="",
-        email="outsider@example.com",
-        role=app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"]["sales"]),
-        password="Test-Passw0rd!",
-    )
+    outsider = _salesperson(app, "outsider", "外部门")
     refused = login_as("manager").post(
         "/customers/transfer/",
         data={"ids": [customer.id], "owner": outsider.id, "reason": "调整"},
@@ -248,14 +247,7 @@ def test_the_sweep_returns_only_idle_customers_and_twice_changes_nothing_more(
 
 
 def test_the_owner_drop_down_offers_only_the_users_one_may_make_owners(app, login_as, db_session):
-    outsider = app.appbuilder.sm.add_user(
-        username="outsider2",
-        first_name="外部门",
-        last_name="",
-        email="outsider2@example.com",
-        role=app.appbuilder.sm.find_role(app.config["CRM_ROLE_NAMES"]["sales"]),
-        password="Test-Passw0rd!",
-    )
+    outsider = _salesperson(app, "outsider2", "外部门")
 
     def offered(username) -> set[int]:
         response = login_as(username).get("/customers/related/owner?q=")
