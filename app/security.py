@@ -534,8 +534,7 @@ class CrmSecurityManager(SecurityManager):
         """Refuse throttled sign-ins before the password is looked at."""
         if "\x00" in f"{username}{password}":  # no account holds one; PostgreSQL cannot query it
             g.crm_login_refusal = None
-            login_throttle.record_address_failure()
-            audit.record(audit.SIGN_IN_FAILED, str(username).replace("\x00", "\ufffd"))
+            _record_failed_sign_in(username)
             return None
         refusal = login_throttle.refusal(username)
         g.crm_login_refusal = refusal
@@ -544,8 +543,7 @@ class CrmSecurityManager(SecurityManager):
             return None
         user = super().auth_user_db(username, password)
         if user is None:
-            login_throttle.record_address_failure()
-            audit.record(audit.SIGN_IN_FAILED, username)
+            _record_failed_sign_in(username)
         else:
             audit.record(audit.SIGN_IN, user.username, username=user.username)
         return user
@@ -676,6 +674,14 @@ def _names(roles) -> list[str]:
 
 
 GRANTS_KEY = "crm_granted"
+
+
+def _record_failed_sign_in(username) -> None:
+    """Counted against the address and logged; a NUL byte is logged as U+FFFD."""
+    login_throttle.record_address_failure()
+    if isinstance(username, str):
+        username = username.replace("\x00", "\ufffd")
+    audit.record(audit.SIGN_IN_FAILED, username)
 
 
 def _per_request(key, load):

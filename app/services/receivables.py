@@ -24,14 +24,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, Numeric, case, func, literal, select, type_coerce, union_all
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Numeric, case, func, literal, select, type_coerce, union_all
 
 from app.extensions import db
 from app.models import Contract, CrmUser, Customer, Payment, PaymentPlan
 from app.services import payments, scope
 from app.services.payments import ZERO
+from app.services.sqlfunctions import stored_date
 
 DETAIL_ROWS = 500  # rows of each detail sheet: the period's newest
 
@@ -152,30 +151,6 @@ AMOUNT, RECEIVED = -1, -2
 HALF_CENT = Decimal("0.005")
 
 
-class StoredDate(FunctionElement):
-    """A date column compared as it is stored.
-
-    SQLite keeps dates as text in a column of NUMERIC affinity, so comparing one
-    with a date parameter first tries to turn the parameter into a number, on
-    every row (8 % of the report's big statement). Written ``+column`` the column
-    has no affinity and the text compares as text: the same answer, without the
-    attempt. Other databases get the column as it is.
-    """
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(StoredDate)
-def _compile_stored_date(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(StoredDate, "sqlite")
-def _compile_stored_date_sqlite(element, compiler, **kw):
-    return f"+{compiler.process(element.clauses, **kw)}"
-
-
 def received_by_contract(as_of: date):
     """What each contract had received on ``as_of``, within the reader's scope (a CTE)."""
     return (
@@ -183,7 +158,7 @@ def received_by_contract(as_of: date):
             Payment.contract_id.label("contract_id"),
             func.sum(Payment.amount).label("received"),
         )
-        .where(StoredDate(Payment.paid_on) <= as_of, *scope.conditions(Payment))
+        .where(stored_date(Payment.paid_on) <= as_of, *scope.conditions(Payment))
         .group_by(Payment.contract_id)
         .cte("paid")
     )
@@ -205,7 +180,7 @@ def open_plans(paid, as_of: date):
         order_by=(PaymentPlan.planned_date, PaymentPlan.instalment),
         rows=(None, 0),
     )
-    planned = StoredDate(PaymentPlan.planned_date)
+    planned = stored_date(PaymentPlan.planned_date)
     bucket = case(
         (planned >= as_of, 0),
         *(
