@@ -57,6 +57,7 @@ class Section:
     title: str
     labels: list[str]
     rows: list[tuple] = field(default_factory=list)
+    name: str = ""  # the title's msgid: the security log stores it, each reader sees it translated
 
 
 @dataclass
@@ -163,7 +164,9 @@ def _feedback_sections(reporter: Reporter) -> list[Section]:
     labels = labels_for(Feedback)
     columns = ("id", "created_at", "problem", "details", "status", "level", "product", "store")
     columns += ("city", "engineer", "resolved_at", "cause")
-    feedback = Section(_("Feedback reported"), [str(labels.get(c, c)) for c in columns])
+    feedback = Section(
+        _("Feedback reported"), [str(labels.get(c, c)) for c in columns], name="Feedback reported"
+    )
     items = db.session.scalars(
         select(Feedback).where(Feedback.reporter_id == reporter.id).order_by(Feedback.id)
     ).all()
@@ -173,6 +176,7 @@ def _feedback_sections(reporter: Reporter) -> list[Section]:
         _("Messages to the reporter"),
         [_("Feedback"), _("Queued at"), _("Channel"), _("Recipient"), _("Subject"), _("Message")]
         + [_("State"), _("Sent at")],
+        name="Messages to the reporter",
     )
     notices = db.session.scalars(
         select(FeedbackNotification)
@@ -199,7 +203,7 @@ def _feedback_sections(reporter: Reporter) -> list[Section]:
 def _followup_sections(contact: Contact) -> list[Section]:
     labels = labels_for(FollowUp)
     columns = ("id", "followed_at", "method", "content", "next_at", "next_step", "user")
-    section = Section(_("Follow-ups"), [str(labels.get(c, c)) for c in columns])
+    section = Section(_("Follow-ups"), [str(labels.get(c, c)) for c in columns], name="Follow-ups")
     items = db.session.scalars(
         select(FollowUp).where(FollowUp.contact_id == contact.id).order_by(FollowUp.followed_at)
     )
@@ -226,7 +230,7 @@ def download(item) -> PersonData:
         audit.PERSONAL_DATA,
         target(item),
         history_rows=len(data.sections[0].rows),
-        rows={section.title: len(section.rows) for section in data.sections[1:]},
+        rows={section.name: len(section.rows) for section in data.sections[1:]},
     )
     return data
 

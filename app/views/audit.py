@@ -99,6 +99,8 @@ def _detail_value(key: str, value) -> str:
         return f"{permission_label(permission)} {view_label(resource)}"
     if isinstance(value, list):
         return _(", ").join(_detail_value(key, item) for item in value)
+    if key == "rows" and isinstance(value, dict):  # personal-data sheets, by msgid
+        value = {_(name): count for name, count in value.items()}
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
