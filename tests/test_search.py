@@ -6,6 +6,7 @@ Latin and mixed text on the suite's database (SQLite, or PostgreSQL in CI).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, event, func, insert, inspect, select, text, update
 
 from app.extensions import db
-from app.models import Customer, Feedback, Reporter
+from app.models import CrmUser, Customer, Feedback, Reporter
 from app.services import search
 from tests import test_migrations
 from tests.factories import make_customer, make_feedback, make_reporter
@@ -151,7 +152,39 @@ def test_the_feedback_list_search_uses_the_index_and_counts_exactly(admin, db_se
         select(func.count()).select_from(Feedback).where(Feedback.problem.ilike("%打印%"))
     )
     assert count == 3
-    assert "记录数: 3" in page or "3" in page
+    assert re.search(r"记录数目:</strong>\s*3\b", page)
+
+
+def _counted_in_the_index_alone(statements) -> bool:
+    """Did the list's count read the search index without looking the matches up?"""
+    (count,) = [s for s in statements if s.startswith("SELECT count(*) AS count_1")]
+    return "_search MATCH" in count and not re.search(r"FROM customer\b", count)
+
+
+def test_a_lone_contains_is_counted_in_the_index_and_the_scope_still_counts(
+    app, db_session, jwt_headers, sql_log
+):
+    sales_id = db_session.scalar(select(CrmUser.id).where(CrmUser.username == "sales"))
+    make_customer(name="华联超市徐汇店", owner_id=sales_id)
+    make_customer(name="华联超市浦东店", owner_id=None)  # in the pool: not the salesperson's
+    make_customer(name="北京美佳便利店", owner_id=sales_id)
+    client = app.test_client()
+
+    def count(username: str) -> int:
+        sql_log.clear()
+        response = client.get(
+            "/api/v1/customers/?q=(filters:!((col:name,opr:ct,value:华联超市)))",
+            headers=jwt_headers(username),
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert _uses_index(sql_log)
+        return response.get_json()["count"]
+
+    assert count("admin") == 2
+    # SQLite: the admin's lone filter is counted by the FTS5 table itself.
+    assert _counted_in_the_index_alone(sql_log) == (db.engine.dialect.name == "sqlite")
+    assert count("sales") == 1  # the data scope is a second condition: the rows are read
+    assert not _counted_in_the_index_alone(sql_log)
 
 
 def test_latin_terms_ignore_case_on_the_list(admin, db_session):

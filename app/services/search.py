@@ -205,6 +205,21 @@ class _SqliteMatch(ColumnElement):
         self.key, self.matches, self.common = key, matches, common
 
 
+def count_alone(session, whereclause) -> int | None:
+    """The count of a query whose only condition is one "contains" on SQLite, or None.
+
+    Every row has exactly one document in its FTS5 table (the triggers keep it
+    so), so the index's own count of the matches is the rows' count: 18 ms for
+    a term in 150 000 of 1 M feedback, where looking each match up in the table
+    takes 180 ms. Any other condition (a second filter, the data scope) needs
+    the rows, and PostgreSQL's count reads only the GIN index and the rows it
+    names already.
+    """
+    if not isinstance(whereclause, _SqliteMatch):
+        return None
+    return session.scalar(select(func.count()).select_from(whereclause.matches.element.subquery()))
+
+
 class _PostgresMatch(ColumnElement):
     """The bigram condition, or for a sorted page ``key = ANY(ARRAY(matching keys))``.
 
