@@ -81,12 +81,13 @@ def init_appbuilder(app: Flask) -> None:
     from flask_appbuilder import AppBuilder
 
     from app.security import CrmSecurityManager
-    from app.views import IndexView, register_views
+    from app.views import IndexView, menu, register_views
 
     with app.app_context():
         appbuilder = AppBuilder(security_manager_class=CrmSecurityManager, indexview=IndexView)
         appbuilder.init_app(app, db.session)
         register_views(appbuilder)
+    menu.init_app(app)
     # The REST API authenticates with JWT bearer tokens, not cookies.
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):

@@ -587,6 +587,19 @@ class CrmSecurityManager(SecurityManager):
             return False
         return self.roles_grant(self.get_user_roles(user), permission_name, view_name)
 
+    def access_key(self) -> tuple:
+        """Everything the signed-in user's (or the visitor's) answers depend on, hashable:
+        two requests with equal keys get the same answer to every ``has_access``."""
+        if not current_user.is_authenticated:
+            return (self.auth_role_public, self._public_granted())
+        roles = self.get_user_roles(current_user)
+        return (
+            tuple(sorted(_names(roles))),
+            self._granted(roles),
+            bool(current_user.is_active),
+            bool(getattr(current_user, "must_change_password", False)),
+        )
+
     def is_item_public(self, permission_name, view_name) -> bool:
         return self._builtin_access([self.auth_role_public], permission_name, view_name) or (
             (permission_name, view_name) in self._public_granted()
