@@ -478,3 +478,16 @@ def test_relation_fields_of_the_api_refuse_what_is_not_a_key(admin_api, db_sessi
     assert 400 <= response.status_code < 500, response.status_code
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_a_view_converts_its_filters_once_and_each_filter_set_is_its_own(app):
+    """The converted filters are kept per data layer (a list request builds five sets);
+    FAB extends a set's lists in place, which must not reach the next request's."""
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "FeedbackView")
+    with app.test_request_context():
+        first = view.datamodel.get_filters(view.search_columns)
+        offered = len(first.get_search_filters()["problem"])
+        first.get_search_filters()["problem"] += first.get_search_filters()["status"]
+        second = view.datamodel.get_filters(view.search_columns)
+    assert len(second.get_search_filters()["problem"]) == offered
+    assert second.get_search_filters()["problem"][0] is first.get_search_filters()["problem"][0]

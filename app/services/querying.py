@@ -219,6 +219,16 @@ class CrmFilterConverter(SQLAFilterConverter):
     )
 
     def convert(self, col_name):
+        """Answered once per data layer and column: a list request builds five filter
+        sets (FAB's copies and joins), each converting every column again. The filters
+        are stateless; each caller gets its own list, which FAB extends."""
+        known = self.datamodel.__dict__.setdefault("_crm_filters_by_column", {})
+        if col_name not in known:
+            known[col_name] = self._convert(col_name)
+        found = known[col_name]
+        return None if found is None else list(found)
+
+    def _convert(self, col_name):
         prop = self.datamodel.list_properties.get(col_name)
         if isinstance(prop, ColumnProperty) and not any(
             isinstance(column, Column) for column in prop.columns
