@@ -137,6 +137,8 @@ def _total(sources):
         scope.restrict(select(func.count()).select_from(model).where(*where), model)
         for _kind, model, _at, where in sources
     ]
+    # never correlated to the page's joins of the same tables: each counts on its own
+    counts = [count.correlate(None) for count in counts]
     return sum((count.scalar_subquery() for count in counts[1:]), counts[0].scalar_subquery())
 
 
