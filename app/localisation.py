@@ -121,8 +121,9 @@ def cell(value, column: str = "", view_name: str = ""):
 
 def label(text):
     """A column label: FAB makes English ones from column names ("Name") when a
-    view sets none, so look those up in the catalog too."""
-    return _(str(text)) if text else text
+    view sets none, so look those up in the catalog too (the page's: a customer's
+    page has 60 headers)."""
+    return _page_catalog().ugettext(str(text)) if text else text
 
 
 def _ui_locale() -> dict:

@@ -396,6 +396,46 @@ def test_the_timeline_is_paged_on_the_server(db_session, login_as):
     assert sales.get(f"/customers/show/{customer.id}?timeline_page=abc").status_code == 200
 
 
+def test_the_timeline_pages_merge_the_sources_in_time_order(db_session, login_as):
+    """Each source's newest rows are merged: page 2 continues where page 1 stopped,
+    whichever source its lines come from (the follow-ups alone fill more than a page),
+    resolved feedback at its resolution time."""
+    from app.models.choices import FeedbackStatus
+    from factories import make_feedback, make_reporter
+
+    customer = make_customer()
+    reporter = make_reporter(customer)
+    start = datetime(2026, 1, 1, 9)
+    expected = []  # (time, kind, url), newest first once sorted
+    for n in range(22):
+        at = start + timedelta(days=n)
+        item = make_followup(customer, followed_at=at, next_at=None)
+        expected.append((at, "followup", f"/followups/show/{item.id}"))
+    for n in range(6):
+        opened = start + timedelta(days=4 * n, hours=5)
+        resolved = opened + timedelta(hours=1) if n % 3 == 0 else None
+        item = make_feedback(
+            reporter,
+            created_at=opened,
+            resolved_at=resolved,
+            cause="换纸" if resolved else None,
+            status=FeedbackStatus.resolved if resolved else FeedbackStatus.new,
+        )
+        expected.append((opened, "feedback_opened", f"/feedback/show/{item.id}"))
+        if resolved:
+            expected.append((resolved, "feedback_resolved", f"/feedback/show/{item.id}"))
+    expected = [(kind, url) for _at, kind, url in sorted(expected, reverse=True)]
+    assert len(expected) == 30
+    admin = login_as("admin")
+    first = _timeline(admin.get(f"/customers/show/{customer.id}"))
+    second = _timeline(admin.get(f"/customers/show/{customer.id}?timeline_page=2"))
+    assert first + second == expected
+    # an old link beyond the last page shows the last page
+    beyond = admin.get(f"/customers/show/{customer.id}?timeline_page=9")
+    assert _timeline(beyond) == second
+    assert "第 2 页，共 2 页" in visible_text(beyond) and "(30)" in visible_text(beyond)
+
+
 def test_the_timeline_leaves_out_what_the_reader_may_not_read(db_session, login_as):
     """Sales may not read feedback: the customer's feedback is not on their timeline."""
     from factories import make_feedback, make_reporter

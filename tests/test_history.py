@@ -138,6 +138,31 @@ def test_show_page_has_the_record_history(admin, db_session):
     assert "/history/list/" in body  # the admin may open the full history
 
 
+def test_show_page_history_shows_the_latest_and_counts_them_all(admin, db_session):
+    """The tab lists the latest 50 changes and says how many there are (one statement)."""
+    from datetime import datetime, timedelta
+
+    customer = make_customer(name="改过很多次")
+    for n in range(53):
+        db_session.add(
+            ChangeRecord(
+                changed_at=datetime(2026, 1, 1) + timedelta(hours=n),
+                username="admin",
+                model="Customer",
+                row_id=customer.id,
+                record=str(customer),
+                action=ChangeAction.update,
+                changes=json.dumps({"name": {"old": f"旧名{n}", "new": f"新名{n}"}}),
+            )
+        )
+    db_session.commit()
+    body = admin.get(f"/customers/show/{customer.id}").get_data(as_text=True)
+    tab = body.split('id="RecordHistory"', 1)[1]
+    # 53 edits and the customer's creation (the newest: made now); the 50 newest shown
+    assert "共 54 次变更，显示最近 50 次。" in tab
+    assert "新名52<" in tab and "新名4<" in tab and "新名3<" not in tab
+
+
 def test_show_page_history_for_a_role_that_reads_the_record(login_as, db_session):
     customer = make_customer(name="销售看得到")
     sales = login_as(SALES)

@@ -28,7 +28,7 @@ from app.permissions import ROLE_GRANTS
 from app.services import search
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAD = "0013"
+HEAD = "0014"
 
 
 def _postgres_base() -> str | None:
@@ -596,3 +596,53 @@ def test_0013_puts_the_customer_in_the_schedule_index_of_the_instalments_there(s
         db.session.remove()
     _cli(scratch_app, "db", "downgrade", "0012")
     assert _schedule_columns(scratch_app) == before
+
+
+def _feedback_indexes(app) -> set[str]:
+    with app.app_context():
+        names = {index["name"] for index in inspect(db.engine).get_indexes("feedback")}
+        db.session.remove()
+    return names
+
+
+def test_0014_indexes_the_feedback_already_there_by_customer_and_resolution(scratch_app):
+    """Feedback stored under 0013 keeps its rows and gains the timeline's
+    (customer, resolved at) index; downgrading drops only that index."""
+    _cli(scratch_app, "db", "upgrade", "0013")
+    with scratch_app.app_context():
+        for statement in (
+            OLD_INSTALMENT[0],
+            "INSERT INTO reporter (id, customer_id, name, created_on, changed_on) "
+            "VALUES (3, 7, '报告人', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            "INSERT INTO feedback (id, customer_id, reporter_id, problem, created_at, "
+            "resolved_at, level, status, created_on, changed_on) VALUES "
+            "(5, 7, 3, '打印机不出纸', '2025-03-01 09:00:00', '2025-03-02 10:00:00', "
+            "'medium', 'resolved', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        ):
+            db.session.execute(text(statement))
+        db.session.commit()
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:  # an analysed database (crm demo analyses): the new index is measured too
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        db.session.remove()
+    assert "ix_feedback_customer_resolved" not in _feedback_indexes(scratch_app)
+    _cli(scratch_app, "db", "upgrade")
+    assert "ix_feedback_customer_resolved" in _feedback_indexes(scratch_app)
+    if sqlite:
+        with scratch_app.app_context():
+            measured = db.session.scalar(
+                text("SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_feedback_customer_resolved'")
+            )
+            db.session.remove()
+        assert measured
+    with scratch_app.app_context():
+        row = db.session.execute(
+            text("SELECT customer_id, problem, resolved_at FROM feedback WHERE id = 5")
+        ).one()
+        db.session.remove()
+    assert (row[0], row[1], str(row[2])[:19]) == (7, "打印机不出纸", "2025-03-02 10:00:00")
+    _cli(scratch_app, "db", "downgrade", "0013")
+    indexes = _feedback_indexes(scratch_app)
+    assert "ix_feedback_customer_resolved" not in indexes
+    assert {"ix_feedback_customer_created", "ix_feedback_resolved_at"} <= indexes

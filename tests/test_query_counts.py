@@ -449,3 +449,36 @@ def test_the_export_follows_the_customer_sort(app, admin, many_rows):
     column = [str(label) for label in rows[0]].index("客户")
     codes = [row[column].split(" ")[0] for row in rows[1:] if row[column]]
     assert len(codes) > 100 and codes == sorted(codes, reverse=True)
+
+
+def _related_feedback(page: str) -> tuple[int, int]:
+    """(record count shown, rows) of the feedback tab of a customer's page."""
+    import re
+
+    tab = page.split('id="FeedbackView"', 1)[1].split('class="tab-pane', 2)[1]
+    count = re.search(r"记录数目:</strong>\s*(\d+)", tab)
+    return int(count.group(1)), tab.count('href="/feedback/show/')
+
+
+def test_a_related_list_reads_its_count_with_its_rows(app, db_session, admin):
+    """One statement per related list, the count right on every page, even past the last."""
+    from factories import make_customer, make_feedback, make_reporter
+
+    customer = make_customer()
+    reporter = make_reporter(customer)
+    for _n in range(30):
+        make_feedback(reporter)
+    make_feedback(make_reporter())  # another customer's: not counted
+    url = f"/customers/show/{customer.id}"
+    with counting_statements(app) as statements:
+        first = admin.get(url).get_data(as_text=True)
+    related_list = [s for s in statements if "feedback.id AS feedback_id" in s]
+    assert len(related_list) == 1  # its count and its rows together
+    assert "count(*)" in related_list[0] and "LIMIT" in related_list[0]
+    assert _related_feedback(first) == (30, 25)
+    assert _related_feedback(admin.get(f"{url}?page_FeedbackView=1").get_data(as_text=True)) == (
+        30,
+        5,
+    )
+    beyond = admin.get(f"{url}?page_FeedbackView=7").get_data(as_text=True)
+    assert _related_feedback(beyond) == (30, 0)

@@ -32,6 +32,7 @@ class Feedback(AuditMixin, Model):
         Index("ix_feedback_status_created", "status", "created_at"),
         Index("ix_feedback_engineer_created", "engineer_id", "created_at"),
         Index("ix_feedback_customer_status", "customer_id", "status"),
+        Index("ix_feedback_customer_resolved", "customer_id", "resolved_at"),  # the timeline
     )
 
     id = Column(Integer, primary_key=True)

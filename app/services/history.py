@@ -419,16 +419,18 @@ def _row(actor, key: str, obj, action: ChangeAction, changes: dict, title: str |
 
 
 def records_of(model_key: str, row_id: int, limit: int = 50) -> tuple[list[ChangeRecord], int]:
-    """A record's latest history rows and how many there are in all."""
+    """A record's latest history rows and how many there are in all: one statement,
+    the count riding along with the rows (no rows: none in all)."""
     where = (ChangeRecord.model == model_key, ChangeRecord.row_id == row_id)
-    total = db.session.scalar(select(func.count()).select_from(ChangeRecord).where(*where))
-    rows = db.session.scalars(
-        select(ChangeRecord)
+    total = select(func.count()).select_from(ChangeRecord).where(*where).correlate(None)
+    total = total.scalar_subquery()
+    rows = db.session.execute(
+        select(ChangeRecord, total)
         .where(*where)
         .order_by(ChangeRecord.changed_at.desc(), ChangeRecord.id.desc())
         .limit(limit)
     ).all()
-    return list(rows), total or 0
+    return [row[0] for row in rows], (rows[0][1] if rows else 0)
 
 
 def field_label(model_key: str, field: str) -> str:

@@ -25,7 +25,7 @@ from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterNotEqual, SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
-from sqlalchemy import Column, Integer, Numeric, String, Text
+from sqlalchemy import Column, Integer, Numeric, String, Text, func, select
 from sqlalchemy.orm import ColumnProperty, joinedload
 
 from app.services import encryption, scope, search
@@ -310,6 +310,46 @@ class CrmInterface(KnownFilterIndexes, SafeWrites, InnerJoinSorting, QueryGuards
         )
         alone = search.count_alone(counted.session, counted.whereclause)
         return counted.count() if alone is None else alone
+
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        """A related list (one record's rows on another's page: a customer's seven)
+        reads its count with its rows, as a scalar subquery of the page's statement:
+        one statement instead of two. Only a page beyond the last asks for the count
+        again. Other lists keep FAB's two: their count must not take the page's SQLite
+        form of the data scope (``scope._CustomerIn``), a related list's may, as its
+        record's key narrows it."""
+        if select_columns or not any(
+            flt.is_related_view for flt in getattr(filters, "filters", ())
+        ):
+            return super().query(
+                filters,
+                order_column,
+                order_direction,
+                page,
+                page_size,
+                select_columns,
+                outer_default_load,
+            )
+        query = self.session.query(self.obj)
+        counted = self._apply_inner_all(query, filters, aliases_mapping={}).subquery()
+        total = select(func.count()).select_from(counted).scalar_subquery()
+        rows = (
+            self.apply_all(query, filters, order_column, order_direction, page, page_size)
+            .add_columns(total.label("crm_total"))
+            .all()
+        )
+        if rows:
+            return rows[0].crm_total, [row[0] for row in rows]
+        return (self.query_count(query, filters) if page else 0), []
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)
