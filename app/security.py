@@ -45,6 +45,7 @@ from app.models import CrmUser, DataScope
 from app.models.labels import labels_for
 from app.services import accounts, audit, login_throttle
 from app.services.display import format_bool, format_datetime
+from app.services.memo import per_request
 from app.services.querying import PlainInterface
 from app.services.roles import with_menu_entries
 from app.services.scope import set_scope
@@ -659,11 +660,13 @@ class CrmSecurityManager(SecurityManager):
         )
         if not ids:
             return frozenset()
-        return _per_request(("roles", ids), lambda: self._pairs(Role.id.in_(ids)))
+        return per_request(GRANTS_KEY, ("roles", ids), lambda: self._pairs(Role.id.in_(ids)))
 
     def _public_granted(self) -> frozenset[tuple[str, str]]:
         """The anonymous visitor's pairs: those of the ``AUTH_ROLE_PUBLIC`` row, if any."""
-        return _per_request("public", lambda: self._pairs(Role.name == self.auth_role_public))
+        return per_request(
+            GRANTS_KEY, "public", lambda: self._pairs(Role.name == self.auth_role_public)
+        )
 
     def _pairs(self, which_roles) -> frozenset[tuple[str, str]]:
         query = (
@@ -695,16 +698,6 @@ def _record_failed_sign_in(username) -> None:
     if isinstance(username, str):
         username = username.replace("\x00", "\ufffd")
     audit.record(audit.SIGN_IN_FAILED, username)
-
-
-def _per_request(key, load):
-    """``load()`` once per request (per app context), remembered under ``key``."""
-    if not has_app_context():
-        return load()
-    cache = g.setdefault(GRANTS_KEY, {})
-    if key not in cache:
-        cache[key] = load()
-    return cache[key]
 
 
 def _forget_grants() -> None:

@@ -33,7 +33,6 @@ import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import g, has_app_context
 from flask_appbuilder.models.sqla.filters import FilterContains
 from sqlalchemy import bindparam, column, func, literal_column, or_, select, table, text
 from sqlalchemy.ext.compiler import compiles
@@ -42,6 +41,7 @@ from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.services import encryption, scope
+from app.services.memo import per_request
 
 # table -> the columns whose "contains" filter uses the index (migration 0006 builds these).
 INDEXED = {
@@ -188,11 +188,8 @@ def _is_common(session, matches, key) -> bool:
     both search); False without a session to ask."""
     if session is None:
         return False
-    known = g.setdefault("crm_common_terms", {}) if has_app_context() else {}
-    if key not in known:
-        probe = select(func.count()).select_from(matches.limit(COMMON_MATCHES).subquery())
-        known[key] = session.scalar(probe) >= COMMON_MATCHES
-    return known[key]
+    probe = select(func.count()).select_from(matches.limit(COMMON_MATCHES).subquery())
+    return per_request("crm_common_terms", key, lambda: session.scalar(probe) >= COMMON_MATCHES)
 
 
 class _SqliteMatch(ColumnElement):

@@ -2,11 +2,12 @@
 a feedback's reporter) is a link to that record's page when the reader may open
 it, plain text otherwise. Applied to every list and show cell (``crm_cell``)."""
 
-from flask import current_app, g, request, url_for
+from flask import current_app, request, url_for
 from flask_appbuilder import Model
 from markupsafe import Markup, escape
 
 from app.permissions import READ, permission_name
+from app.services.memo import per_request
 
 VIEWS_KEY = "crm_record_views"
 PK_PLACEHOLDER = "__crm_pk__"
@@ -41,15 +42,14 @@ def show_url(item) -> str | None:
 def _show_address(view) -> str | None:
     """``view``'s show address with a placeholder key, or None if the reader may not
     read it; answered once per request (a list links every row's customer)."""
-    known = g.setdefault("crm_show_addresses", {})
-    if view.endpoint not in known:
-        may_read = current_app.appbuilder.sm.has_access(
-            permission_name(READ), view.class_permission_name
-        )
-        known[view.endpoint] = (
-            url_for(f"{view.endpoint}.show", pk=PK_PLACEHOLDER) if may_read else None
-        )
-    return known[view.endpoint]
+    return per_request("crm_show_addresses", view.endpoint, lambda: _address_if_readable(view))
+
+
+def _address_if_readable(view) -> str | None:
+    may_read = current_app.appbuilder.sm.has_access(
+        permission_name(READ), view.class_permission_name
+    )
+    return url_for(f"{view.endpoint}.show", pk=PK_PLACEHOLDER) if may_read else None
 
 
 def record_link(item):
